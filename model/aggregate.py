@@ -1,0 +1,156 @@
+"""Aggregation of children into their parent (OECD/JRC Handbook 2008, Step 6; COINr 1.1.14
+``Aggregate`` with ``a_amean``, ``a_gmean``, ``a_hmean``, ``a_genmean``, ``a_copeland``).
+
+All means are weighted and skip missing children, renormalising the weights over the children a
+unit has (as COINr does); ``min_availability`` sets a unit's score to missing when it has fewer
+than that share of its children. Inputs broadcast: ``X`` (..., units, children) with ``w``
+(..., children), so the uncertainty engine can pass many weight sets at once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import DataError, MethodError
+
+METHODS = ("arithmetic", "geometric", "harmonic", "generalised", "copeland", "max", "min")
+
+
+def _weights(X: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    w = np.asarray(w, float)[..., None, :]
+    avail = ~np.isnan(X)
+    wa = np.where(avail, w, 0.0)
+    return wa, wa.sum(axis=-1)
+
+
+def arithmetic(X, w):
+    """Σ w·x / Σ w over available children."""
+    wa, den = _weights(X, w)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, np.sum(wa * np.nan_to_num(X), axis=-1) / den, np.nan)
+
+
+def geometric(X, w):
+    """exp(Σ w·log x / Σ w); every observed x must be > 0 (checked by :func:`aggregate`)."""
+    wa, den = _weights(X, w)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        logs = np.log(np.where(np.isnan(X), 1.0, X))
+        return np.where(den > 0, np.exp(np.sum(wa * logs, axis=-1) / den), np.nan)
+
+
+def harmonic(X, w):
+    """Σ w / Σ (w / x); every observed x must be > 0."""
+    wa, den = _weights(X, w)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        inv = np.sum(wa / np.where(np.isnan(X), 1.0, X), axis=-1)
+        return np.where(den > 0, den / inv, np.nan)
+
+
+def generalised(X, w, p=1.0):
+    """(Σ w·x^p / Σ w)^(1/p); p = 0 is the geometric mean."""
+    if p == 0:
+        return geometric(X, w)
+    wa, den = _weights(X, w)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s = np.sum(wa * np.where(np.isnan(X), 1.0, X) ** p, axis=-1)
+        return np.where(den > 0, (s / den) ** (1.0 / p), np.nan)
+
+
+def outranking_matrix(X: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Weighted outranking matrix O (units × units): O_ij = Σ w_k [x_ik > x_jk] + ½ Σ w_k
+    [x_ik = x_jk], weights scaled to sum 1 over the children both units have (Munda & Nardo
+    2009; COINr ``outrankMatrix``). Diagonal 0."""
+    X = np.asarray(X, float)
+    w = np.asarray(w, float)
+    both = ~np.isnan(X)[:, None, :] & ~np.isnan(X)[None, :, :]
+    wb = np.where(both, w, 0.0)
+    tot = wb.sum(axis=-1)
+    gt = (X[:, None, :] > X[None, :, :]) & both
+    eq = (X[:, None, :] == X[None, :, :]) & both
+    with np.errstate(invalid="ignore", divide="ignore"):
+        O = (np.sum(wb * gt, axis=-1) + 0.5 * np.sum(wb * eq, axis=-1)) / tot
+    np.fill_diagonal(O, 0.0)
+    return O
+
+
+def copeland(X, w, tol=1e-9):
+    """Copeland score: #{j: O_ij > ½} − #{j: O_ij < ½}, compared with a tolerance so that
+    floating-point half-sums count as draws (case B08)."""
+    if np.ndim(X) != 2:
+        raise MethodError("Copeland aggregation takes one weight set at a time")
+    O = outranking_matrix(X, w)
+    n = O.shape[0]
+    off = ~np.eye(n, dtype=bool)
+    wins = np.sum((O > 0.5 + tol) & off, axis=1)
+    losses = np.sum((O < 0.5 - tol) & off, axis=1)
+    return (wins - losses).astype(float)
+
+
+def aggregate(X: np.ndarray, w: np.ndarray, method: str = "arithmetic", p: float = 1.0,
+              min_availability: float | None = None, codes=None, units=None) -> np.ndarray:
+    """Aggregate children ``X`` (units × children) with weights ``w`` (children,).
+
+    Parameters
+    ----------
+    method : one of ``METHODS``; ``max``/``min`` ignore the weights.
+    p : power of the generalised mean.
+    min_availability : a unit with fewer than this share of its children observed gets NaN.
+    codes, units : labels, used in error messages only.
+
+    Returns
+    -------
+    array (units,) of parent scores.
+
+    Raises
+    ------
+    DataError naming the first non-positive cell when a geometric or harmonic mean (or a
+    generalised mean with p ≤ 0) meets a value ≤ 0 — e.g. a min-max [0, 100] zero (case B05);
+    MethodError for an unknown method.
+    """
+    X = np.asarray(X, float)
+    if method in ("geometric", "harmonic") or (method == "generalised" and p <= 0):
+        bad = ~np.isnan(X) & (X <= 0)
+        if bad.any():
+            idx = np.argwhere(bad)
+            i, j = idx[0][-2], idx[0][-1]
+            unit = units[i] if units is not None else i
+            code = codes[j] if codes is not None else j
+            raise DataError(
+                f"unit {unit}, column '{code}': value {X[tuple(idx[0])]:g} is not positive; the "
+                f"{method} mean needs positive values ({int(bad.sum())} cell(s)); normalise to a "
+                "strictly positive range, e.g. min-max [1, 100]")
+    if method == "arithmetic":
+        out = arithmetic(X, w)
+    elif method == "geometric":
+        out = geometric(X, w)
+    elif method == "harmonic":
+        out = harmonic(X, w)
+    elif method == "generalised":
+        out = generalised(X, w, p)
+    elif method == "copeland":
+        out = copeland(X, w)
+    elif method == "max":
+        out = np.nanmax(np.where(np.isnan(X).all(-1, keepdims=True), 0, X), axis=-1)
+        out = np.where(np.isnan(X).all(-1), np.nan, out)
+    elif method == "min":
+        out = np.nanmin(np.where(np.isnan(X).all(-1, keepdims=True), 0, X), axis=-1)
+        out = np.where(np.isnan(X).all(-1), np.nan, out)
+    else:
+        raise MethodError(f"unknown aggregation method '{method}'; valid: {list(METHODS)}")
+    if min_availability:
+        share = np.mean(~np.isnan(X), axis=-1)
+        out = np.where(share + 1e-12 >= min_availability, out, np.nan)
+    return out
+
+
+def rank_desc(scores: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Ranks with 1 = highest score, ties sharing the smallest rank ("min"), NaN kept as NaN.
+
+    Works along ``axis`` of an array of any shape (replications × units, …).
+    """
+    s = np.asarray(scores, float)
+    from scipy.stats import rankdata
+
+    filled = np.where(np.isnan(s), -np.inf, s)
+    r = rankdata(-filled, method="min", axis=axis).astype(float)
+    return np.where(np.isnan(s), np.nan, r)

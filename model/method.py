@@ -1,0 +1,249 @@
+"""Method spec: which rule each pipeline stage applies, with per-level and per-node overrides.
+
+A spec is a YAML mapping with one section per stage (see DESIGN.md), e.g.::
+
+    imputation: {method: group_mean, group: EurAsia_group}
+    screening: {min_availability: 0.9}
+    treatment: {method: coinr, winmax: 5, skew: 2.0, kurtosis: 3.5}
+    normalisation: {method: minmax, range: [0, 100]}
+    aggregation: {method: arithmetic}
+    weights: {P1: 0.7, P2: 0.3}          # optional: replaces framework weights
+    overrides:
+      levels: {2: {aggregation: {method: geometric}}}
+      nodes: {Flights: {treatment: {method: none}}}
+
+Resolution for a node: the stage section, then its level's override, then its own override; an
+override that names a different ``method`` replaces the section instead of merging into it.
+Unknown keys and unknown choices raise :class:`MethodError` listing the valid ones.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from .errors import MethodError
+
+# stage -> method -> allowed parameter keys (besides "method")
+STAGE_METHODS: dict[str, dict[str, set[str]]] = {
+    "imputation": {
+        "none": set(), "mean": set(), "median": set(),
+        "group_mean": {"group"}, "group_median": {"group"},
+        "iterative": {"seed", "max_iter"},
+    },
+    "treatment": {
+        "none": set(),
+        "coinr": {"winmax", "skew", "kurtosis", "force", "log_fallback"},
+        "log": set(), "log_ct": set(), "boxcox": {"lmbda"},
+    },
+    "normalisation": {
+        "none": {"direction"},
+        "minmax": {"range", "direction"},
+        "zscore": {"mean", "sd", "direction"},
+        "rank": {"direction"}, "prank": {"direction"}, "borda": {"direction"},
+        "fracmax": {"direction"}, "dist2max": {"direction"},
+        "dist2ref": {"ref", "cap", "direction"},
+        "dist2targ": {"target", "cap", "direction"},
+        "goalposts": {"goalposts", "scale", "truncate", "direction"},
+    },
+    "aggregation": {
+        m: {"min_availability"} for m in ("arithmetic", "geometric", "harmonic", "copeland",
+                                            "max", "min")
+    } | {"generalised": {"p", "min_availability"}},
+}
+# stages without a method choice: stage -> allowed keys
+PLAIN_STAGES: dict[str, set[str]] = {
+    "denomination": {"enabled"},
+    "screening": {"min_availability", "force_include", "force_exclude", "measure"},
+}
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "denomination": {"enabled": True},
+    "screening": {"min_availability": 0.0, "force_include": [], "force_exclude": [],
+                  "measure": "imputed"},
+    "imputation": {"method": "none"},
+    "treatment": {"method": "none"},
+    "normalisation": {"method": "minmax", "range": [0.0, 100.0]},
+    "aggregation": {"method": "arithmetic"},
+}
+PARAM_DEFAULTS: dict[str, dict[str, Any]] = {
+    "coinr": {"winmax": 5, "skew": 2.0, "kurtosis": 3.5, "force": False, "log_fallback": True},
+    "minmax": {"range": [0.0, 100.0]},
+    "zscore": {"mean": 0.0, "sd": 1.0},
+    "goalposts": {"scale": 100.0, "truncate": True},
+    "dist2ref": {"cap": False},
+    "dist2targ": {"cap": False},
+    "generalised": {"p": 1.0},
+    "iterative": {"seed": 0, "max_iter": 10},
+}
+TOP_KEYS = set(STAGE_METHODS) | set(PLAIN_STAGES) | {"weights", "overrides", "name",
+                                                     "description", "seed"}
+STAGES_PER_NODE = {"imputation", "treatment", "normalisation", "aggregation"}
+
+
+def _check_stage(stage: str, section: Any, where: str, partial: bool = False) -> None:
+    if not isinstance(section, Mapping):
+        raise MethodError(f"{where}'{stage}' must be a mapping, got {type(section).__name__}")
+    if stage in PLAIN_STAGES:
+        unknown = set(section) - PLAIN_STAGES[stage]
+        if unknown:
+            raise MethodError(f"{where}unknown key(s) {sorted(unknown)} in '{stage}'; valid: "
+                              f"{sorted(PLAIN_STAGES[stage])}")
+        return
+    methods = STAGE_METHODS[stage]
+    method = section.get("method")
+    if method is None and not partial:
+        raise MethodError(f"{where}'{stage}' needs a 'method'; valid: {sorted(methods)}")
+    if method is not None and method not in methods:
+        raise MethodError(f"{where}unknown {stage} method '{method}'; valid: {sorted(methods)}")
+    allowed = ({"method"} | methods[method]) if method else (
+        {"method"} | set().union(*methods.values()))
+    unknown = set(section) - allowed
+    if unknown:
+        raise MethodError(f"{where}unknown key(s) {sorted(unknown)} for {stage} method "
+                          f"'{method}'; valid: {sorted(allowed)}")
+
+
+@dataclass
+class MethodSpec:
+    """A validated method spec (see module docstring). Build with :meth:`from_dict`/``load``."""
+
+    stages: dict[str, dict[str, Any]] = field(default_factory=lambda: copy.deepcopy(DEFAULTS))
+    weights: dict[str, float] = field(default_factory=dict)
+    level_overrides: dict[int, dict[str, dict]] = field(default_factory=dict)
+    node_overrides: dict[str, dict[str, dict]] = field(default_factory=dict)
+    name: str = ""
+    description: str = ""
+    seed: int = 0
+
+    @classmethod
+    def from_dict(cls, spec: Mapping | None, origin: str = "") -> "MethodSpec":
+        where = f"{origin}: " if origin else ""
+        spec = dict(spec or {})
+        unknown = set(spec) - TOP_KEYS
+        if unknown:
+            raise MethodError(f"{where}unknown section(s) {sorted(unknown)}; valid: "
+                              f"{sorted(TOP_KEYS)}")
+        stages = copy.deepcopy(DEFAULTS)
+        for stage in DEFAULTS:
+            if stage in spec and spec[stage] is not None:
+                _check_stage(stage, spec[stage], where)
+                if stage in PLAIN_STAGES:
+                    stages[stage].update(spec[stage])
+                else:
+                    stages[stage] = dict(spec[stage])
+        weights = spec.get("weights") or {}
+        if not isinstance(weights, Mapping):
+            raise MethodError(f"{where}'weights' must map node codes to numbers")
+        for code, w in weights.items():
+            if not isinstance(w, (int, float)) or isinstance(w, bool) or w <= 0:
+                raise MethodError(f"{where}weight of '{code}' must be a positive number, got {w!r}")
+        overrides = spec.get("overrides") or {}
+        if not isinstance(overrides, Mapping) or set(overrides) - {"levels", "nodes"}:
+            raise MethodError(f"{where}'overrides' takes keys 'levels' and 'nodes' only")
+        levels: dict[int, dict] = {}
+        for lv, sect in (overrides.get("levels") or {}).items():
+            try:
+                lv_int = int(lv)
+            except (TypeError, ValueError):
+                raise MethodError(f"{where}override level '{lv}' is not an integer") from None
+            levels[lv_int] = cls._check_override(sect, f"{where}overrides.levels.{lv}: ")
+        nodes = {str(code): cls._check_override(sect, f"{where}overrides.nodes.{code}: ")
+                 for code, sect in (overrides.get("nodes") or {}).items()}
+        seed = spec.get("seed", 0)
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise MethodError(f"{where}'seed' must be an integer")
+        return cls(stages, {str(k): float(v) for k, v in weights.items()}, levels, nodes,
+                   str(spec.get("name", "")), str(spec.get("description", "")), seed)
+
+    @staticmethod
+    def _check_override(sect: Any, where: str) -> dict:
+        if not isinstance(sect, Mapping):
+            raise MethodError(f"{where}must be a mapping of stage sections")
+        for stage, body in sect.items():
+            if stage not in STAGES_PER_NODE:
+                raise MethodError(f"{where}stage '{stage}' cannot be overridden per node/level; "
+                                  f"valid: {sorted(STAGES_PER_NODE)}")
+            _check_stage(stage, body, where, partial=True)
+        return {k: dict(v) for k, v in sect.items()}
+
+    @classmethod
+    def load(cls, path: str | Path | None) -> "MethodSpec":
+        """Read a YAML method spec (``None`` gives the defaults)."""
+        if path is None:
+            return cls()
+        path = Path(path)
+        if not path.exists():
+            raise MethodError(f"{path}: method file not found")
+        try:
+            spec = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as exc:
+            raise MethodError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
+        return cls.from_dict(spec, origin=str(path))
+
+    def to_dict(self) -> dict:
+        out: dict[str, Any] = {}
+        if self.name:
+            out["name"] = self.name
+        if self.description:
+            out["description"] = self.description
+        out.update(copy.deepcopy(self.stages))
+        if self.weights:
+            out["weights"] = dict(self.weights)
+        if self.level_overrides or self.node_overrides:
+            out["overrides"] = {"levels": copy.deepcopy(self.level_overrides),
+                                "nodes": copy.deepcopy(self.node_overrides)}
+        out["seed"] = self.seed
+        return out
+
+    def dump(self, path: str | Path | None = None) -> str:
+        text = yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+        if path is not None:
+            Path(path).write_text(text)
+        return text
+
+    def replace(self, path: str, value: Any) -> "MethodSpec":
+        """A copy with one dotted path set, e.g. ``replace("treatment.winmax", 3)``; validated.
+
+        Paths: ``stage.key``, ``weights.CODE``, ``overrides.nodes.CODE.stage.key``,
+        ``overrides.levels.L.stage.key``. A path whose parent does not exist is an error.
+        """
+        d = self.to_dict()
+        keys = path.split(".")
+        cur = d
+        for k in keys[:-1]:
+            if isinstance(cur, Mapping) and k not in cur and k.isdigit() and int(k) in cur:
+                k = int(k)
+            if not isinstance(cur, dict) or k not in cur:
+                if keys[0] in ("weights", "overrides") or (keys[0] in DEFAULTS and cur is d):
+                    cur = cur.setdefault(k, {})
+                    continue
+                raise MethodError(f"method path '{path}' does not exist")
+            cur = cur[k]
+        cur[keys[-1]] = value
+        return MethodSpec.from_dict(d)
+
+    # -------------------------------------------------------------- resolution
+    def resolve(self, stage: str, code: str | None = None, level: int | None = None) -> dict:
+        """The effective parameters of ``stage`` for node ``code`` at ``level``."""
+        out = dict(self.stages[stage])
+        layers = []
+        if level is not None and stage in self.level_overrides.get(level, {}):
+            layers.append(self.level_overrides[level][stage])
+        if code is not None and stage in self.node_overrides.get(code, {}):
+            layers.append(self.node_overrides[code][stage])
+        for layer in layers:
+            if "method" in layer and layer["method"] != out.get("method"):
+                out = dict(layer)
+            else:
+                out.update(layer)
+        method = out.get("method")
+        if method in PARAM_DEFAULTS:
+            out = {**PARAM_DEFAULTS[method], **out}
+        return out
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, MethodSpec) and self.to_dict() == other.to_dict()

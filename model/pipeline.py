@@ -1,0 +1,266 @@
+"""The deterministic index pipeline: denominate → impute → screen → treat → normalise → aggregate.
+
+``compute_index(framework, data, method)`` returns one :class:`IndexResult` holding every
+intermediate table (units × codes), the scores and ranks of every aggregate node, and a log of
+what each stage changed. The sequence follows the OECD/JRC Handbook (2008, Steps 3–6) and COINr's
+``build_example_coin``: imputation runs before screening, and availability is measured on the
+imputed data (COINr) or, with ``screening.measure: denominated``, on the data before imputation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from .aggregate import aggregate, rank_desc
+from .data import IndicatorData, from_frame, read_data
+from .denominate import denominate
+from .errors import MethodError
+from .framework import Framework
+from .impute import impute, imputation_log
+from .method import MethodSpec
+from .normalise import normalise
+from .screen import screen
+from .treat import treat_indicator
+
+STAGE_TABLES = ("raw", "denominated", "screened", "imputed", "treated", "normalised",
+                "aggregated")
+
+
+@dataclass
+class IndexResult:
+    """Everything one run of the pipeline produced.
+
+    Attributes
+    ----------
+    framework, method, data : the inputs (framework with the method's weights applied).
+    raw, denominated, screened, imputed, treated, normalised : DataFrames, units × indicators.
+        ``raw`` and ``denominated`` hold every unit; the later ones only the screened-in units.
+    aggregated : units × (indicators + aggregates): normalised indicators, then the score of
+        every aggregate node, lowest level first (COINr's "Aggregated" data set).
+    scores, ranks : units × aggregates (rank 1 = highest score, ties share the lowest rank).
+    treatment : one row per indicator: skew/kurtosis before and after, action, points treated.
+    treatment_flags : units × indicators: "", "winhi", "winlo", "log".
+    screening : one row per unit: availability, kept, reason.
+    log : tidy records (stage, code, unit, action, n, value, detail) of every change.
+    """
+
+    framework: Framework
+    method: MethodSpec
+    data: IndicatorData
+    raw: pd.DataFrame
+    denominated: pd.DataFrame
+    screened: pd.DataFrame
+    imputed: pd.DataFrame
+    treated: pd.DataFrame
+    normalised: pd.DataFrame
+    aggregated: pd.DataFrame
+    treatment: pd.DataFrame
+    treatment_flags: pd.DataFrame
+    screening: pd.DataFrame
+    log: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def scores(self) -> pd.DataFrame:
+        return self.aggregated[self.framework.aggregates]
+
+    @property
+    def ranks(self) -> pd.DataFrame:
+        s = self.scores
+        return pd.DataFrame(rank_desc(s.to_numpy(), axis=0), index=s.index, columns=s.columns)
+
+    @property
+    def index_scores(self) -> pd.Series:
+        return self.aggregated[self.framework.root]
+
+    @property
+    def index_ranks(self) -> pd.Series:
+        return self.ranks[self.framework.root]
+
+    def results_table(self) -> pd.DataFrame:
+        """unit, then score and rank of each aggregate (index first), sorted by index rank."""
+        cols = {}
+        order = [self.framework.root] + [c for c in reversed(self.framework.aggregates)
+                                         if c != self.framework.root]
+        ranks = self.ranks
+        for code in order:
+            cols[f"{code}_score"] = self.aggregated[code]
+            cols[f"{code}_rank"] = ranks[code].astype("Int64")
+        table = pd.DataFrame(cols)
+        table.index.name = "unit"
+        return table.sort_values([f"{self.framework.root}_rank", f"{self.framework.root}_score"],
+                                 ascending=[True, False]).reset_index()
+
+    def stage_tables(self) -> dict[str, pd.DataFrame]:
+        return {name: getattr(self, name) for name in STAGE_TABLES}
+
+
+def _as_method(method) -> MethodSpec:
+    if method is None:
+        return MethodSpec()
+    if isinstance(method, MethodSpec):
+        return method
+    if isinstance(method, Mapping):
+        return MethodSpec.from_dict(method)
+    return MethodSpec.load(method)
+
+
+def _check_addresses(framework: Framework, method: MethodSpec) -> None:
+    """Every node named by the method must exist: never skip silently (COINr issue #60)."""
+    for code in method.node_overrides:
+        if code not in framework.nodes:
+            raise MethodError(f"method overrides unknown node '{code}'")
+    for lv in method.level_overrides:
+        if not 1 <= lv <= framework.max_level:
+            raise MethodError(f"method overrides level {lv}; the framework has levels "
+                              f"1..{framework.max_level}")
+    unknown = set(method.weights) - set(framework.nodes)
+    if unknown:
+        raise MethodError(f"method sets weights of unknown node(s) {sorted(unknown)}")
+
+
+def _impute_all(x: pd.DataFrame, framework: Framework, method: MethodSpec,
+                meta: pd.DataFrame, source: str) -> pd.DataFrame:
+    specs = {c: method.resolve("imputation", c, 1) for c in x.columns}
+    out = x.astype(float).copy()
+    groups_done: dict[tuple, pd.DataFrame] = {}
+    for code, spec in specs.items():
+        key = tuple(sorted((k, str(v)) for k, v in spec.items()))
+        if key not in groups_done:
+            group = spec.get("group")
+            groups = None
+            if group is not None:
+                if group not in meta.columns:
+                    raise MethodError(f"{source}: imputation group column '{group}' not in the "
+                                      f"data (columns: {', '.join(map(str, meta.columns[:12]))})")
+                groups = meta[group].reindex(x.index)
+            cols = [c for c, s in specs.items() if s == spec]
+            # iterative imputation uses every indicator as a predictor
+            base = x if spec["method"] == "iterative" else x[cols]
+            groups_done[key] = impute(base, spec["method"], groups,
+                                      seed=spec.get("seed", method.seed),
+                                      max_iter=spec.get("max_iter", 10))
+        out[code] = groups_done[key][code]
+    return out
+
+
+def compute_index(framework: Framework | str | Path, data, method=None) -> IndexResult:
+    """Compute the composite index and every intermediate table.
+
+    Parameters
+    ----------
+    framework : Framework, or a path to a YAML framework / COINr iMeta CSV.
+    data : IndicatorData, a path (CSV/Parquet/XLSX/COINr iData), or a DataFrame whose index
+        holds the unit codes (units × indicators [+ denominators, metadata]).
+    method : MethodSpec, a mapping, a YAML path, or None for the defaults.
+
+    Returns
+    -------
+    IndexResult
+
+    Raises
+    ------
+    FrameworkError, DataError, MethodError (one-line messages naming the file, unit, column
+    or node at fault).
+    """
+    if not isinstance(framework, Framework):
+        framework = Framework.load(framework)
+    method = _as_method(method)
+    _check_addresses(framework, method)
+    if method.weights:
+        framework = framework.with_weights(method.weights)
+    if isinstance(data, (str, Path)):
+        data = read_data(data, framework)
+    elif isinstance(data, pd.DataFrame):
+        data = from_frame(data, framework)
+    fw, inds = framework, framework.indicators
+    log: list[dict] = []
+
+    raw = data.values[inds].copy()
+    if method.stages["denomination"].get("enabled", True):
+        denoms = {c: fw.nodes[c].denominator for c in inds if fw.nodes[c].denominator}
+        den_all, rec = denominate(data.values, denoms, data.source)
+        denominated = den_all[inds]
+        log += rec
+    else:
+        denominated = raw.copy()
+
+    imputed_all = _impute_all(denominated, fw, method, data.meta.reindex(denominated.index),
+                              data.source)
+    sc = method.stages["screening"]
+    basis = imputed_all if sc.get("measure", "imputed") == "imputed" else denominated
+    _, screening = screen(basis, sc.get("min_availability", 0.0),
+                          sc.get("force_include", []), sc.get("force_exclude", []))
+    kept = screening.index[screening["kept"]]
+    for unit, row in screening[~screening["kept"]].iterrows():
+        log.append({"stage": "screening", "unit": unit, "action": "excluded", "n": 1,
+                    "value": row["availability"], "detail": row["reason"]})
+    screened = imputed_all.loc[kept]
+    imputed = screened
+    log += imputation_log(denominated.loc[kept], imputed, "; ".join(sorted(
+        {method.resolve("imputation", c, 1)["method"] for c in inds})))
+
+    treated = {}
+    details, flags = [], {}
+    for code in inds:
+        spec = method.resolve("treatment", code, 1)
+        params = {k: v for k, v in spec.items() if k != "method"}
+        t, rec, fl = treat_indicator(imputed[code], spec["method"], **params)
+        treated[code] = t
+        details.append(rec)
+        flags[code] = fl
+        if rec["action"] != "none":
+            log.append({"stage": "treatment", "code": code, "action": rec["action"],
+                        "n": rec["nwin"] if rec["action"] == "winsorised"
+                        else int(imputed[code].notna().sum()),
+                        "detail": f"skew {rec['skew0']:.3f}→{rec['skew1']:.3f}, kurtosis "
+                                  f"{rec['kurt0']:.3f}→{rec['kurt1']:.3f}"})
+    treated = pd.DataFrame(treated, index=imputed.index)
+    treatment = pd.DataFrame(details).set_index("code")
+    treatment_flags = pd.DataFrame(flags, index=imputed.index)
+
+    normalised = {}
+    for code in inds:
+        spec = method.resolve("normalisation", code, 1)
+        node = fw.nodes[code]
+        params = {k: v for k, v in spec.items() if k not in ("method", "direction", "ref",
+                                                             "target")}
+        if spec["method"] == "goalposts" and "goalposts" not in params:
+            params["goalposts"] = node.goalposts
+        ref_value = None
+        if spec["method"] == "dist2ref":
+            ref = spec.get("ref")
+            if ref not in treated.index:
+                raise MethodError(f"normalisation dist2ref: reference unit '{ref}' not in the "
+                                  "(screened) data")
+            ref_value = treated.at[ref, code]
+        normalised[code] = normalise(treated[code].to_numpy(), spec["method"],
+                                     int(spec.get("direction", node.direction)), code,
+                                     ref_value=ref_value,
+                                     target=spec.get("target", node.target), **params)
+    normalised = pd.DataFrame(normalised, index=treated.index)
+
+    agg = normalised.copy()
+    units = agg.index
+    for level in range(2, fw.max_level + 1):
+        for code in fw.codes_at_level(level):
+            kids = fw.children(code)
+            spec = method.resolve("aggregation", code, level)
+            w = np.array([fw.nodes[k].weight for k in kids], float)
+            X = agg[kids].to_numpy()
+            agg[code] = aggregate(X, w, spec["method"], p=spec.get("p", 1.0),
+                                  min_availability=spec.get("min_availability"),
+                                  codes=kids, units=units)
+            partial = np.isnan(X).any(axis=1) & ~np.isnan(X).all(axis=1)
+            if partial.any():
+                log.append({"stage": "aggregation", "code": code, "action":
+                            "weights renormalised over available children",
+                            "n": int(partial.sum()), "detail": ", ".join(units[partial][:10])})
+    return IndexResult(fw, method, data, raw, denominated, screened, imputed, treated,
+                       normalised, agg, treatment, treatment_flags, screening,
+                       pd.DataFrame(log, columns=["stage", "code", "unit", "action", "n",
+                                                  "value", "detail"]))

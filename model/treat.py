@@ -1,0 +1,171 @@
+"""Outlier treatment (OECD/JRC Handbook 2008, Step 3; COINr 1.1.14 ``Treat``, R/treat.R).
+
+The COINr rule, per indicator: it passes when |skewness| < ``skew`` OR kurtosis < ``kurtosis``
+(defaults 2 and 3.5). A failing indicator is winsorised one step at a time — every value tied at
+the extreme on the side of the skew (max if skewness ≥ 0, else min) is set to the next value
+inwards, each point changed counted once — re-checking after each step, for at most ``winmax`` steps.
+If it still fails, the log transform ``log(x − min + 0.01·(max − min))`` (COINr ``log_CT``) is
+applied to the *original* values instead. ``force=True`` winsorises even an indicator that
+passes (COINr issue #53, case B03).
+
+Skewness and kurtosis are the adjusted Fisher–Pearson sample skewness and the sample excess
+kurtosis (e1071 type 2 = Excel SKEW/KURT), on the non-missing values:
+skew = √n·Σd³/(Σd²)^{3/2} · √(n(n−1))/(n−2), kurt = ((n+1)(r−3)+6)(n−1)/((n−2)(n−3)),
+r = n·Σd⁴/(Σd²)², d = x − mean(x).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .errors import DataError
+
+METHODS = ("none", "coinr", "log", "log_ct", "boxcox")
+
+
+def skewness(x: np.ndarray) -> float:
+    """Adjusted Fisher–Pearson sample skewness of the non-missing values (n ≥ 3, else NaN)."""
+    x = np.asarray(x, float)
+    x = x[~np.isnan(x)]
+    n = x.size
+    if n < 3:
+        return float("nan")
+    d = x - x.mean()
+    m2 = np.sum(d**2)
+    if m2 == 0:
+        return 0.0
+    return float(np.sqrt(n) * np.sum(d**3) / m2**1.5 * np.sqrt(n * (n - 1)) / (n - 2))
+
+
+def kurtosis(x: np.ndarray) -> float:
+    """Sample excess kurtosis of the non-missing values (n ≥ 4, else NaN)."""
+    x = np.asarray(x, float)
+    x = x[~np.isnan(x)]
+    n = x.size
+    if n < 4:
+        return float("nan")
+    d = x - x.mean()
+    m2 = np.sum(d**2)
+    if m2 == 0:
+        return 0.0
+    r = n * np.sum(d**4) / m2**2
+    return float(((n + 1) * (r - 3) + 6) * (n - 1) / ((n - 2) * (n - 3)))
+
+
+def passes(x: np.ndarray, skew: float = 2.0, kurt: float = 3.5) -> tuple[bool, float, float]:
+    """(passes, skewness, kurtosis) under the COINr rule |skew| < skew OR kurt < kurt."""
+    s, k = skewness(x), kurtosis(x)
+    ok = bool(np.isnan(s) or np.isnan(k) or abs(s) < skew or k < kurt)
+    return ok, s, k
+
+
+def winsorise(x: np.ndarray, winmax: int = 5, skew: float = 2.0, kurt: float = 3.5,
+              force: bool = False) -> tuple[np.ndarray, np.ndarray, int]:
+    """COINr's iterative winsorisation of one indicator.
+
+    Parameters
+    ----------
+    x : array (units,), NaN = missing (left as is).
+    winmax : maximum number of winsorisation steps.
+    force : winsorise even if ``x`` passes the rule at the start.
+
+    Returns
+    -------
+    (treated values, flags array of "" / "winhi" / "winlo", number of points changed)
+    """
+    xt = np.array(x, dtype=float)
+    flags = np.full(xt.shape, "", dtype=object)
+    ok, s, _ = passes(xt, skew, kurt)
+    if ok and not force:
+        return xt, flags, 0
+    for _ in range(int(winmax)):
+        obs = ~np.isnan(xt)
+        if np.unique(xt[obs]).size < 2:
+            break
+        if s >= 0:
+            ext = np.nanmax(xt)
+            idx = np.flatnonzero(obs & (xt == ext))
+            xt[idx] = np.max(xt[obs & (xt != ext)])
+            flags[idx] = "winhi"
+        else:
+            ext = np.nanmin(xt)
+            idx = np.flatnonzero(obs & (xt == ext))
+            xt[idx] = np.min(xt[obs & (xt != ext)])
+            flags[idx] = "winlo"
+        ok, s, _ = passes(xt, skew, kurt)
+        if ok:
+            break
+    # points changed: a point moved at several steps counts once (COINr's count of flags)
+    nwin = int(np.sum(flags != ""))
+    return xt, flags, nwin
+
+
+def log_ct(x: np.ndarray) -> np.ndarray:
+    """COINr ``log_CT``: log(x − min(x) + 0.01·(max(x) − min(x))), defined for any real x."""
+    x = np.asarray(x, float)
+    lo, hi = np.nanmin(x), np.nanmax(x)
+    return np.log(x - lo + 0.01 * (hi - lo))
+
+
+def _require_positive(x: np.ndarray, code: str, units, what: str) -> None:
+    bad = np.flatnonzero(~np.isnan(x) & (x <= 0))
+    if bad.size:
+        raise DataError(f"unit {units[bad[0]]}, column '{code}': value {x[bad[0]]:g} is not "
+                        f"positive; {what} needs positive values ({bad.size} cell(s))")
+
+
+def treat_indicator(x: pd.Series, method: str = "coinr", winmax: int = 5, skew: float = 2.0,
+                    kurtosis: float = 3.5, force: bool = False, log_fallback: bool = True,
+                    lmbda: float | None = None) -> tuple[pd.Series, dict, pd.Series]:
+    """Treat one indicator; returns (treated values, details record, per-unit flags).
+
+    The details record has: code, method, skew0, kurt0, pass0, action ("none", "winsorised",
+    "log", "boxcox"), nwin (points winsorised), skew1, kurt1, pass1 (after treatment).
+
+    Raises
+    ------
+    DataError when ``log``/``boxcox`` meet a value ≤ 0 (naming the unit and column).
+    """
+    v = x.to_numpy(dtype=float)
+    code = str(x.name)
+    ok0, s0, k0 = passes(v, skew, kurtosis)
+    rec = {"code": code, "method": method, "skew0": s0, "kurt0": k0, "pass0": ok0,
+           "action": "none", "nwin": 0, "skew1": np.nan, "kurt1": np.nan, "pass1": np.nan}
+    flags = np.full(v.shape, "", dtype=object)
+    out = v
+    if method == "none":
+        pass
+    elif method == "coinr":
+        if not ok0 or force:
+            out, flags, nwin = winsorise(v, winmax, skew, kurtosis, force)
+            rec.update(action="winsorised" if nwin else "none", nwin=nwin)
+            ok1, _, _ = passes(out, skew, kurtosis)
+            if not ok1 and log_fallback:
+                out = log_ct(v)
+                flags = np.where(np.isnan(v), "", "log")
+                rec.update(action="log", nwin=0)
+    elif method == "log":
+        _require_positive(v, code, x.index, "the log transform")
+        out = np.log(v)
+        rec["action"] = "log"
+    elif method == "log_ct":
+        out = log_ct(v)
+        rec["action"] = "log"
+    elif method == "boxcox":
+        _require_positive(v, code, x.index, "the Box-Cox transform")
+        obs = ~np.isnan(v)
+        out = np.full(v.shape, np.nan)
+        if lmbda is None:
+            out[obs], lam = stats.boxcox(v[obs])
+        else:
+            out[obs], lam = stats.boxcox(v[obs], lmbda=lmbda), lmbda
+        rec["action"] = f"boxcox(lambda={lam:.4g})"
+    else:
+        raise DataError(f"unknown treatment method '{method}'; valid: {list(METHODS)}")
+    if rec["action"] != "none":
+        ok1, s1, k1 = passes(out, skew, kurtosis)
+        rec.update(skew1=s1, kurt1=k1, pass1=ok1)
+    return (pd.Series(out, index=x.index, name=x.name), rec,
+            pd.Series(flags, index=x.index, name=x.name))

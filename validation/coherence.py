@@ -1,0 +1,401 @@
+"""Statistical coherence of a composite index: correlations, Cronbach's α, KMO/Bartlett, PCA.
+
+The checks of the OECD/JRC *Handbook on Constructing Composite Indicators* (2008), Step 4
+("multivariate analysis") and of JRC statistical audits, on the scores of an index at every
+level of its framework:
+
+* correlations (Pearson and Spearman, with two-sided p-values) of each node with its parent and
+  with the index, and of children with each other inside a parent, with COINr-style flags
+  (``get_corr_flags``: |r| > 0.9 between siblings = redundancy; a negative correlation inside a
+  parent; a weak correlation, |r| < 0.3, of a node with its own parent);
+* Cronbach's α per parent (Cronbach 1951; ≥ 0.7 by Nunnally's rule) with α-if-item-deleted and
+  the corrected item–rest correlation;
+* the Kaiser–Meyer–Olkin measure of sampling adequacy (Kaiser 1974) with per-item MSA, and
+  Bartlett's (1951) test of sphericity, per parent;
+* PCA of the children of each parent (on their correlation matrix): eigenvalues, explained
+  variance ratios and the number of components with eigenvalue > 1 (Kaiser rule);
+* data availability per indicator and per unit.
+
+Inputs are a :class:`model.framework.Framework` and an ``aggregated`` table (units × codes: the
+normalised indicators and every aggregate's score, e.g. ``IndexResult.aggregated``).
+
+Missing values: correlations use **pairwise** deletion (each pair on the units where both are
+present; ``n`` is reported). Cronbach's α, KMO/Bartlett and PCA use **listwise** deletion within
+each parent (units with any missing child are dropped; ``n`` is reported).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from model.errors import DataError
+from model.framework import Framework
+
+__all__ = [
+    "Coherence", "coherence", "correlations", "cronbach_alpha", "cronbach_table", "kmo_bartlett",
+    "kmo_table", "pca_table", "data_availability", "groups",
+]
+
+
+# ---------------------------------------------------------------------------------- helpers
+def groups(framework: Framework) -> dict[str, list[str]]:
+    """Every computable aggregate (root included) → its active children, bottom level first."""
+    return {p: framework.children(p) for p in framework.aggregates}
+
+
+def _columns(aggregated: pd.DataFrame, codes: list[str]) -> pd.DataFrame:
+    missing = [c for c in codes if c not in aggregated.columns]
+    if missing:
+        raise DataError(f"aggregated table lacks columns {missing[:8]}"
+                        f"{' …' if len(missing) > 8 else ''}")
+    return aggregated[codes].apply(pd.to_numeric, errors="coerce").astype(float)
+
+
+def _rankdata(v: np.ndarray) -> np.ndarray:
+    """Average ranks (ties share the mean rank), computed with argsort — no scipy."""
+    order = np.argsort(v, kind="mergesort")
+    sv = v[order]
+    ranks = np.empty(len(v))
+    start = 0
+    n = len(v)
+    while start < n:
+        stop = start + 1
+        while stop < n and sv[stop] == sv[start]:
+            stop += 1
+        ranks[order[start:stop]] = (start + stop + 1) / 2.0
+        start = stop
+    return ranks
+
+
+def _pearson(a: np.ndarray, b: np.ndarray) -> tuple[float, float, int]:
+    """Pearson r with its two-sided t-test p-value, pairwise-complete. NaN if n < 3 or constant."""
+    ok = np.isfinite(a) & np.isfinite(b)
+    n = int(ok.sum())
+    if n < 3:
+        return np.nan, np.nan, n
+    da, db = a[ok] - a[ok].mean(), b[ok] - b[ok].mean()
+    den = np.sqrt((da @ da) * (db @ db))
+    if den == 0:
+        return np.nan, np.nan, n
+    r = float(np.clip((da @ db) / den, -1.0, 1.0))
+    if abs(r) >= 1.0:
+        return r, 0.0, n
+    t = r * np.sqrt((n - 2) / (1 - r * r))
+    return r, float(2 * stats.t.sf(abs(t), n - 2)), n
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> tuple[float, float, int]:
+    ok = np.isfinite(a) & np.isfinite(b)
+    return _pearson(_rankdata(a[ok]), _rankdata(b[ok]))
+
+
+# ------------------------------------------------------------------------------ correlations
+def correlations(framework: Framework, aggregated: pd.DataFrame, *, redundancy: float = 0.9,
+                 weak: float = 0.3, negative: float = 0.0, alpha: float = 0.05) -> pd.DataFrame:
+    """Correlations within and across levels, with flags.
+
+    Parameters
+    ----------
+    framework : Framework
+    aggregated : DataFrame, units × codes
+        Scores of indicators (normalised) and aggregates; other columns are ignored.
+    redundancy : float
+        Siblings with ``|r| > redundancy`` (Pearson) are flagged ``redundant`` (COINr
+        ``get_corr_flags`` default 0.9).
+    weak : float
+        A node whose Pearson ``|r|`` with its own parent is below ``weak`` is flagged
+        ``weak_parent``.
+    negative : float
+        Siblings, or a node and its parent/index, with Pearson ``r < negative`` are flagged
+        ``negative``.
+    alpha : float
+        Significance level of the ``significant`` column (Pearson p-value).
+
+    Returns
+    -------
+    DataFrame, one row per pair
+        ``code``, ``other``, ``relation`` (``parent`` = ``other`` is the node's parent,
+        ``index`` = ``other`` is the root, ``sibling`` = both are children of ``group``),
+        ``group`` (the parent the pair belongs to), ``level`` (of ``code``), ``n`` (pairwise
+        complete units), ``pearson``, ``p_pearson``, ``spearman``, ``p_spearman``,
+        ``significant``, ``flags`` (``;``-joined, empty when none).
+
+    Raises
+    ------
+    DataError
+        If ``aggregated`` lacks a column of the framework.
+    """
+    codes = [c for c in framework.nodes if c in set(framework.indicators) | set(framework.aggregates)]
+    X = _columns(aggregated, codes)
+    root = framework.root
+    rows = []
+
+    def add(code, other, relation, group):
+        a, b = X[code].to_numpy(), X[other].to_numpy()
+        r, p, n = _pearson(a, b)
+        rs, ps, _ = _spearman(a, b)
+        flags = []
+        if np.isfinite(r):
+            if r < negative:
+                flags.append("negative")
+            if relation == "sibling" and abs(r) > redundancy:
+                flags.append("redundant")
+            if relation == "parent" and abs(r) < weak:
+                flags.append("weak_parent")
+        rows.append(dict(code=code, other=other, relation=relation, group=group,
+                         level=framework.level(code), n=n, pearson=r, p_pearson=p,
+                         spearman=rs, p_spearman=ps,
+                         significant=bool(np.isfinite(p) and p < alpha), flags=";".join(flags)))
+
+    for code in codes:
+        if code == root:
+            continue
+        parent = framework.parent(code)
+        add(code, parent, "parent", parent)
+        if parent != root:
+            add(code, root, "index", root)
+    for parent, kids in groups(framework).items():
+        for a, b in combinations(kids, 2):
+            add(a, b, "sibling", parent)
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------- Cronbach α
+def cronbach_alpha(items: pd.DataFrame | np.ndarray) -> float:
+    """Cronbach's α of the columns of ``items`` (units × items), listwise deletion.
+
+    α = k/(k−1) · (1 − Σ var(item) / var(Σ items)), sample variances (ddof 1).
+    Source: Cronbach (1951), Psychometrika 16:297; Handbook (2008) p. 72.
+    NaN when fewer than 2 items or 2 complete units, or the total has zero variance.
+    """
+    X = np.asarray(items, dtype=float)
+    X = X[np.isfinite(X).all(axis=1)]
+    n, k = X.shape
+    if k < 2 or n < 2:
+        return np.nan
+    total = X.sum(axis=1).var(ddof=1)
+    if total == 0:
+        return np.nan
+    return float(k / (k - 1) * (1 - X.var(axis=0, ddof=1).sum() / total))
+
+
+def cronbach_table(framework: Framework, aggregated: pd.DataFrame, *, threshold: float = 0.7
+                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Cronbach's α per parent and, per child, α-if-item-deleted.
+
+    Returns
+    -------
+    (per_parent, per_item) : DataFrames
+        ``per_parent``: ``group``, ``level``, ``k`` (children), ``n`` (complete units),
+        ``alpha``, ``low`` (α < ``threshold``). ``per_item``: ``group``, ``code``,
+        ``alpha_if_deleted``, ``item_rest_r`` (Pearson r of the item with the sum of the other
+        items), ``raises_alpha`` (deleting it raises α). Listwise deletion within each parent.
+    """
+    top, items = [], []
+    for parent, kids in groups(framework).items():
+        X = _columns(aggregated, kids).dropna()
+        a = cronbach_alpha(X)
+        top.append(dict(group=parent, level=framework.level(parent), k=len(kids), n=len(X),
+                        alpha=a, low=bool(np.isfinite(a) and a < threshold)))
+        if len(kids) < 2:
+            continue
+        vals = X.to_numpy()
+        for j, kid in enumerate(kids):
+            rest = np.delete(vals, j, axis=1)
+            aid = cronbach_alpha(rest) if len(kids) > 2 else np.nan
+            r = _pearson(vals[:, j], rest.sum(axis=1))[0]
+            items.append(dict(group=parent, code=kid, alpha_if_deleted=aid, item_rest_r=r,
+                              raises_alpha=bool(np.isfinite(aid) and np.isfinite(a) and aid > a)))
+    return pd.DataFrame(top), pd.DataFrame(items)
+
+
+# ------------------------------------------------------------------------------- KMO / Bartlett
+def kmo_bartlett(X: pd.DataFrame | np.ndarray) -> dict:
+    """KMO (overall and per item) and Bartlett's sphericity test for the columns of ``X``.
+
+    Listwise deletion. With R the correlation matrix and Q = R⁻¹ (pseudo-inverse if singular),
+    partial correlations are −Q_ij/√(Q_ii Q_jj); KMO = Σ_{i≠j} r² / (Σ_{i≠j} r² + Σ_{i≠j} p²)
+    (Kaiser 1974, Psychometrika 39:31). Bartlett (1951): χ² = −(n − 1 − (2k+5)/6)·ln|R| with
+    k(k−1)/2 degrees of freedom.
+
+    Returns
+    -------
+    dict with ``kmo`` (float), ``msa`` (array, per column), ``chi2``, ``df``, ``p``, ``n``, ``k``
+    (all NaN for fewer than 2 columns or k+1 complete units).
+    """
+    A = np.asarray(X, dtype=float)
+    A = A[np.isfinite(A).all(axis=1)]
+    n, k = A.shape
+    out = dict(kmo=np.nan, msa=np.full(k, np.nan), chi2=np.nan, df=k * (k - 1) // 2, p=np.nan,
+               n=n, k=k)
+    if k < 2 or n <= k or (A.std(axis=0) == 0).any():
+        return out
+    R = np.corrcoef(A, rowvar=False)
+    Q = np.linalg.pinv(R)
+    d = np.sqrt(np.abs(np.diag(Q)))
+    P = -Q / np.outer(d, d)
+    off = ~np.eye(k, dtype=bool)
+    r2 = np.where(off, R ** 2, 0.0)
+    p2 = np.where(off, P ** 2, 0.0)
+    out["kmo"] = float(r2.sum() / (r2.sum() + p2.sum()))
+    out["msa"] = r2.sum(axis=0) / (r2.sum(axis=0) + p2.sum(axis=0))
+    sign, logdet = np.linalg.slogdet(R)
+    if sign > 0:
+        chi2 = -(n - 1 - (2 * k + 5) / 6) * logdet
+        out["chi2"] = float(chi2)
+        out["p"] = float(stats.chi2.sf(chi2, out["df"]))
+    else:  # singular R: perfectly collinear children, sphericity rejected outright
+        out["chi2"], out["p"] = np.inf, 0.0
+    return out
+
+
+def kmo_table(framework: Framework, aggregated: pd.DataFrame, *, threshold: float = 0.6
+              ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """KMO and Bartlett per parent; per-item MSA.
+
+    Returns ``(per_parent, per_item)``: ``group``, ``k``, ``n``, ``kmo``, ``low_kmo`` (KMO <
+    ``threshold``; Kaiser calls < 0.6 "mediocre"), ``bartlett_chi2``, ``bartlett_df``,
+    ``bartlett_p``; and ``group``, ``code``, ``msa``.
+    """
+    top, items = [], []
+    for parent, kids in groups(framework).items():
+        res = kmo_bartlett(_columns(aggregated, kids))
+        top.append(dict(group=parent, k=res["k"], n=res["n"], kmo=res["kmo"],
+                        low_kmo=bool(np.isfinite(res["kmo"]) and res["kmo"] < threshold),
+                        bartlett_chi2=res["chi2"], bartlett_df=res["df"], bartlett_p=res["p"]))
+        items.extend(dict(group=parent, code=c, msa=m) for c, m in zip(kids, res["msa"]))
+    return pd.DataFrame(top), pd.DataFrame(items)
+
+
+# ------------------------------------------------------------------------------------- PCA
+def pca_eigenvalues(X: pd.DataFrame | np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Eigenvalues of the correlation matrix of ``X`` (listwise), descending, via an SVD of the
+    standardised data. Returns ``(eigenvalues, first_component_loadings, n)``."""
+    A = np.asarray(X, dtype=float)
+    A = A[np.isfinite(A).all(axis=1)]
+    n, k = A.shape
+    if n < 2 or k < 1:
+        return np.full(k, np.nan), np.full(k, np.nan), n
+    sd = A.std(axis=0, ddof=1)
+    keep = sd > 0
+    Z = np.zeros_like(A)
+    Z[:, keep] = (A[:, keep] - A[:, keep].mean(axis=0)) / sd[keep]
+    _, s, vt = np.linalg.svd(Z / np.sqrt(n - 1), full_matrices=False)
+    ev = np.zeros(k)
+    ev[: len(s)] = s ** 2
+    v1 = vt[0] * np.sign(vt[0].sum() or 1.0)
+    return ev, v1 * np.sqrt(ev[0]), n
+
+
+def pca_table(framework: Framework, aggregated: pd.DataFrame, *, kaiser: float = 1.0
+              ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """PCA of the children of each parent (correlation matrix, listwise deletion).
+
+    Returns
+    -------
+    (per_parent, per_component) : DataFrames
+        ``per_parent``: ``group``, ``k``, ``n``, ``pc1_ratio`` (share of variance of the first
+        component), ``n_kaiser`` (components with eigenvalue > ``kaiser``),
+        ``cum_ratio_kaiser``. ``per_component``: ``group``, ``component`` (1-based),
+        ``eigenvalue``, ``ratio``, ``cumulative``.
+    A constant child contributes a zero eigenvalue.
+    """
+    top, comps = [], []
+    for parent, kids in groups(framework).items():
+        ev, _, n = pca_eigenvalues(_columns(aggregated, kids))
+        tot = ev.sum()
+        ratio = ev / tot if tot > 0 else np.full_like(ev, np.nan)
+        cum = np.cumsum(ratio)
+        nk = int((ev > kaiser).sum())
+        top.append(dict(group=parent, k=len(kids), n=n, pc1_ratio=ratio[0], n_kaiser=nk,
+                        cum_ratio_kaiser=cum[nk - 1] if nk else 0.0))
+        comps.extend(dict(group=parent, component=i + 1, eigenvalue=e, ratio=r, cumulative=c)
+                     for i, (e, r, c) in enumerate(zip(ev, ratio, cum)))
+    return pd.DataFrame(top), pd.DataFrame(comps)
+
+
+# ---------------------------------------------------------------------------- availability
+def data_availability(framework: Framework, data: pd.DataFrame, *, unit_threshold: float = 0.65,
+                      indicator_threshold: float = 0.65) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Share of non-missing values per indicator and per unit.
+
+    Parameters
+    ----------
+    data : DataFrame, units × (at least) the framework's indicators
+        Raw or imputed indicator values; missing = NaN.
+    unit_threshold, indicator_threshold : float
+        Availability below this is flagged (COINr ``get_stats`` default 0.65).
+
+    Returns
+    -------
+    (per_indicator, per_unit) : DataFrames
+        ``code``, ``parent``, ``n_available``, ``availability``, ``low``; and ``unit``,
+        ``n_available``, ``availability``, ``low`` plus one ``avail_<code>`` column per aggregate
+        (share of that aggregate's indicators present for the unit).
+    """
+    inds = framework.indicators
+    X = _columns(data, inds)
+    present = X.notna()
+    per_ind = pd.DataFrame(dict(code=inds, parent=[framework.parent(c) for c in inds],
+                                n_available=present.sum(axis=0).to_numpy(),
+                                availability=present.mean(axis=0).to_numpy()))
+    per_ind["low"] = per_ind["availability"] < indicator_threshold
+    per_unit = pd.DataFrame(dict(unit=X.index, n_available=present.sum(axis=1).to_numpy(),
+                                 availability=present.mean(axis=1).to_numpy()))
+    per_unit["low"] = per_unit["availability"] < unit_threshold
+    for agg in framework.aggregates:
+        per_unit[f"avail_{agg}"] = present[framework.indicators_under(agg)].mean(axis=1).to_numpy()
+    return per_ind, per_unit
+
+
+# ---------------------------------------------------------------------------------- bundle
+@dataclass
+class Coherence:
+    """All coherence tables of one index (see :func:`coherence`)."""
+
+    correlations: pd.DataFrame
+    cronbach: pd.DataFrame
+    cronbach_items: pd.DataFrame
+    kmo: pd.DataFrame
+    kmo_items: pd.DataFrame
+    pca: pd.DataFrame
+    pca_components: pd.DataFrame
+    availability: pd.DataFrame
+    availability_units: pd.DataFrame
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def flags(self) -> pd.DataFrame:
+        """Correlation rows that carry at least one flag."""
+        return self.correlations[self.correlations["flags"] != ""]
+
+    def per_group(self) -> pd.DataFrame:
+        """One row per parent: α, KMO, Bartlett p, PC1 share, number of eigenvalues > 1."""
+        out = self.cronbach[["group", "level", "k", "n", "alpha"]].merge(
+            self.kmo[["group", "kmo", "bartlett_p"]], on="group").merge(
+            self.pca[["group", "pc1_ratio", "n_kaiser"]], on="group")
+        return out
+
+
+def coherence(framework: Framework, aggregated: pd.DataFrame, data: pd.DataFrame | None = None, *,
+              redundancy: float = 0.9, weak: float = 0.3, negative: float = 0.0,
+              alpha_threshold: float = 0.7) -> Coherence:
+    """Run every coherence check (see the module docstring).
+
+    ``data`` (units × indicators, with NaN for missing) is used for the availability tables; by
+    default the indicator columns of ``aggregated``.
+    """
+    corr = correlations(framework, aggregated, redundancy=redundancy, weak=weak, negative=negative)
+    cr, cr_items = cronbach_table(framework, aggregated, threshold=alpha_threshold)
+    km, km_items = kmo_table(framework, aggregated)
+    pc, pc_comp = pca_table(framework, aggregated)
+    av_i, av_u = data_availability(framework, aggregated if data is None else data)
+    return Coherence(corr, cr, cr_items, km, km_items, pc, pc_comp, av_i, av_u,
+                     settings=dict(redundancy=redundancy, weak=weak, negative=negative,
+                                   alpha_threshold=alpha_threshold,
+                                   missing="pairwise (correlations), listwise (alpha, KMO, PCA)"))

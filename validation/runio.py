@@ -1,0 +1,81 @@
+"""Run folders: written atomically, each with a manifest that makes the run reproducible.
+
+A run writes into a temporary sibling folder and renames it into place only when everything has
+been written, so a failed run leaves no partial output. ``manifest.json`` records the command,
+the method spec, the framework, the data's SHA-256, the seed, package versions and the time.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+import sys
+import tempfile
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+PACKAGES = ("cityindex", "numpy", "pandas", "scipy", "statsmodels", "scikit-learn", "SALib",
+            "pymc", "arviz", "nutpie", "matplotlib")
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def manifest(command: str, *, method=None, framework=None, data=None, seed=None,
+             extra: dict | None = None) -> dict:
+    m = {"command": command, "argv": sys.argv, "time": datetime.now(timezone.utc).isoformat(),
+         "seed": seed, "packages": package_versions()}
+    if framework is not None:
+        m["framework"] = {"file": getattr(framework, "origin", ""), "index": framework.root,
+                          "n_indicators": len(framework.indicators)}
+    if data is not None:
+        m["data"] = {"file": data.source, "sha256": data.sha256, "n_units": len(data.units)}
+    if method is not None:
+        m["method"] = method.to_dict()
+    if extra:
+        m.update(extra)
+    return m
+
+
+def write_json(path: Path, obj) -> None:
+    path.write_text(json.dumps(obj, indent=2, default=_json_default, ensure_ascii=False))
+
+
+def _json_default(o):
+    import numpy as np
+
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return None if np.isnan(o) else float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    return str(o)
+
+
+@contextmanager
+def run_folder(out: str | Path):
+    """Yield a temporary folder; on success it replaces ``out``, on error it is removed."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
