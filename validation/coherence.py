@@ -111,8 +111,8 @@ def correlations(framework: Framework, aggregated: pd.DataFrame, *, redundancy: 
         A node whose Pearson ``|r|`` with its own parent is below ``weak`` is flagged
         ``weak_parent``.
     negative : float
-        Siblings, or a node and its parent/index, with Pearson ``r < negative`` are flagged
-        ``negative``.
+        Siblings, or a node and its parent/index, with Pearson ``r < negative`` **and**
+        p < ``alpha`` (significantly negative) are flagged ``negative``.
     alpha : float
         Significance level of the ``significant`` column (Pearson p-value).
 
@@ -141,7 +141,7 @@ def correlations(framework: Framework, aggregated: pd.DataFrame, *, redundancy: 
         rs, ps, _ = _spearman(a, b)
         flags = []
         if np.isfinite(r):
-            if r < negative:
+            if r < negative and p < alpha:
                 flags.append("negative")
             if relation == "sibling" and abs(r) > redundancy:
                 flags.append("redundant")

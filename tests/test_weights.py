@@ -1,0 +1,239 @@
+"""Weight models (PCA/FA, optimised, BoD), correlation-ratio effective weights, leave-one-out and
+the assembled weight audit.
+
+Analytic / constructed oracles: y = Σ w_i x_i with independent uniform x_i has correlation ratios
+S_i = w_i²/Σ w_j²; two independent latent factors give a known two-factor structure; BoD scores
+are bounded by the equal-weight score / max and by 1 (Cherchye et al. 2007).
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from model.errors import DataError, FrameworkError, MethodError
+from model.framework import Framework
+from model.weights import (BoDWeights, FactorWeights, OptimisedWeights, PCAWeights,
+                           framework_weights, handbook_weights, n_factors_handbook, varimax)
+from validation.effective_weights import correlation_ratio, effective_weights
+from validation.weight_audit import audit_weights, leave_one_out, remove_node
+
+DATA = Path(__file__).parent / "data" / "coinr_asem"
+
+
+def _read(name):
+    return pd.read_csv(DATA / name, keep_default_na=False, na_values=["", "NA"]).set_index("uCode")
+
+
+@pytest.fixture(scope="module")
+def fw():
+    return Framework.load(DATA / "asem_imeta.csv")
+
+
+@pytest.fixture(scope="module")
+def agg():
+    return _read("asem_aggregated.csv")
+
+
+def make_score_fn(normalised):
+    """Tiny weighted-arithmetic aggregation up the tree (stand-in for compute_index)."""
+    def score(f):
+        out = normalised[f.indicators].copy()
+        for a in f.aggregates:  # ordered by level
+            kids = f.children(a)
+            w = np.array([f.nodes[k].weight for k in kids])
+            out[a] = out[kids].to_numpy() @ w / w.sum()
+        return out
+    return score
+
+
+# ------------------------------------------------------------------ correlation ratio
+def test_correlation_ratio_analytic_linear():
+    rng = np.random.default_rng(42)
+    n, w = 300, np.array([1.0, 2.0, 3.0])
+    X = rng.uniform(size=(n, 3))
+    y = X @ w
+    truth = w ** 2 / (w ** 2).sum()
+    for i in range(3):
+        res = correlation_ratio(X[:, i], y, n_boot=200, seed=i)
+        assert res["lo"] <= truth[i] <= res["hi"], (i, res["S"], truth[i])
+        assert res["S"] == pytest.approx(truth[i], abs=0.05)
+
+
+def test_correlation_ratio_nonlinear_and_edges():
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-1, 1, 400)
+    y = x ** 2 + 0.1 * rng.normal(size=400)       # Pearson r ≈ 0, S high
+    var_m = np.var(x ** 2)
+    truth = var_m / (var_m + 0.01)
+    res = correlation_ratio(x, y)
+    assert abs(np.corrcoef(x, y)[0, 1]) < 0.1
+    assert res["S"] == pytest.approx(truth, abs=0.03)
+    assert correlation_ratio(np.ones(20), rng.normal(size=20))["S"] == 0.0
+    with pytest.raises(DataError):
+        correlation_ratio([1, 2, 3], [1, 2, 3])
+    # reproducible with the seed
+    a = correlation_ratio(x[:100], y[:100], n_boot=50, seed=7)
+    b = correlation_ratio(x[:100], y[:100], n_boot=50, seed=7)
+    assert a["lo"] == b["lo"] and a["hi"] == b["hi"]
+
+
+def test_effective_weights_asem(fw, agg):
+    ew = effective_weights(fw, agg, n_boot=50, seed=0)
+    t = ew.table
+    par = t[t.target == "parent"]
+    assert set(par.code) == set(fw.indicators) | (set(fw.aggregates) - {"Index"})
+    for _, sub in par.groupby("group"):
+        assert sub["share"].sum() == pytest.approx(1.0)
+        assert sub["nominal"].sum() == pytest.approx(1.0)
+    assert (t.S_lo <= t.S_hi).all() and t.share_lo.notna().all()
+    assert t.S.between(0, 1).all()
+    assert set(ew.divergence.columns) >= {"group", "sum_abs_diff", "kl"}
+
+
+# --------------------------------------------------------------------------- PCA / FA
+def two_factor_data(n=3000, noise=(0.3, 0.8), seed=0):
+    rng = np.random.default_rng(seed)
+    f = rng.normal(size=(n, 2))
+    cols = {}
+    for j in range(3):
+        cols[f"a{j}"] = f[:, 0] + noise[0] * rng.normal(size=n)
+    for j in range(3):
+        cols[f"b{j}"] = f[:, 1] + noise[1] * rng.normal(size=n)
+    return pd.DataFrame(cols)
+
+
+@pytest.mark.parametrize("model", [PCAWeights, FactorWeights])
+def test_factor_weights_known_structure(model):
+    X = two_factor_data()
+    m = model().fit(X)
+    assert m.n_factors_ == 2
+    groups = m.assignment_
+    assert groups[["a0", "a1", "a2"]].nunique() == 1
+    assert groups[["b0", "b1", "b2"]].nunique() == 1
+    assert groups["a0"] != groups["b0"]
+    assert m.weights_.sum() == pytest.approx(1.0)
+    # equal within a block; block shares follow the factors' explained variance
+    wa, wb = m.weights_[["a0", "a1", "a2"]], m.weights_[["b0", "b1", "b2"]]
+    assert wa.std() < 0.01 and wb.std() < 0.01
+    assert wa.mean() > wb.mean()
+    if model is FactorWeights:  # common-factor loadings λ = 1/√(1+σ²)
+        la, lb = 1 / (1 + 0.3 ** 2), 1 / (1 + 0.8 ** 2)
+        assert wa.sum() == pytest.approx(la / (la + lb), abs=0.02)
+    else:  # PCA: eigenvalues of an exchangeable block: 1 + 2ρ
+        ra, rb = 1 / (1 + 0.3 ** 2), 1 / (1 + 0.8 ** 2)
+        ea, eb = 1 + 2 * ra, 1 + 2 * rb
+        assert wa.sum() == pytest.approx(ea / (ea + eb), abs=0.02)
+    assert m.explained_variance_.sum() == pytest.approx(m.eigenvalues_.iloc[:2].sum(), rel=0.2)
+    assert m.loadings_.shape == (6, 2)
+
+
+def test_handbook_rules():
+    assert n_factors_handbook(np.array([3.0, 1.5, 0.9, 0.6])) == 2
+    assert n_factors_handbook(np.array([1.5, 1.2, 1.1, 1.0, 0.2])) == 3   # cumulative > 60 %
+    assert n_factors_handbook(np.array([0.9, 0.9, 0.9, 0.9, 0.9])) >= 1
+    L = np.array([[0.9, 0.1], [0.8, 0.2], [0.1, 0.7]])
+    w, assign, share = handbook_weights(L)
+    assert list(assign) == [0, 0, 1] and w.sum() == pytest.approx(1)
+    rot, T = varimax(np.random.default_rng(0).normal(size=(6, 2)))
+    np.testing.assert_allclose(T @ T.T, np.eye(2), atol=1e-10)
+    with pytest.raises(MethodError):
+        PCAWeights(n_factors=0)
+    with pytest.raises(DataError):
+        PCAWeights().fit(pd.DataFrame(dict(a=[1.0, 2, 3, 4], b=[1.0, 1, 1, 1])))
+
+
+def test_framework_pca_weights_asem(fw, agg):
+    w, models = framework_weights(fw, agg, PCAWeights)
+    assert set(w.code) == set(fw.indicators) | (set(fw.aggregates) - {"Index"})
+    for _, sub in w.groupby("parent"):
+        assert sub["weight"].sum() == pytest.approx(1.0)
+
+
+# ------------------------------------------------------------------------- optimised
+def test_optimised_balance_equalises_importance():
+    rng = np.random.default_rng(5)
+    f = rng.normal(size=300)
+    X = pd.DataFrame(dict(a=3 * f + rng.normal(size=300), b=f + rng.normal(size=300),
+                          c=0.5 * f + 2 * rng.normal(size=300), d=rng.normal(size=300) * 4))
+    m = OptimisedWeights("balance", lower=0.0).fit(X)
+    np.testing.assert_allclose(m.importances_, 0.25, atol=1e-3)
+    assert m.weights_.sum() == pytest.approx(1) and m.success_
+    assert abs(m.initial_importances_ - 0.25).max() > 0.05   # equal weights were unbalanced
+    # custom targets
+    t = dict(a=0.4, b=0.3, c=0.2, d=0.1)
+    m2 = OptimisedWeights("balance", targets=t, lower=0.0).fit(X)
+    np.testing.assert_allclose(m2.importances_, list(t.values()), atol=1e-3)
+    # infomax: at least as informative as equal weights
+    m3 = OptimisedWeights("infomax").fit(X)
+    r_eq = [np.corrcoef(X[c], X.mean(axis=1))[0, 1] for c in X]
+    assert m3.correlations_.sum() >= sum(r_eq) - 1e-9
+    with pytest.raises(MethodError):
+        OptimisedWeights("nope")
+
+
+# ------------------------------------------------------------------------------- BoD
+def test_bod_properties(fw, agg):
+    X = agg[[c for c in fw.codes_at_level(2)]]
+    m = BoDWeights().fit(X)
+    s = m.scores_
+    tot = X.sum(axis=1)
+    eq = tot / tot.max()
+    assert (s <= 1 + 1e-9).all()
+    assert (s >= eq - 1e-9).all()
+    assert s[tot.idxmax()] == pytest.approx(1.0)
+    assert (m.status_ == 0).all()
+    np.testing.assert_allclose((m.weights_ * X).sum(axis=1), s, atol=1e-9)
+    assert s.min() < 1   # pillars discriminate: not everyone is efficient
+    # share bounds are respected
+    mb = BoDWeights(lower_share=0.05, upper_share=0.4).fit(X)
+    sh = mb.shares_.dropna()
+    assert (sh.to_numpy() >= 0.05 - 1e-7).all() and (sh.to_numpy() <= 0.4 + 1e-7).all()
+    assert (mb.scores_ <= m.scores_ + 1e-9).all()   # constraints can only lower scores
+    with pytest.raises(DataError):
+        BoDWeights().fit(X.assign(Physical=np.nan))
+    with pytest.raises(MethodError):
+        BoDWeights(lower_share=0.5).fit(X)
+
+
+# ---------------------------------------------------------------------- leave-one-out
+def test_leave_one_out(fw, agg):
+    score = make_score_fn(agg[fw.indicators])
+    np.testing.assert_allclose(score(fw)["Index"], agg["Index"], atol=1e-9)
+    f2 = remove_node(fw, "Political")
+    assert "Political" not in f2.nodes and "Embs" not in f2.nodes
+    assert f2.children("Conn") == [c for c in fw.children("Conn") if c != "Political"]
+    with pytest.raises(FrameworkError):
+        remove_node(fw, "Index")
+    summary, shifts = leave_one_out(fw, score, ["LPI", "Political", "Sust"])
+    assert shifts.shape == (51, 3)
+    # removing Sust: the index becomes Conn
+    expected = agg["Conn"].rank(ascending=False, method="min") - agg["Index"].rank(
+        ascending=False, method="min")
+    np.testing.assert_allclose(shifts["Sust"], expected)
+    assert summary.set_index("removed").loc["Sust", "mean_abs_shift"] == pytest.approx(
+        expected.abs().mean())
+
+
+# ------------------------------------------------------------------------------ audit
+def test_audit_weights_asem(fw, agg):
+    score = make_score_fn(agg[fw.indicators])
+    au = audit_weights(fw, agg, score, seed=1, n_boot=50, data=_read("asem_raw.csv"))
+    t = au.to_frame()
+    assert len(t) == len(fw.indicators) + len(fw.aggregates) - 1
+    for col in ("parent", "nominal", "pca", "fa", "balance", "infomax", "S_parent", "S_parent_lo",
+                "S_parent_hi", "r_parent", "flags", "loo_mean_abs_shift"):
+        assert col in t
+    for col in ("nominal", "pca", "fa", "balance", "infomax"):
+        np.testing.assert_allclose(t.groupby("parent")[col].sum(), 1.0, atol=1e-9)
+    assert "Ship" in t[t["flags"].str.contains("weak_parent")].code.tolist()
+    text = au.summary()
+    assert "Cronbach" in text and "Leave-one-out" in text
+    assert au.loo is not None and au.availability["availability"].min() < 1
+    b = au.bod
+    assert (b.bod_score <= 1 + 1e-9).all() and (b.bod_score >= b.equal_weight_score - 1e-9).all()
+    for name in ("correlations", "cronbach", "kmo", "pca", "availability", "loo"):
+        assert getattr(au, name) is not None
+    with pytest.raises(DataError):
+        audit_weights(fw, agg.drop(columns="LPI"))

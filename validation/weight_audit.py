@@ -1,0 +1,408 @@
+"""One weight audit of an index: coherence, data-driven weights, effective weights, leave-one-out.
+
+:func:`audit_weights` runs, on an index's ``aggregated`` table (units × codes, e.g.
+``IndexResult.aggregated``):
+
+* the coherence checks of :mod:`validation.coherence` (correlations with flags, Cronbach's α,
+  KMO/Bartlett, PCA, data availability);
+* PCA and factor-analysis weights per parent (:class:`model.weights.PCAWeights`,
+  :class:`model.weights.FactorWeights`; OECD/JRC Handbook 2008 §6.1);
+* correlation-ratio effective weights with bootstrap intervals vs nominal weights
+  (:mod:`validation.effective_weights`; Paruolo, Saisana & Saltelli 2013);
+* optimised weights per parent, "balance" and "infomax" (:class:`model.weights.OptimisedWeights`);
+* benefit-of-the-doubt scores and weights per unit over all indicators
+  (:class:`model.weights.BoDWeights`);
+* with a ``score_fn``, leave-one-out: each indicator and aggregate removed in turn (siblings'
+  weights renormalised), rank shift per unit and mean absolute shift per removed element.
+
+and returns one :class:`WeightAudit`: ``.to_frame()`` (one row per indicator and aggregate),
+``.summary()`` (text), and the component tables as attributes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from model.errors import DataError, FrameworkError
+from model.framework import NO_OPEN_INDICATOR, Framework
+from model.weights import BoDWeights, FactorWeights, OptimisedWeights, PCAWeights, framework_weights
+
+from .coherence import Coherence, coherence
+from .effective_weights import EffectiveWeights, effective_weights
+
+__all__ = ["WeightAudit", "audit_weights", "remove_node", "leave_one_out", "rank_scores"]
+
+ScoreFn = Callable[[Framework], pd.DataFrame]
+
+
+# ------------------------------------------------------------------------------ leave-one-out
+def remove_node(framework: Framework, code: str) -> Framework:
+    """A copy of ``framework`` without ``code`` and its subtree.
+
+    The siblings' weights are renormalised implicitly (weights are relative within a parent). A
+    parent left with no child is kept with ``status: no_open_indicator`` (skipped in aggregation).
+
+    Raises
+    ------
+    FrameworkError
+        ``code`` unknown or the root.
+    """
+    if code not in framework.nodes:
+        raise FrameworkError(f"cannot remove unknown node '{code}'")
+    if code == framework.root:
+        raise FrameworkError(f"cannot remove the root '{code}'")
+    drop = {code}
+    stack = [code]
+    while stack:
+        kids = framework.children(stack.pop(), active_only=False)
+        drop.update(kids)
+        stack.extend(kids)
+    nodes = [n for c, n in framework.nodes.items() if c not in drop]
+    kept = {n.code for n in nodes}
+    has_kids = {n.parent for n in nodes if n.parent is not None}
+    nodes = [replace(n, status=NO_OPEN_INDICATOR)
+             if n.level > 1 and n.code not in has_kids and n.status is None else n for n in nodes]
+    assert framework.root in kept
+    return Framework(nodes, framework.name, framework.source, framework.origin)
+
+
+def rank_scores(scores: pd.Series) -> pd.Series:
+    """Ranks, 1 = highest score; ties share the best rank ("min"); missing scores stay NaN."""
+    return scores.rank(ascending=False, method="min")
+
+
+def leave_one_out(framework: Framework, score_fn: ScoreFn, elements: list[str] | None = None
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Remove each element in turn, recompute the index, compare ranks with the nominal ranks.
+
+    Parameters
+    ----------
+    framework : Framework
+    score_fn : callable (Framework) → DataFrame (units × codes, containing the root's column)
+        e.g. ``lambda fw: compute_index(fw, data, method).aggregated``.
+    elements : list of codes, default every indicator and every aggregate but the root
+
+    Returns
+    -------
+    (summary, shifts)
+        ``summary``: one row per removed element — ``removed``, ``level``, ``parent``,
+        ``mean_abs_shift``, ``max_abs_shift``, ``n_changed`` (units whose rank moved).
+        ``shifts``: units × removed elements, rank without the element − nominal rank
+        (positive = fell down the ranking).
+
+    Raises
+    ------
+    DataError
+        ``score_fn`` output lacks the root column.
+    """
+    root = framework.root
+    base = score_fn(framework)
+    if root not in base.columns:
+        raise DataError(f"score_fn output lacks the index column '{root}'")
+    r0 = rank_scores(base[root])
+    if elements is None:
+        elements = list(framework.indicators) + [a for a in framework.aggregates if a != root]
+    rows, shifts = [], {}
+    for el in elements:
+        scores = score_fn(remove_node(framework, el))[root].reindex(r0.index)
+        d = rank_scores(scores) - r0
+        shifts[el] = d
+        rows.append(dict(removed=el, level=framework.level(el), parent=framework.parent(el),
+                         mean_abs_shift=float(d.abs().mean()), max_abs_shift=float(d.abs().max()),
+                         n_changed=int((d.fillna(0) != 0).sum())))
+    return pd.DataFrame(rows), pd.DataFrame(shifts, index=r0.index)
+
+
+# ------------------------------------------------------------------------------- the result
+@dataclass
+class WeightAudit:
+    """Everything one weight audit produced (see :func:`audit_weights`).
+
+    Attributes
+    ----------
+    table : DataFrame, one row per indicator and aggregate (root excluded) — see ``to_frame``
+    groups : DataFrame, one row per parent: α, KMO, Bartlett p, PC1 share, eigenvalues > 1,
+        factors retained (PCA, FA), importance divergence, balance objective
+    coherence : validation.coherence.Coherence
+    effective : validation.effective_weights.EffectiveWeights
+    correlations, cronbach, cronbach_items, kmo, kmo_items, pca, pca_components,
+    availability, availability_units : the coherence tables
+    pca_models, fa_models, balance_models, infomax_models : dict parent → fitted model (or the
+        error message where the fit failed)
+    bod : DataFrame (units): ``bod_score``, ``equal_weight_score`` (mean of indicators / max),
+        ``index_score``; ``bod_weights`` (units × indicators, pie shares) or None
+    loo, loo_shifts : leave-one-out summary and units × removed rank shifts (None without
+        ``score_fn``)
+    settings : dict
+    """
+
+    framework: Framework
+    table: pd.DataFrame
+    groups: pd.DataFrame
+    coherence: Coherence
+    effective: EffectiveWeights
+    pca_models: dict
+    fa_models: dict
+    balance_models: dict
+    infomax_models: dict
+    bod: pd.DataFrame | None = None
+    bod_weights: pd.DataFrame | None = None
+    loo: pd.DataFrame | None = None
+    loo_shifts: pd.DataFrame | None = None
+    settings: dict = field(default_factory=dict)
+
+    # component views
+    @property
+    def correlations(self):
+        return self.coherence.correlations
+
+    @property
+    def cronbach(self):
+        return self.coherence.cronbach
+
+    @property
+    def cronbach_items(self):
+        return self.coherence.cronbach_items
+
+    @property
+    def kmo(self):
+        return self.coherence.kmo
+
+    @property
+    def kmo_items(self):
+        return self.coherence.kmo_items
+
+    @property
+    def pca(self):
+        return self.coherence.pca
+
+    @property
+    def pca_components(self):
+        return self.coherence.pca_components
+
+    @property
+    def availability(self):
+        return self.coherence.availability
+
+    @property
+    def availability_units(self):
+        return self.coherence.availability_units
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per indicator and aggregate.
+
+        Columns: ``code``, ``level``, ``parent``; weights within the parent, each normalised to
+        sum to 1 over the siblings: ``nominal``, ``pca``, ``fa``, ``balance``, ``infomax``;
+        ``nominal_index`` (nominal effective weight in the index); importances:
+        ``importance_nominal`` (r² share with the parent as built), ``importance_balance``,
+        ``importance_infomax``, ``S_parent``, ``S_parent_lo``, ``S_parent_hi``,
+        ``S_share`` (+ ``_lo``/``_hi``), ``S_index``, ``S_index_share``; correlations
+        ``r_parent``, ``rho_parent``, ``r_index``; ``alpha_if_deleted``, ``msa``;
+        ``loo_mean_abs_shift``; ``flags`` (``;``-joined).
+        """
+        return self.table.copy()
+
+    def summary(self) -> str:
+        """A readable text summary of the audit."""
+        fw = self.framework
+        lines = [f"Weight audit of '{fw.root}': {len(fw.indicators)} indicators, "
+                 f"{len(fw.aggregates)} aggregates, {self.settings.get('n_units')} units "
+                 f"(seed {self.settings.get('seed')}, {self.settings.get('n_boot')} bootstrap "
+                 "replicates)", ""]
+        g = self.groups
+        lines.append("Per parent: Cronbach α, KMO, PC1 share, eigenvalues>1, factors (PCA/FA), "
+                     "Σ|importance share − nominal|")
+        for r in g.itertuples():
+            lines.append(f"  {r.group:<12} k={r.k:<2} α={r.alpha:6.3f}  KMO={r.kmo:5.3f}  "
+                         f"PC1={r.pc1_ratio:5.1%}  λ>1: {r.n_kaiser}  factors {r.n_factors_pca}/"
+                         f"{r.n_factors_fa}  divergence {r.divergence:5.3f}")
+        low = g[g["alpha"] < self.settings.get("alpha_threshold", 0.7)]["group"].tolist()
+        if low:
+            lines.append(f"  α below {self.settings.get('alpha_threshold', 0.7)}: {', '.join(low)}")
+        flagged = self.table[self.table["flags"] != ""]
+        lines += ["", f"Flags ({len(flagged)} of {len(self.table)} elements):"]
+        for r in flagged.itertuples():
+            lines.append(f"  {r.code:<12} ({r.parent}): {r.flags}")
+        t = self.table
+        worst = t.assign(gap=(t["S_share"] - t["nominal"]).abs()).nlargest(5, "gap")
+        lines += ["", "Largest gaps between importance share (correlation ratio) and nominal weight:"]
+        for r in worst.itertuples():
+            lines.append(f"  {r.code:<12} nominal {r.nominal:5.3f}  importance {r.S_share:5.3f} "
+                         f"[{r.S_share_lo:5.3f}, {r.S_share_hi:5.3f}]")
+        if self.bod is not None:
+            b = self.bod["bod_score"]
+            lines += ["", f"Benefit of the doubt: {int((b > 1 - 1e-9).sum())} of {len(b)} units "
+                          f"score 1; median {b.median():.3f}, min {b.min():.3f}"]
+        if self.loo is not None:
+            top = self.loo.nlargest(5, "mean_abs_shift")
+            lines += ["", "Leave-one-out (mean |rank shift| when removed), largest:"]
+            for r in top.itertuples():
+                lines.append(f"  {r.removed:<12} level {r.level}: {r.mean_abs_shift:5.2f} "
+                             f"(max {r.max_abs_shift:.0f})")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (f"WeightAudit('{self.framework.root}', {len(self.table)} elements, "
+                f"{int((self.table['flags'] != '').sum())} flagged)")
+
+
+# --------------------------------------------------------------------------------- assembly
+def audit_weights(framework: Framework, aggregated: pd.DataFrame,
+                  score_fn: ScoreFn | None = None, *, data: pd.DataFrame | None = None,
+                  seed: int = 0, n_boot: int = 200, level: float = 0.90,
+                  redundancy: float = 0.9, weak: float = 0.3, alpha_threshold: float = 0.7,
+                  opt_lower: float = 0.01, bod: bool = True,
+                  bod_lower_share: float | None = None, bod_upper_share: float | None = None
+                  ) -> WeightAudit:
+    """Audit the weights of an index (see the module docstring).
+
+    Parameters
+    ----------
+    framework : Framework
+    aggregated : DataFrame, units × codes
+        Normalised indicators and every aggregate's score (``IndexResult.aggregated``); the index
+        is the unit label.
+    score_fn : callable (Framework) → DataFrame (units × codes), optional
+        Recomputes the index under another framework; enables leave-one-out.
+    data : DataFrame, optional
+        Indicator data with missing values as NaN, for the availability tables (default: the
+        indicator columns of ``aggregated``).
+    seed, n_boot, level : bootstrap of the correlation ratios (and optimiser restarts)
+    redundancy, weak, alpha_threshold : flag thresholds (|r| > 0.9 between siblings; |r| < 0.3
+        with the parent; α < 0.7)
+    opt_lower : lower bound of optimised normalised weights
+    bod, bod_lower_share, bod_upper_share : benefit-of-the-doubt over all indicators (needs
+        complete, non-negative indicator values; skipped with a note in ``settings`` otherwise)
+
+    Returns
+    -------
+    WeightAudit
+
+    Raises
+    ------
+    DataError
+        ``aggregated`` lacks a framework column or has fewer than 5 units.
+    """
+    codes = list(framework.indicators) + list(framework.aggregates)
+    missing = [c for c in codes if c not in aggregated.columns]
+    if missing:
+        raise DataError(f"aggregated table lacks columns {missing[:8]}")
+    if len(aggregated) < 5:
+        raise DataError(f"weight audit needs at least 5 units; got {len(aggregated)}")
+    root = framework.root
+    A = aggregated[codes].apply(pd.to_numeric, errors="coerce").astype(float)
+
+    coh = coherence(framework, A, data, redundancy=redundancy, weak=weak,
+                    alpha_threshold=alpha_threshold)
+    eff = effective_weights(framework, A, n_boot=n_boot, seed=seed, level=level)
+    pca_w, pca_m = framework_weights(framework, A, PCAWeights)
+    fa_w, fa_m = framework_weights(framework, A, FactorWeights)
+    bal_w, bal_m = framework_weights(framework, A, lambda: OptimisedWeights(
+        "balance", lower=opt_lower, seed=seed))
+    inf_w, inf_m = framework_weights(framework, A, lambda: OptimisedWeights(
+        "infomax", lower=opt_lower, seed=seed))
+
+    nodes = [c for c in codes if c != root]
+    nw = framework.normalised_weights()
+    effw = framework.effective_weights()
+    t = pd.DataFrame(dict(code=nodes, level=[framework.level(c) for c in nodes],
+                          parent=[framework.parent(c) for c in nodes]))
+    t["nominal"] = [nw[c] for c in nodes]
+    t["nominal_index"] = [effw[framework.indicators_under(c)].sum() for c in nodes]
+    for name, w in (("pca", pca_w), ("fa", fa_w), ("balance", bal_w), ("infomax", inf_w)):
+        t[name] = t["code"].map(w.set_index("code")["weight"])
+
+    def importances(models):
+        out = {}
+        for m in models.values():
+            if not isinstance(m, str):
+                out.update(m.importances_.to_dict())
+        return t["code"].map(out)
+
+    corr = coh.correlations
+    par = corr[corr["relation"] == "parent"].set_index("code")
+    idx = corr[corr["relation"] == "index"].set_index("code")
+    t["r_parent"] = t["code"].map(par["pearson"])
+    t["rho_parent"] = t["code"].map(par["spearman"])
+    t["r_index"] = t["code"].map(idx["pearson"]).where(t["parent"] != root, t["r_parent"])
+    r2 = t["r_parent"] ** 2
+    t["importance_nominal"] = r2 / r2.groupby(t["parent"]).transform("sum")
+    t["importance_balance"] = importances(bal_m)
+    t["importance_infomax"] = importances(inf_m)
+
+    et = eff.table
+    ep = et[et["target"] == "parent"].set_index("code")
+    ei = et[et["target"] == "index"].set_index("code")
+    for col, src in (("S_parent", "S"), ("S_parent_lo", "S_lo"), ("S_parent_hi", "S_hi"),
+                     ("S_share", "share"), ("S_share_lo", "share_lo"), ("S_share_hi", "share_hi")):
+        t[col] = t["code"].map(ep[src])
+    t["S_index"] = t["code"].map(ei["S"]).where(t["parent"] != root, t["S_parent"])
+    t["S_index_share"] = t["code"].map(ei["share"])
+    items = coh.cronbach_items.set_index("code")
+    t["alpha_if_deleted"] = t["code"].map(items["alpha_if_deleted"])
+    t["msa"] = t["code"].map(coh.kmo_items.set_index("code")["msa"])
+
+    # flags per element
+    flags = {c: [] for c in nodes}
+    for r in corr[corr["flags"] != ""].itertuples():
+        for f in r.flags.split(";"):
+            if r.relation == "sibling":
+                flags[r.code].append(f"{f}:{r.other}")
+                flags[r.other].append(f"{f}:{r.code}")
+            elif r.relation == "index":
+                flags[r.code].append(f"{f}_index")
+            else:
+                flags[r.code].append(f)
+    for r in items[items["raises_alpha"]].reset_index().itertuples():
+        flags[r.code].append("raises_alpha_if_deleted")
+    if n_boot:
+        for r in t.itertuples():
+            if np.isfinite(r.S_share_hi) and r.S_share_hi < r.nominal:
+                flags[r.code].append("importance_below_nominal")
+            elif np.isfinite(r.S_share_lo) and r.S_share_lo > r.nominal:
+                flags[r.code].append("importance_above_nominal")
+    t["flags"] = t["code"].map(lambda c: ";".join(flags[c]))
+
+    settings = dict(seed=seed, n_boot=n_boot, level=level, redundancy=redundancy, weak=weak,
+                    alpha_threshold=alpha_threshold, opt_lower=opt_lower, n_units=len(A),
+                    missing=coh.settings["missing"], effective_weights=eff.settings)
+
+    # benefit of the doubt over all indicators
+    bod_df = bod_w = None
+    if bod:
+        X = A[framework.indicators]
+        try:
+            m = BoDWeights(bod_lower_share, bod_upper_share).fit(X)
+            tot = X.sum(axis=1)
+            bod_df = pd.DataFrame(dict(bod_score=m.scores_,
+                                       equal_weight_score=tot / tot.max(),
+                                       index_score=A[root]))
+            bod_w = m.shares_
+        except DataError as exc:
+            settings["bod_skipped"] = str(exc)
+
+    loo = shifts = None
+    if score_fn is not None:
+        loo, shifts = leave_one_out(framework, score_fn)
+        t["loo_mean_abs_shift"] = t["code"].map(loo.set_index("removed")["mean_abs_shift"])
+    else:
+        t["loo_mean_abs_shift"] = np.nan
+
+    # per-parent table
+    g = coh.per_group()
+    g["n_factors_pca"] = g["group"].map(
+        {p: (m.n_factors_ if not isinstance(m, str) else np.nan) for p, m in pca_m.items()})
+    g["n_factors_fa"] = g["group"].map(
+        {p: (m.n_factors_ if not isinstance(m, str) else np.nan) for p, m in fa_m.items()})
+    dv = eff.divergence[eff.divergence["target"] == "parent"].set_index("group")
+    g["divergence"] = g["group"].map(dv["sum_abs_diff"])
+    g["kl"] = g["group"].map(dv["kl"])
+    g["balance_objective"] = g["group"].map(
+        {p: (m.objective_ if not isinstance(m, str) else np.nan) for p, m in bal_m.items()})
+
+    return WeightAudit(framework, t, g, coh, eff, pca_m, fa_m, bal_m, inf_m, bod_df, bod_w,
+                       loo, shifts, settings)
