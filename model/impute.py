@@ -19,7 +19,7 @@ METHODS = ("none", "mean", "median", "group_mean", "group_median", "iterative")
 
 
 def impute(values: pd.DataFrame, method: str = "none", groups: pd.Series | None = None,
-           seed: int = 0, max_iter: int = 10) -> pd.DataFrame:
+           seed: int = 0, max_iter: int = 10, fallback: str = "none") -> pd.DataFrame:
     """Impute missing cells of ``values`` column by column.
 
     Parameters
@@ -32,6 +32,8 @@ def impute(values: pd.DataFrame, method: str = "none", groups: pd.Series | None 
         other indicators, an EM-like scheme; van Buuren & Groothuis-Oudshoorn 2011), seeded.
     groups : Series (units,) of group labels, required for group methods; missing label =
         the unit is left as it is.
+    fallback : for group methods, "none" (leave cells whose group has no observed value, or
+        whose unit has no label, missing — COINr's behaviour) or "mean"/"median" of all units.
 
     Returns
     -------
@@ -54,7 +56,11 @@ def impute(values: pd.DataFrame, method: str = "none", groups: pd.Series | None 
         stat = x.groupby(groups, dropna=True).transform(
             "mean" if method == "group_mean" else "median")
         out = x.fillna(stat)  # units with a missing label get NaN stats: left unchanged
-        if groups.isna().any():
+        if fallback in ("mean", "median"):
+            out = out.fillna(x.mean() if fallback == "mean" else x.median())
+        elif fallback != "none":
+            raise DataError(f"unknown imputation fallback '{fallback}'; valid: none, mean, median")
+        elif groups.isna().any():
             warnings.warn(f"{int(groups.isna().sum())} unit(s) have no group label and are not "
                           "imputed", stacklevel=2)
     elif method == "iterative":
@@ -65,7 +71,7 @@ def impute(values: pd.DataFrame, method: str = "none", groups: pd.Series | None 
                                keep_empty_features=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # convergence chatter; the result is logged
-            filled = imp.fit_transform(x.to_numpy())
+            filled = imp.fit_transform(x.to_numpy(dtype=float, copy=True))  # writeable
         out = pd.DataFrame(filled, index=x.index, columns=x.columns)
     else:
         raise DataError(f"unknown imputation method '{method}'; valid: {list(METHODS)}")

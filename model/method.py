@@ -20,6 +20,7 @@ Unknown keys and unknown choices raise :class:`MethodError` listing the valid on
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -32,7 +33,7 @@ from .errors import MethodError
 STAGE_METHODS: dict[str, dict[str, set[str]]] = {
     "imputation": {
         "none": set(), "mean": set(), "median": set(),
-        "group_mean": {"group"}, "group_median": {"group"},
+        "group_mean": {"group", "fallback"}, "group_median": {"group", "fallback"},
         "iterative": {"seed", "max_iter"},
     },
     "treatment": {
@@ -84,6 +85,61 @@ TOP_KEYS = set(STAGE_METHODS) | set(PLAIN_STAGES) | {"weights", "overrides", "na
 STAGES_PER_NODE = {"imputation", "treatment", "normalisation", "aggregation"}
 
 
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_pair(v: Any) -> bool:
+    return (isinstance(v, (list, tuple)) and len(v) == 2 and all(_is_num(x) for x in v)
+            and v[0] < v[1])
+
+
+def _is_codes(v: Any) -> bool:
+    return isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v)
+
+
+# parameter key -> (check, what a valid value is); applied wherever the key appears
+PARAM_CHECKS: dict[str, tuple[Any, str]] = {
+    "range": (_is_pair, "a list [l, u] of two numbers with l < u"),
+    "goalposts": (_is_pair, "a list [L, U] of two numbers with L < U"),
+    "mean": (_is_num, "a number"),
+    "sd": (lambda v: _is_num(v) and v > 0, "a positive number"),
+    "scale": (lambda v: _is_num(v) and v > 0, "a positive number"),
+    "target": (_is_num, "a number"),
+    "lmbda": (lambda v: v is None or _is_num(v), "a number"),
+    "p": (_is_num, "a number"),
+    "skew": (lambda v: _is_num(v) and v > 0, "a positive number"),
+    "kurtosis": (_is_num, "a number"),
+    "winmax": (lambda v: _is_int(v) and v >= 0, "a non-negative integer"),
+    "max_iter": (lambda v: _is_int(v) and v > 0, "a positive integer"),
+    "seed": (_is_int, "an integer"),
+    "min_availability": (lambda v: _is_num(v) and 0 <= v <= 1, "a number in [0, 1]"),
+    "direction": (lambda v: _is_int(v) and v in (1, -1), "1 or -1"),
+    "force": (lambda v: isinstance(v, bool), "true or false"),
+    "log_fallback": (lambda v: isinstance(v, bool), "true or false"),
+    "truncate": (lambda v: isinstance(v, bool), "true or false"),
+    "cap": (lambda v: isinstance(v, bool), "true or false"),
+    "enabled": (lambda v: isinstance(v, bool), "true or false"),
+    "group": (lambda v: isinstance(v, str) and v != "", "a column name"),
+    "ref": (lambda v: isinstance(v, str) and v != "", "a unit code"),
+    "force_include": (_is_codes, "a list of unit codes"),
+    "force_exclude": (_is_codes, "a list of unit codes"),
+    "measure": (lambda v: v in ("imputed", "denominated"), "'imputed' or 'denominated'"),
+}
+
+
+def _check_params(stage: str, section: Mapping, where: str) -> None:
+    for key, value in section.items():
+        if key in PARAM_CHECKS:
+            ok, what = PARAM_CHECKS[key]
+            if not ok(value):
+                raise MethodError(f"{where}{stage}.{key} must be {what}, got {value!r}")
+
+
 def _check_stage(stage: str, section: Any, where: str, partial: bool = False) -> None:
     if not isinstance(section, Mapping):
         raise MethodError(f"{where}'{stage}' must be a mapping, got {type(section).__name__}")
@@ -92,6 +148,7 @@ def _check_stage(stage: str, section: Any, where: str, partial: bool = False) ->
         if unknown:
             raise MethodError(f"{where}unknown key(s) {sorted(unknown)} in '{stage}'; valid: "
                               f"{sorted(PLAIN_STAGES[stage])}")
+        _check_params(stage, section, where)
         return
     methods = STAGE_METHODS[stage]
     method = section.get("method")
@@ -105,6 +162,7 @@ def _check_stage(stage: str, section: Any, where: str, partial: bool = False) ->
     if unknown:
         raise MethodError(f"{where}unknown key(s) {sorted(unknown)} for {stage} method "
                           f"'{method}'; valid: {sorted(allowed)}")
+    _check_params(stage, section, where)
 
 
 @dataclass
@@ -118,10 +176,14 @@ class MethodSpec:
     name: str = ""
     description: str = ""
     seed: int = 0
+    origin: str = field(default="", compare=False)  # file the spec came from, for messages
 
     @classmethod
     def from_dict(cls, spec: Mapping | None, origin: str = "") -> "MethodSpec":
         where = f"{origin}: " if origin else ""
+        if spec is not None and not isinstance(spec, Mapping):
+            raise MethodError(f"{where}a method spec must be a mapping of stage sections, got "
+                              f"{type(spec).__name__}")
         spec = dict(spec or {})
         unknown = set(spec) - TOP_KEYS
         if unknown:
@@ -139,11 +201,14 @@ class MethodSpec:
         if not isinstance(weights, Mapping):
             raise MethodError(f"{where}'weights' must map node codes to numbers")
         for code, w in weights.items():
-            if not isinstance(w, (int, float)) or isinstance(w, bool) or w <= 0:
+            if not _is_num(w) or w <= 0:
                 raise MethodError(f"{where}weight of '{code}' must be a positive number, got {w!r}")
         overrides = spec.get("overrides") or {}
         if not isinstance(overrides, Mapping) or set(overrides) - {"levels", "nodes"}:
             raise MethodError(f"{where}'overrides' takes keys 'levels' and 'nodes' only")
+        for key in ("levels", "nodes"):
+            if not isinstance(overrides.get(key) or {}, Mapping):
+                raise MethodError(f"{where}overrides.{key} must be a mapping")
         levels: dict[int, dict] = {}
         for lv, sect in (overrides.get("levels") or {}).items():
             try:
@@ -157,7 +222,7 @@ class MethodSpec:
         if not isinstance(seed, int) or isinstance(seed, bool):
             raise MethodError(f"{where}'seed' must be an integer")
         return cls(stages, {str(k): float(v) for k, v in weights.items()}, levels, nodes,
-                   str(spec.get("name", "")), str(spec.get("description", "")), seed)
+                   str(spec.get("name", "")), str(spec.get("description", "")), seed, origin)
 
     @staticmethod
     def _check_override(sect: Any, where: str) -> dict:

@@ -111,16 +111,20 @@ def _as_method(method) -> MethodSpec:
 
 def _check_addresses(framework: Framework, method: MethodSpec) -> None:
     """Every node named by the method must exist: never skip silently (COINr issue #60)."""
+    where = f"{method.origin}: " if getattr(method, "origin", "") else ""
+    fw = f" of framework '{framework.root}'" + (f" ({framework.origin})" if framework.origin
+                                                 else "")
     for code in method.node_overrides:
         if code not in framework.nodes:
-            raise MethodError(f"method overrides unknown node '{code}'")
+            raise MethodError(f"{where}overrides.nodes.{code}: unknown node '{code}' (not a "
+                              f"node{fw})")
     for lv in method.level_overrides:
         if not 1 <= lv <= framework.max_level:
-            raise MethodError(f"method overrides level {lv}; the framework has levels "
+            raise MethodError(f"{where}overrides.levels.{lv}: the framework has levels "
                               f"1..{framework.max_level}")
     unknown = set(method.weights) - set(framework.nodes)
     if unknown:
-        raise MethodError(f"method sets weights of unknown node(s) {sorted(unknown)}")
+        raise MethodError(f"{where}weights: unknown node(s) {sorted(unknown)} (not nodes{fw})")
 
 
 def _impute_all(x: pd.DataFrame, framework: Framework, method: MethodSpec,
@@ -143,7 +147,8 @@ def _impute_all(x: pd.DataFrame, framework: Framework, method: MethodSpec,
             base = x if spec["method"] == "iterative" else x[cols]
             groups_done[key] = impute(base, spec["method"], groups,
                                       seed=spec.get("seed", method.seed),
-                                      max_iter=spec.get("max_iter", 10))
+                                      max_iter=spec.get("max_iter", 10),
+                                      fallback=spec.get("fallback", "none"))
         out[code] = groups_done[key][code]
     return out
 
@@ -209,7 +214,7 @@ def compute_index(framework: Framework | str | Path, data, method=None) -> Index
     for code in inds:
         spec = method.resolve("treatment", code, 1)
         params = {k: v for k, v in spec.items() if k != "method"}
-        t, rec, fl = treat_indicator(imputed[code], spec["method"], **params)
+        t, rec, fl = treat_indicator(imputed[code], spec["method"], **params, where=data.where)
         treated[code] = t
         details.append(rec)
         flags[code] = fl
@@ -235,8 +240,9 @@ def compute_index(framework: Framework | str | Path, data, method=None) -> Index
         if spec["method"] == "dist2ref":
             ref = spec.get("ref")
             if ref not in treated.index:
-                raise MethodError(f"normalisation dist2ref: reference unit '{ref}' not in the "
-                                  "(screened) data")
+                where = f"{method.origin}: " if method.origin else ""
+                raise MethodError(f"{where}normalisation.ref (indicator '{code}'): reference "
+                                  f"unit '{ref}' not in the (screened) data {data.source}")
             ref_value = treated.at[ref, code]
         normalised[code] = normalise(treated[code].to_numpy(), spec["method"],
                                      int(spec.get("direction", node.direction)), code,
@@ -254,7 +260,7 @@ def compute_index(framework: Framework | str | Path, data, method=None) -> Index
             X = agg[kids].to_numpy()
             agg[code] = aggregate(X, w, spec["method"], p=spec.get("p", 1.0),
                                   min_availability=spec.get("min_availability"),
-                                  codes=kids, units=units)
+                                  codes=kids, units=units, node=code, where=data.where)
             partial = np.isnan(X).any(axis=1) & ~np.isnan(X).all(axis=1)
             if partial.any():
                 log.append({"stage": "aggregation", "code": code, "action":

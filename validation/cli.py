@@ -117,8 +117,16 @@ def compute(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
                    f"{row[f'{fw.root}_score']:.3f}")
 
 
-def main() -> None:  # pragma: no cover
-    app()
+
+
+def _register_commands() -> None:
+    from . import cli_uncertainty
+
+    for module in (cli_uncertainty,):
+        module.register(app)
+
+
+_register_commands()
 
 
 if __name__ == "__main__":  # pragma: no cover
