@@ -81,13 +81,14 @@ class SobolProblem:
     names : sequence of str, length d >= 1, unique
         Factor names.
     levels : sequence of (None | int), length d, optional
-        ``None`` for a factor continuous-uniform on [0, 1); an int ``L >= 2`` for a discrete factor
-        with ``L`` equally likely levels ``0..L-1``. Default: all continuous.
+        ``None`` for a factor continuous-uniform on [0, 1); an int ``L >= 1`` for a discrete factor
+        with ``L`` equally likely levels ``0..L-1`` (``L = 1`` is a fixed assumption: allowed so a
+        configuration can switch a factor off; its S1 and ST are exactly 0). Default: all continuous.
 
     Raises
     ------
     ValueError
-        Empty or duplicate names, length mismatch, or a level count that is not an int >= 2.
+        Empty or duplicate names, length mismatch, or a level count that is not an int >= 1.
     """
 
     def __init__(self, names: Sequence[str], levels: Sequence[int | None] | None = None):
@@ -109,9 +110,9 @@ class SobolProblem:
             if lv is None:
                 clean.append(None)
                 continue
-            if isinstance(lv, bool) or not isinstance(lv, (int, np.integer)) or lv < 2:
+            if isinstance(lv, bool) or not isinstance(lv, (int, np.integer)) or lv < 1:
                 raise ValueError(
-                    f"SobolProblem: factor {n!r} levels must be None (continuous) or an int >= 2,"
+                    f"SobolProblem: factor {n!r} levels must be None (continuous) or an int >= 1,"
                     f" got {lv!r}"
                 )
             clean.append(int(lv))
@@ -142,7 +143,10 @@ class SobolProblem:
             raise KeyError(f"unknown factor {name!r}; factors are {self.names}") from None
 
     def __repr__(self) -> str:
-        parts = [f"{n}:{'U[0,1)' if lv is None else f'{lv} levels'}" for n, lv in zip(self.names, self.levels)]
+        parts = [
+            f"{n}:{'U[0,1)' if lv is None else f'{lv} levels'}"
+            for n, lv in zip(self.names, self.levels)
+        ]
         return f"SobolProblem({', '.join(parts)})"
 
     def __eq__(self, other: object) -> bool:
@@ -210,7 +214,10 @@ def _is_pow2(n: int) -> bool:
 
 
 def sample_uniform(
-    problem: SobolProblem, n: int, seed: int | None = None, method: Literal["sobol", "random"] = "sobol"
+    problem: SobolProblem,
+    n: int,
+    seed: int | np.random.Generator | None = None,
+    method: Literal["sobol", "random"] = "sobol",
 ) -> np.ndarray:
     """Draw ``n`` points in the unit cube [0, 1)^d (plain Monte Carlo, e.g. for uncertainty analysis).
 
@@ -218,7 +225,7 @@ def sample_uniform(
     ----------
     problem : SobolProblem
     n : int >= 1
-    seed : int or None
+    seed : int, numpy Generator or None
         Seeds ``scipy.stats.qmc.Sobol(scramble=True)`` or ``numpy.random.default_rng``; the same
         seed gives the same points.
     method : "sobol" (scrambled Sobol' sequence, Owen scrambling via scipy) or "random".
@@ -407,7 +414,7 @@ class SaltelliDesign:
 def saltelli_design(
     problem: SobolProblem,
     n: int,
-    seed: int | None = None,
+    seed: int | np.random.Generator | None = None,
     method: Literal["sobol", "random"] = "sobol",
     order: Literal["blocks", "salib"] = "blocks",
 ) -> SaltelliDesign:
@@ -422,7 +429,7 @@ def saltelli_design(
     ----------
     problem : SobolProblem
     n : int, base rows N (a power of 2 for method="sobol", else a SensitivityWarning)
-    seed : int or None; the same seed gives the same design.
+    seed : int, numpy Generator or None; the same int seed gives the same design.
     method : "sobol" or "random"
     order : row order of ``matrix()`` / expected ``Y``; see :class:`SaltelliDesign`.
 
@@ -573,7 +580,8 @@ class SobolResult:
             for i, f in enumerate(self.factors):
                 lines.append(
                     f"{f:<20}{self.S1[0, i]:9.4f}  [{self.S1_lo[0, i]:7.4f},{self.S1_hi[0, i]:7.4f}]"
-                    f"{self.ST[0, i]:9.4f}  [{self.ST_lo[0, i]:7.4f},{self.ST_hi[0, i]:7.4f}]  {self.flags[0, i]}"
+                    f"{self.ST[0, i]:9.4f}  [{self.ST_lo[0, i]:7.4f},{self.ST_hi[0, i]:7.4f}]"
+                    f"  {self.flags[0, i]}"
                 )
         else:
             lines.append(f"{int(ok.sum())} non-constant outputs; medians over them:")
@@ -608,7 +616,7 @@ def analyze(
     *,
     n_resamples: int = 1000,
     conf_level: float = 0.95,
-    seed: int | None = None,
+    seed: int | np.random.Generator | None = None,
     output_names: Sequence | None = None,
     center: Literal["all", "pooled", "none"] = "all",
     constant_fill: float = np.nan,
@@ -628,11 +636,13 @@ def analyze(
         row order (duplicate runs included; case B12). Must be finite.
     n_resamples : int >= 0, bootstrap resamples of the N base rows (0: no CIs, bounds are NaN).
     conf_level : float in (0, 1), level of the percentile intervals.
-    seed : int or None, seeds the bootstrap; resample indices depend only on (seed, N,
+    seed : int, numpy Generator or None, seeds the bootstrap; resample indices depend only on (seed, N,
         n_resamples), so one output analysed alone gets the same CI as inside a batch.
     output_names : m labels (default 0..m-1).
     center : constant subtracted from Y before estimation: "all" = mean of all N(d+2) outputs
-        (SALib >= 1.4), "pooled" = mean of f(A), f(B) (scipy.stats.sobol_indices), "none".
+        (SALib >= 1.4), "pooled" = mean of f(A), f(B) (scipy.stats.sobol_indices), "none" (the
+        textbook formula on raw Y: still unbiased, but S1's variance grows with mean(Y)^2, so
+        outputs far from 0, e.g. ranks, give useless S1 estimates; for comparison only).
     constant_fill : value reported for S1/ST/CI of outputs with zero variance (default NaN; 0.0 is
         SALib's choice). Such outputs always get the flag ``zero_variance``; no RuntimeWarning.
     min_base : warn (SensitivityWarning) when N < min_base.
@@ -641,8 +651,8 @@ def analyze(
     chunk_size : outputs processed per block in the bootstrap (bounds memory; default automatic).
     boot_dtype : float type of the bootstrap count-matrix product (default float32: twice as fast;
         the per-row statistics are formed in float64 from centred outputs, so replicates carry
-        about 1e-6 relative rounding, far below bootstrap noise). Use np.float64 for bitwise
-        stability of CIs across output batchings. Point estimates are always float64.
+        about 1e-6 relative rounding, far below bootstrap noise). np.float64 makes CIs agree across
+        output batchings to ~1e-12 instead of ~1e-6. Point estimates are always float64.
     warn : emit SensitivityWarning(s) (flags are set regardless).
 
     Returns
@@ -673,9 +683,10 @@ def analyze(
         raise ValueError(f"n_resamples must be an int >= 0, got {n_resamples!r}")
     if center not in ("all", "pooled", "none"):
         raise ValueError(f"center must be 'all', 'pooled' or 'none', got {center!r}")
-    A, B, AB = design.split(Y)
-    if not (np.all(np.isfinite(A)) and np.all(np.isfinite(B)) and np.all(np.isfinite(AB))):
-        bad = np.flatnonzero(~np.isfinite(np.asarray(Y, dtype=float).reshape(design.n_runs, -1)).all(axis=1))
+    A, B, AB = design.split(Y)  # views: (N, m), (N, m), (d, N, m)
+    Y2 = np.asarray(Y, dtype=float).reshape(design.n_runs, -1)
+    if not np.isfinite(Y2).all():
+        bad = np.flatnonzero(~np.isfinite(Y2).all(axis=1))
         raise ValueError(
             f"Y has non-finite values in {bad.size} design row(s) (first: {bad[:5].tolist()}); "
             "Sobol' estimates need an output for every run"
@@ -691,25 +702,27 @@ def analyze(
 
     # ---- centring (a constant per output; the estimators are shift-unbiased) ----
     if center == "all":
-        c = (A.sum(0) + B.sum(0) + AB.sum(axis=(0, 1))) / (N * (d + 2))
+        c = Y2.mean(axis=0)
     elif center == "pooled":
         c = (A.mean(0) + B.mean(0)) / 2.0
     else:
         c = np.zeros(m)
+    diff = AB - A[None]  # f(AB_i) - f(A): shift-invariant, (d, N, m)
     A = A - c
     B = B - c
-    AB = AB - c
 
     # ---- point estimates (direct formulas) ----
-    pooled = np.concatenate([A, B], axis=0)
-    mean = pooled.mean(0) + c
-    ptp = np.ptp(pooled, axis=0)
-    scale = np.maximum(np.abs(pooled).max(axis=0), np.abs(c))
+    mu = (A.mean(0) + B.mean(0)) / 2.0
+    Ad, Bd = A - mu, B - mu  # deviations from the pooled mean (two-pass variance)
+    V = (np.einsum("jm,jm->m", Ad, Ad) + np.einsum("jm,jm->m", Bd, Bd)) / (2 * N)
+    mean = mu + c
+    ptp = np.maximum(A.max(0), B.max(0)) - np.minimum(A.min(0), B.min(0))
+    scale = np.maximum(np.maximum(np.abs(A).max(0), np.abs(B).max(0)), np.abs(c))
     constant = ptp <= 8 * np.finfo(float).eps * np.maximum(scale, np.finfo(float).tiny)
-    V = pooled.var(axis=0)
-    Vsafe = np.where(constant, 1.0, V)
-    S1 = np.mean(B[None] * (AB - A[None]), axis=1).T / Vsafe[:, None]  # (m, d)
-    ST = 0.5 * np.mean((A[None] - AB) ** 2, axis=1).T / Vsafe[:, None]
+    V = np.maximum(V, 0.0)
+    Vsafe = np.where(constant | (V <= 0), 1.0, V)
+    S1 = np.einsum("jm,ijm->mi", B, diff) / (N * Vsafe[:, None])  # (m, d)
+    ST = np.einsum("ijm,ijm->mi", diff, diff) / (2 * N * Vsafe[:, None])
     variance = np.where(constant, 0.0, V)
 
     # ---- bootstrap ----
@@ -731,49 +744,50 @@ def analyze(
             ST_boot = np.full((R, m, d), np.nan)
         q = np.array([(1.0 - conf_level) / 2.0, (1.0 + conf_level) / 2.0])
         if chunk_size is None:
-            # keep the (N, (2 + 2d) * chunk) statistics block around 32 MB
+            # keep the (N, (2 + 2d) * chunk) statistics block around 4M values
             chunk_size = max(1, int(4_000_000 // (N * (2 + 2 * d))))
-        live = np.flatnonzero(~constant)
-        if live.size == m:
-            A_l, B_l, AB_l = A, B, AB
-        else:  # drop zero-variance outputs once
-            A_l, B_l, AB_l = A[:, live], B[:, live], AB[:, :, live]
-        for s in range(0, live.size, chunk_size):
-            cols = live[s : s + chunk_size]
-            k = cols.size
-            sl = slice(s, s + chunk_size)
-            a, b, ab = A_l[:, sl], B_l[:, sl], AB_l[:, :, sl]  # (N,k), (N,k), (d,N,k)
+        for s in range(0, m, chunk_size):
+            sl = slice(s, min(s + chunk_size, m))
+            k = sl.stop - sl.start
+            live = ~constant[sl]
+            if not live.any():
+                continue
+            b, df = B[:, sl], diff[:, :, sl]  # (N,k), (d,N,k)
+            ad, bd = Ad[:, sl], Bd[:, sl]  # V_b from deviations: stable in float32 for any centring
             stats = np.empty((N, 2 + 2 * d, k), dtype=boot_dtype)
-            stats[:, 0] = a + b
-            stats[:, 1] = a * a + b * b
-            stats[:, 2 : 2 + d] = (b[None] * (ab - a[None])).transpose(1, 0, 2)
-            stats[:, 2 + d :] = ((a[None] - ab) ** 2).transpose(1, 0, 2)
+            stats[:, 0] = ad + bd
+            stats[:, 1] = ad * ad + bd * bd
+            stats[:, 2 : 2 + d] = (b[None] * df).transpose(1, 0, 2)
+            stats[:, 2 + d :] = (df * df).transpose(1, 0, 2)
             M = (C @ stats.reshape(N, -1)).reshape(R, 2 + 2 * d, k)
             M *= boot_dtype(1.0 / N)
             del stats
             Vb = M[:, 1] / 2.0 - (M[:, 0] / 2.0) ** 2  # (R, k)
             tol = 8 * np.finfo(boot_dtype).eps * np.maximum(M[:, 1] / 2.0, np.finfo(boot_dtype).tiny)
-            zero = Vb <= tol
-            Vb = np.where(zero, np.nan, Vb)
+            zero = (Vb <= tol) & live  # constant outputs are filled in afterwards
+            Vb = np.where(zero, np.nan, np.where(live, Vb, 1.0))
             s1b = M[:, 2 : 2 + d] / Vb[:, None, :]  # (R, d, k)
             stb = 0.5 * M[:, 2 + d :] / Vb[:, None, :]
             anyzero = zero.any(axis=0)
-            boot_zero[cols] = anyzero
+            boot_zero[sl] = anyzero
             if anyzero.any():  # replicates with zero variance are NaN: drop them per column
                 qs1 = _nan_quantiles(s1b, q)
                 qst = _nan_quantiles(stb, q)
             else:
                 qs1 = np.quantile(s1b, q, axis=0)
                 qst = np.quantile(stb, q, axis=0)
-            S1_lo[cols], S1_hi[cols] = qs1[0].T, qs1[1].T
-            ST_lo[cols], ST_hi[cols] = qst[0].T, qst[1].T
+            S1_lo[sl], S1_hi[sl] = qs1[0].T, qs1[1].T
+            ST_lo[sl], ST_hi[sl] = qst[0].T, qst[1].T
             if keep_resamples:
-                S1_boot[:, cols] = s1b.transpose(0, 2, 1)
-                ST_boot[:, cols] = stb.transpose(0, 2, 1)
+                S1_boot[:, sl] = s1b.transpose(0, 2, 1)
+                ST_boot[:, sl] = stb.transpose(0, 2, 1)
 
     # ---- zero-variance outputs: explicit fill, flagged ----
     for arr in (S1, ST, S1_lo, S1_hi, ST_lo, ST_hi):
         arr[constant] = constant_fill
+    if keep_resamples and R > 0:
+        S1_boot[:, constant] = np.nan
+        ST_boot[:, constant] = np.nan
 
     # ---- flags ----
     ok = ~constant[:, None]
@@ -797,7 +811,9 @@ def analyze(
 
     small_n = N < min_base
     if warn:
-        _emit_warnings(N, d, m, small_n, min_base, conds, constant, S1, ST, S1_lo, S1_hi, ST_lo, ST_hi, wide_ci, R)
+        _emit_warnings(
+            N, d, small_n, min_base, conds, constant, S1, ST, S1_lo, S1_hi, ST_lo, ST_hi, wide_ci, R
+        )
 
     return SobolResult(
         factors=list(design.problem.names),
@@ -842,7 +858,9 @@ def _nan_quantiles(x: np.ndarray, q: np.ndarray) -> np.ndarray:
     return out
 
 
-def _emit_warnings(N, d, m, small_n, min_base, conds, constant, S1, ST, S1_lo, S1_hi, ST_lo, ST_hi, wide_ci, R):
+def _emit_warnings(
+    N, d, small_n, min_base, conds, constant, S1, ST, S1_lo, S1_hi, ST_lo, ST_hi, wide_ci, R
+):
     if small_n:
         warnings.warn(
             f"only N = {N} base rows ({N * (d + 2)} runs) for {d} factors: Sobol' estimates are "

@@ -1,0 +1,441 @@
+"""Tests of validation.sobol: design, estimators, bootstrap, warnings; cases B12 and B13.
+
+Analytic references are computed here from the known formulas (Ishigami & Homma 1990 /
+Sobol' & Levitan 1999 for Ishigami; Saltelli & Sobol' 1995 for the G function).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from scipy.stats import qmc
+
+from validation.sobol import (
+    SaltelliDesign,
+    SensitivityWarning,
+    SobolProblem,
+    SobolResult,
+    analyze,
+    saltelli_design,
+    sample_uniform,
+)
+
+
+def quiet_analyze(*args, **kw):
+    """analyze() with SensitivityWarnings silenced (for tests that are not about warnings)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SensitivityWarning)
+        return analyze(*args, **kw)
+
+
+# ------------------------------------------------------------------------------------------
+# test functions and analytic indices
+# ------------------------------------------------------------------------------------------
+def ishigami(U, a=7.0, b=0.1):
+    X = -np.pi + 2.0 * np.pi * U
+    return np.sin(X[:, 0]) + a * np.sin(X[:, 1]) ** 2 + b * X[:, 2] ** 4 * np.sin(X[:, 0])
+
+
+def ishigami_analytic(a=7.0, b=0.1):
+    pi4, pi8 = np.pi**4, np.pi**8
+    V1 = 0.5 * (1 + b * pi4 / 5) ** 2
+    V2 = a**2 / 8
+    V13 = b**2 * pi8 * (1 / 18 - 1 / 50)  # = 8 b^2 pi^8 / 225
+    V = V1 + V2 + V13
+    S1 = np.array([V1, V2, 0.0]) / V
+    ST = np.array([V1 + V13, V2, V13]) / V
+    return S1, ST
+
+
+G_A = np.array([0.0, 1.0, 4.5, 9.0, 99.0])
+
+
+def g_function(U, a=G_A):
+    return np.prod((np.abs(4.0 * U - 2.0) + a) / (1.0 + a), axis=1)
+
+
+def g_analytic(a=G_A):
+    Vi = 1.0 / (3.0 * (1.0 + a) ** 2)
+    V = np.prod(1.0 + Vi) - 1.0
+    S1 = Vi / V
+    ST = np.array([Vi[i] * np.prod(np.delete(1.0 + Vi, i)) for i in range(a.size)]) / V
+    return S1, ST
+
+
+def additive_b13(U):
+    return 0.5 * U[:, 0] + 0.3 * U[:, 1] + 0.2 * U[:, 2] + 0.05 * U[:, 3]
+
+
+# ------------------------------------------------------------------------------------------
+# problem and design
+# ------------------------------------------------------------------------------------------
+def test_problem_validation():
+    p = SobolProblem(["w", "norm", "winmax"], [None, 2, 5])
+    assert p.d == 3 and p.discrete_idx == [1, 2] and p.continuous_idx == [0]
+    assert p.to_salib()["num_vars"] == 3
+    with pytest.raises(ValueError, match="duplicate"):
+        SobolProblem(["a", "a"])
+    with pytest.raises(ValueError, match="int >= 1"):
+        SobolProblem(["a"], [0])
+    with pytest.raises(ValueError, match="int >= 1"):
+        SobolProblem(["a"], [2.5])
+    with pytest.raises(ValueError, match="levels entries"):
+        SobolProblem(["a", "b"], [None])
+    with pytest.raises(ValueError):
+        SobolProblem([])
+    with pytest.raises(KeyError):
+        p.index("nope")
+
+
+def test_design_layout_and_split():
+    p = SobolProblem(["a", "b", "c"], [None, 3, None])
+    des = saltelli_design(p, 8, seed=3)
+    N, d = 8, 3
+    X = des.matrix()
+    assert X.shape == (N * (d + 2), d) and des.n_runs == N * (d + 2)
+    assert np.all((X >= 0) & (X < 1))
+    np.testing.assert_array_equal(X[:N], des.A)
+    np.testing.assert_array_equal(X[-N:], des.B)
+    for i in range(d):
+        ABi = X[(i + 1) * N : (i + 2) * N]
+        np.testing.assert_array_equal(ABi, des.AB(i))
+        np.testing.assert_array_equal(np.delete(ABi, i, 1), np.delete(des.A, i, 1))
+        np.testing.assert_array_equal(ABi[:, i], des.B[:, i])
+    # split() inverts matrix() for both row orders
+    for order in ("blocks", "salib"):
+        dz = SaltelliDesign(p, des.A, des.B, order=order)
+        Xo = dz.matrix()
+        Y = np.stack([Xo[:, 0], Xo[:, 1] + 10 * Xo[:, 2]], axis=1)
+        fA, fB, fAB = dz.split(Y)
+        np.testing.assert_array_equal(fA[:, 0], des.A[:, 0])
+        np.testing.assert_array_equal(fB[:, 1], des.B[:, 1] + 10 * des.B[:, 2])
+        np.testing.assert_array_equal(fAB[2, :, 1], des.A[:, 1] + 10 * des.B[:, 2])
+    # levels(): discrete columns only, floor(u*L)
+    lv = des.levels()
+    assert lv.shape == (N * (d + 2), 1) and lv.dtype == np.int64
+    np.testing.assert_array_equal(lv[:, 0], np.floor(X[:, 1] * 3))
+    np.testing.assert_array_equal(des.column("b"), lv[:, 0])
+    np.testing.assert_array_equal(des.column("a"), X[:, 0])
+    with pytest.raises(ValueError, match="N\\(d\\+2\\)"):
+        des.split(np.zeros(7))
+
+
+def test_sample_uniform_and_errors():
+    p = SobolProblem(["a", "b"])
+    U = sample_uniform(p, 64, seed=1)
+    assert U.shape == (64, 2) and U.min() >= 0 and U.max() < 1
+    R = sample_uniform(p, 10, seed=1, method="random")
+    assert R.shape == (10, 2)
+    with pytest.warns(SensitivityWarning, match="power of 2"):
+        sample_uniform(p, 100, seed=1)
+    with pytest.raises(ValueError):
+        sample_uniform(p, 8, method="lhs")
+    with pytest.raises(ValueError):
+        saltelli_design(p, 0)
+
+
+# ------------------------------------------------------------------------------------------
+# B12: discrete factors
+# ------------------------------------------------------------------------------------------
+# Values from /work/shared/cases/B12_discrete_factors_in_variance_based_SA.json
+# (SALib issues 98, 581, 195, 341): 3 levels, scrambled Sobol' 1024 points, seed 12345.
+B12_COUNTS_FLOOR = [341, 342, 341]  # "each floor count within 341 +/- 2"
+B12_COUNTS_ROUND = [256, 512, 256]  # biased round(u*(k-1)) mapping: 0.25, 0.5, 0.25
+
+
+def test_b12_level_frequencies_floor_vs_round():
+    p = SobolProblem(["normalisation"], [3])
+    U = sample_uniform(p, 1024, seed=12345)  # scipy.stats.qmc scrambled Sobol'
+    counts = np.bincount(p.map_levels(U)[:, 0], minlength=3)
+    assert counts.sum() == 1024
+    assert np.all(np.abs(counts - 341) <= 2), counts
+    assert np.all(np.abs(counts - np.array(B12_COUNTS_FLOOR)) <= 2)
+    biased = np.bincount(np.round(U[:, 0] * 2).astype(int), minlength=3)
+    np.testing.assert_array_equal(biased, B12_COUNTS_ROUND)  # what must NOT be done
+    # u == 1.0 (closed bound from external samplers) maps to the top level, not L
+    assert p.map_levels(np.array([[1.0]]))[0, 0] == 2
+
+
+def test_b12_levels_balanced_in_saltelli_design():
+    p = SobolProblem(["w", "norm", "winmax"], [None, 2, 5])
+    des = saltelli_design(p, 1024, seed=12345)
+    for M in (des.A, des.B):
+        lv = p.map_levels(M)
+        for k, L in enumerate([2, 5]):
+            c = np.bincount(lv[:, k], minlength=L)
+            # each level interval holds its whole strata of the 2^10-point net plus at most 2
+            # partially covered strata, so |count - n/L| < 2 (B12: "within +/- 2")
+            assert np.all(np.abs(c - 1024 / L) < 2), c
+
+
+def test_b12_discrete_only_model_with_duplicates():
+    """k1*k2 = 6 distinct runs; caching them and using the full output vector is exact."""
+    T = np.array([[0.0, 1.0], [2.0, 5.0], [1.0, 0.5]])  # Y = T[l1, l2], l1 in 0..2, l2 in 0..1
+    V = T.var()
+    S1_true = np.array([T.mean(1).var(), T.mean(0).var()]) / V
+    ST_true = np.array([T.var(0).mean(), T.var(1).mean()]) / V
+    p = SobolProblem(["l1", "l2"], [3, 2])
+    des = saltelli_design(p, 2**14, seed=5)
+    lv = des.levels()
+    uniq, inv = np.unique(lv, axis=0, return_inverse=True)
+    assert len(uniq) <= 6
+    Y_cached = T[uniq[:, 0], uniq[:, 1]][inv.ravel()]  # evaluate each distinct run once
+    Y_full = T[lv[:, 0], lv[:, 1]]
+    np.testing.assert_array_equal(Y_cached, Y_full)
+    r = quiet_analyze(des, Y_cached, seed=1, n_resamples=200)
+    np.testing.assert_allclose(r.S1[0], S1_true, atol=0.02)
+    np.testing.assert_allclose(r.ST[0], ST_true, atol=0.02)
+
+
+# ------------------------------------------------------------------------------------------
+# accuracy against analytic values (N = 2^14)
+# ------------------------------------------------------------------------------------------
+def test_ishigami_analytic():
+    S1_true, ST_true = ishigami_analytic()
+    p = SobolProblem(["x1", "x2", "x3"])
+    des = saltelli_design(p, 2**14, seed=1)
+    r = quiet_analyze(des, ishigami(des.matrix()), seed=2, n_resamples=200)
+    np.testing.assert_allclose(r.S1[0], S1_true, atol=0.02)
+    np.testing.assert_allclose(r.ST[0], ST_true, atol=0.02)
+    # intervals bracket the estimate and are narrow at this N
+    assert np.all(r.S1_lo <= r.S1) and np.all(r.S1 <= r.S1_hi)
+    assert np.all(r.ST_hi - r.ST_lo < 0.1)
+
+
+def test_g_function_analytic():
+    S1_true, ST_true = g_analytic()
+    p = SobolProblem([f"x{i}" for i in range(G_A.size)])
+    des = saltelli_design(p, 2**14, seed=11)
+    r = quiet_analyze(des, g_function(des.matrix()), seed=3, n_resamples=200)
+    np.testing.assert_allclose(r.S1[0], S1_true, atol=0.02)
+    np.testing.assert_allclose(r.ST[0], ST_true, atol=0.02)
+
+
+# ------------------------------------------------------------------------------------------
+# agreement with SALib and scipy
+# ------------------------------------------------------------------------------------------
+def test_agreement_with_salib():
+    """Same design, same estimators (Saltelli 2010 S1, Jansen ST, ddof-0 pooled V) and SALib's
+    centring of Y by the mean of all N(d+2) outputs -> point estimates agree to rounding (1e-10).
+    CIs differ in kind: SALib reports z * sd of its bootstrap (normal approximation), we report
+    percentiles, and the resample indices differ; for these near-symmetric bootstrap
+    distributions the half-widths agree to within 20% (Monte Carlo error of a 1000-resample sd is
+    about 2%, normal-vs-percentile difference a few %)."""
+    from SALib.analyze import sobol as salib_sobol
+    from SALib.sample import sobol as salib_sample
+
+    p = SobolProblem(["x1", "x2", "x3"])
+    X = salib_sample.sample(p.to_salib(), 1024, calc_second_order=False, seed=3)
+    Y = ishigami(X)
+    des = SaltelliDesign.from_salib(p, X)
+    np.testing.assert_array_equal(des.matrix(), X)
+    r = quiet_analyze(des, Y, seed=1, n_resamples=1000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        s = salib_sobol.analyze(p.to_salib(), Y, calc_second_order=False, num_resamples=1000, seed=1)
+    np.testing.assert_allclose(r.S1[0], s["S1"], atol=1e-10)
+    np.testing.assert_allclose(r.ST[0], s["ST"], atol=1e-10)
+    np.testing.assert_allclose((r.S1_hi - r.S1_lo)[0] / 2, s["S1_conf"], rtol=0.2)
+    np.testing.assert_allclose((r.ST_hi - r.ST_lo)[0] / 2, s["ST_conf"], rtol=0.2)
+    # same numbers after reordering the outputs into our block order
+    blocks = SaltelliDesign(p, des.A, des.B)
+    Yb = ishigami(blocks.matrix())
+    rb = quiet_analyze(blocks, Yb, seed=1, n_resamples=0)
+    np.testing.assert_allclose(rb.S1, r.S1, atol=1e-12)
+    with pytest.raises(ValueError):
+        SaltelliDesign.from_salib(p, X[::-1])
+
+
+# Values from /work/shared/cases/B13_sobol_small_N_negative_indices.json
+# (SALib issues 102, 135, 599, 109): "illustration_scipy_sobol_indices (n: seed 0,0,7)".
+B13_ANALYTIC = np.array([0.653595, 0.235294, 0.104575, 0.006536])
+B13_SCIPY = {
+    16: (0, [0.2192, 0.1546, 0.1085, -0.0047], [0.563, 0.2445, 0.1129, 0.0074]),
+    64: (0, [0.6505, 0.2374, 0.1559, -0.0018], [0.6575, 0.2367, 0.1053, 0.0066]),
+    4096: (7, [0.6536, 0.2353, 0.1046, 0.0065], [0.6536, 0.2353, 0.1046, 0.0065]),
+}
+B13_PROBLEM = SobolProblem(["X1", "X2", "X3", "X4"])
+
+
+def _scipy_design(n, seed):
+    """A, B exactly as scipy.stats.sobol_indices draws them (Sobol' 2d columns, bits=64)."""
+    U = qmc.Sobol(d=8, seed=np.random.default_rng(seed), bits=64).random(n)
+    return SaltelliDesign(B13_PROBLEM, U[:, :4], U[:, 4:])
+
+
+def test_b13_analytic_reference():
+    a = np.array([0.5, 0.3, 0.2, 0.05])
+    np.testing.assert_allclose(a**2 / np.sum(a**2), B13_ANALYTIC, atol=1e-6)
+
+
+@pytest.mark.parametrize("n", [16, 64, 4096])
+def test_b13_agreement_with_scipy(n):
+    """center='pooled' is scipy's convention: identical numbers to scipy and to the case file."""
+    seed, s1_case, st_case = B13_SCIPY[n]
+    des = _scipy_design(n, seed)
+    r = quiet_analyze(des, additive_b13(des.matrix()), center="pooled", n_resamples=0)
+    np.testing.assert_allclose(r.S1[0], s1_case, atol=6e-5)
+    np.testing.assert_allclose(r.ST[0], st_case, atol=6e-5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = stats.sobol_indices(
+            func=lambda x: additive_b13(x.T), n=n, dists=[stats.uniform()] * 4, rng=seed
+        )
+    np.testing.assert_allclose(r.S1[0], ref.first_order, atol=1e-10)
+    np.testing.assert_allclose(r.ST[0], ref.total_order, atol=1e-10)
+
+
+def test_b13_large_n_accuracy_and_ci_covers_zero():
+    des = saltelli_design(B13_PROBLEM, 4096, seed=7)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SensitivityWarning)  # N = 4096: no warning expected
+        r = analyze(des, additive_b13(des.matrix()), seed=1)
+    assert np.all(np.abs(r.S1[0] - B13_ANALYTIC) < 0.03)
+    assert np.all(np.abs(r.ST[0] - B13_ANALYTIC) < 0.03)
+    # the weak X4: if its S1 comes out negative, its CI must include 0
+    if r.S1[0, 3] < 0:
+        assert r.S1_hi[0, 3] >= 0
+    assert r.S1_lo[0, 3] <= B13_ANALYTIC[3] + 0.01
+
+
+def test_b13_small_n_warns_and_never_clips():
+    des = _scipy_design(16, 0)
+    Y = additive_b13(des.matrix())
+    with pytest.warns(SensitivityWarning) as rec:
+        r = analyze(des, Y, center="pooled", seed=0)
+    msgs = [str(w.message) for w in rec]
+    assert any("N = 16" in m for m in msgs)  # too few runs
+    assert any("wider than" in m for m in msgs)  # wide CIs
+    assert r.small_n
+    assert r.S1[0, 3] < 0  # raw negative value reported (case: -0.0047)
+    assert abs(r.S1[0, 0] - 0.2192) < 1e-4  # case: S1 of X1 0.22 vs true 0.65
+    assert "S1<0" in r.flags[0, 3]
+    df = r.to_frame()
+    assert df.loc[3, "S1"] < 0 and "S1_clipped" not in df
+    dfc = r.to_frame(clipped=True)
+    assert dfc.loc[3, "S1"] < 0 and dfc.loc[3, "S1_clipped"] == 0.0
+    # wide CIs at N = 16 are reported too
+    assert any("wide_ci" in f for f in r.flags.ravel())
+
+
+# ------------------------------------------------------------------------------------------
+# reproducibility, vectorisation, degenerate outputs, result object
+# ------------------------------------------------------------------------------------------
+def test_seed_reproducibility():
+    p = SobolProblem(["a", "b", "c"], [None, 2, None])
+    d1, d2, d3 = (saltelli_design(p, 256, seed=s) for s in (42, 42, 43))
+    np.testing.assert_array_equal(d1.matrix(), d2.matrix())
+    assert not np.array_equal(d1.matrix(), d3.matrix())
+    Y = ishigami(d1.matrix())
+    r1 = quiet_analyze(d1, Y, seed=9, n_resamples=300)
+    r2 = quiet_analyze(d2, Y, seed=9, n_resamples=300)
+    r3 = quiet_analyze(d1, Y, seed=10, n_resamples=300)
+    pd.testing.assert_frame_equal(r1.to_frame(), r2.to_frame())
+    assert not np.array_equal(r1.S1_lo, r3.S1_lo)
+    np.testing.assert_array_equal(r1.S1, r3.S1)  # point estimates do not depend on the seed
+
+
+@pytest.mark.parametrize("boot_dtype,tol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+def test_vectorised_equals_per_output_loop(boot_dtype, tol):
+    p = SobolProblem(["x1", "x2", "x3"])
+    des = saltelli_design(p, 512, seed=4)
+    X = des.matrix()
+    Y = np.column_stack(
+        [
+            ishigami(X),
+            g_function(np.column_stack([X, X[:, :2]])),
+            X[:, 0] * X[:, 1],
+            np.full(len(X), 3.0),  # constant output
+            np.argsort(np.argsort(X, axis=1), axis=1)[:, 0].astype(float),  # a rank
+            X[:, 2] ** 3,
+        ]
+    )
+    kw = dict(seed=7, n_resamples=400, boot_dtype=boot_dtype, chunk_size=2)
+    batch = quiet_analyze(des, Y, **kw)
+    for j in range(Y.shape[1]):
+        one = quiet_analyze(des, Y[:, j], **kw)
+        for name in ("S1", "ST", "S1_lo", "S1_hi", "ST_lo", "ST_hi"):
+            np.testing.assert_allclose(getattr(one, name)[0], getattr(batch, name)[j], atol=tol, rtol=0)
+        assert list(one.flags[0]) == list(batch.flags[j])
+
+
+def test_zero_variance_outputs_no_runtime_warning():
+    p = SobolProblem(["a", "b"], [None, 4])
+    des = saltelli_design(p, 256, seed=1)
+    X = des.matrix()
+    Y = np.column_stack([np.full(len(X), 7.0), X[:, 0] + X[:, 1]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        warnings.simplefilter("ignore", SensitivityWarning)
+        r = analyze(des, Y, seed=1, output_names=["city_fixed", "city_moves"])
+        r0 = analyze(des, Y, seed=1, constant_fill=0.0)
+    assert r.constant.tolist() == [True, False]
+    assert np.all(np.isnan(r.S1[0])) and np.all(np.isnan(r.ST_hi[0]))
+    assert np.all(r0.S1[0] == 0.0) and np.all(r0.ST[0] == 0.0)
+    assert all(f == "zero_variance" for f in r.flags[0])
+    assert np.all(np.isfinite(r.S1[1]))
+    assert r.variance[0] == 0.0 and r.mean[0] == pytest.approx(7.0)
+    df = r.to_frame()
+    assert list(df.columns) == ["output", "factor", "S1", "S1_lo", "S1_hi", "ST", "ST_lo", "ST_hi", "flag"]
+    assert df["output"].tolist() == ["city_fixed"] * 2 + ["city_moves"] * 2
+
+
+def test_rarely_varying_output_bootstrap_zero_variance():
+    """An output that changes in very few runs: some resamples have zero variance; they are
+    dropped from the percentiles and flagged, with no NaN RuntimeWarnings."""
+    p = SobolProblem(["a", "b"])
+    des = saltelli_design(p, 256, seed=2)
+    X = des.matrix()
+    Y = (X[:, 0] > 0.995).astype(float)
+    assert Y[:256].sum() + Y[-256:].sum() >= 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        warnings.simplefilter("ignore", SensitivityWarning)
+        r = analyze(des, Y, seed=3, n_resamples=500)
+    assert not r.constant[0]
+    assert "boot_zero_var" in r.flags[0, 0]
+    assert np.isfinite(r.S1_lo[0, 0]) and np.isfinite(r.ST_hi[0, 0])
+
+
+def test_input_errors():
+    p = SobolProblem(["a", "b"])
+    des = saltelli_design(p, 16, seed=0)
+    Y = des.matrix().sum(1)
+    with pytest.raises(ValueError, match="rows"):
+        analyze(des, Y[:-1])
+    bad = Y.copy()
+    bad[5] = np.nan
+    with pytest.raises(ValueError, match="non-finite"):
+        analyze(des, bad)
+    with pytest.raises(ValueError, match="conf_level"):
+        analyze(des, Y, conf_level=95)
+    with pytest.raises(ValueError, match="center"):
+        analyze(des, Y, center="median")
+    with pytest.raises(ValueError, match="output_names"):
+        analyze(des, Y, output_names=["a", "b"])
+    with pytest.raises(TypeError):
+        analyze(des.matrix(), Y)
+    with pytest.raises(ValueError):
+        SaltelliDesign(p, des.A, des.B[:, :1])
+    with pytest.raises(ValueError):
+        SaltelliDesign(p, des.A * 2, des.B)
+
+
+def test_result_views():
+    des = saltelli_design(B13_PROBLEM, 1024, seed=1)
+    Y = np.column_stack([additive_b13(des.matrix()), ishigami(des.matrix()[:, :3])])
+    r = quiet_analyze(des, Y, seed=1, n_resamples=200, keep_resamples=True, conf_level=0.9)
+    assert isinstance(r, SobolResult)
+    assert r.conf_int("ST").shape == (2, 4, 2)
+    assert r.S1_boot.shape == (200, 2, 4)
+    np.testing.assert_allclose(np.quantile(r.S1_boot, 0.05, axis=0), r.S1_lo, atol=1e-5)
+    of = r.output_frame()
+    assert of.shape[0] == 2 and np.allclose(of["interaction"], 1 - r.S1.sum(1))
+    assert abs(of["interaction"][0]) < 0.05  # additive model: no interactions
+    text = r.summary()
+    assert "Saltelli" in text and "X4" in text
+    assert "X1" in quiet_analyze(des, Y[:, 0], n_resamples=50).summary()
