@@ -180,7 +180,8 @@ class _FactorBase:
         if k > p:
             raise MethodError(f"n_factors={k} exceeds the number of columns ({p})")
         L = self._extract(R, ev, vec, k, len(df))
-        if self.rotation == "varimax":
+        k = L.shape[1]  # an extractor may return fewer factors than asked (e.g. FA on 2 columns)
+        if self.rotation == "varimax" and k > 1:
             L, _ = varimax(L)
         L = L * np.where(L.sum(axis=0) < 0, -1.0, 1.0)  # sign convention: positive column sums
         w, assign, share = handbook_weights(L)
