@@ -87,7 +87,8 @@ def copeland(X, w, tol=1e-9):
 
 
 def aggregate(X: np.ndarray, w: np.ndarray, method: str = "arithmetic", p: float = 1.0,
-              min_availability: float | None = None, codes=None, units=None) -> np.ndarray:
+              min_availability: float | None = None, codes=None, units=None, *,
+              node: str | None = None, where=None) -> np.ndarray:
     """Aggregate children ``X`` (units × children) with weights ``w`` (children,).
 
     Parameters
@@ -96,6 +97,9 @@ def aggregate(X: np.ndarray, w: np.ndarray, method: str = "arithmetic", p: float
     p : power of the generalised mean.
     min_availability : a unit with fewer than this share of its children observed gets NaN.
     codes, units : labels, used in error messages only.
+    node : the parent being aggregated, for error messages.
+    where : optional callable ``(unit, column) -> str`` locating a cell in the input file
+        (e.g. :meth:`IndicatorData.where`), for error messages.
 
     Returns
     -------
@@ -103,7 +107,7 @@ def aggregate(X: np.ndarray, w: np.ndarray, method: str = "arithmetic", p: float
 
     Raises
     ------
-    DataError naming the first non-positive cell when a geometric or harmonic mean (or a
+    DataError naming the non-positive cells when a geometric or harmonic mean (or a
     generalised mean with p ≤ 0) meets a value ≤ 0 — e.g. a min-max [0, 100] zero (case B05);
     MethodError for an unknown method.
     """
@@ -112,13 +116,21 @@ def aggregate(X: np.ndarray, w: np.ndarray, method: str = "arithmetic", p: float
         bad = ~np.isnan(X) & (X <= 0)
         if bad.any():
             idx = np.argwhere(bad)
-            i, j = idx[0][-2], idx[0][-1]
-            unit = units[i] if units is not None else i
-            code = codes[j] if codes is not None else j
+            cells = []
+            for cell in idx:
+                i, j = cell[-2], cell[-1]
+                unit = units[i] if units is not None else i
+                code = codes[j] if codes is not None else j
+                cells.append((unit, code, X[tuple(cell)]))
+            unit, code, value = cells[0]
+            loc = where(unit, code) if where is not None else f"unit {unit}, column '{code}'"
+            listed = ", ".join(f"{u}/{c}={v:g}" for u, c, v in cells[:10])
+            more = f" and {len(cells) - 10} more" if len(cells) > 10 else ""
+            of = f" of '{node}'" if node else ""
             raise DataError(
-                f"unit {unit}, column '{code}': value {X[tuple(idx[0])]:g} is not positive; the "
-                f"{method} mean needs positive values ({int(bad.sum())} cell(s)); normalise to a "
-                "strictly positive range, e.g. min-max [1, 100]")
+                f"{loc}: the {method} mean{of} needs positive values but this cell is {value:g} "
+                f"({len(cells)} non-positive cell(s), unit/column=value: {listed}{more}); "
+                "normalise to a strictly positive range, e.g. min-max [1, 100]")
     if method == "arithmetic":
         out = arithmetic(X, w)
     elif method == "geometric":
@@ -143,14 +155,28 @@ def aggregate(X: np.ndarray, w: np.ndarray, method: str = "arithmetic", p: float
     return out
 
 
-def rank_desc(scores: np.ndarray, axis: int = -1) -> np.ndarray:
+def rank_desc(scores: np.ndarray, axis: int = -1, rtol: float = 1e-10) -> np.ndarray:
     """Ranks with 1 = highest score, ties sharing the smallest rank ("min"), NaN kept as NaN.
 
-    Works along ``axis`` of an array of any shape (replications × units, …).
+    Works along ``axis`` of an array of any shape (replications × units, …). Scores closer
+    than ``rtol`` × max(1, max |score|) to the next higher one are ties: units whose scores are
+    equal in exact arithmetic can differ in the last bits with the order of summation, and must
+    not be ranked apart by that (the same lesson as Copeland's half-sums, case B08).
     """
-    s = np.asarray(scores, float)
-    from scipy.stats import rankdata
-
-    filled = np.where(np.isnan(s), -np.inf, s)
-    r = rankdata(-filled, method="min", axis=axis).astype(float)
-    return np.where(np.isnan(s), np.nan, r)
+    s = np.moveaxis(np.asarray(scores, float), axis, -1)
+    nan = np.isnan(s)
+    filled = np.where(nan, -np.inf, s)
+    order = np.argsort(-filled, axis=-1, kind="stable")
+    srt = np.take_along_axis(filled, order, axis=-1)
+    with np.errstate(invalid="ignore"):
+        scale = np.maximum(1.0, np.max(np.abs(np.where(nan, 0.0, s)), axis=-1, keepdims=True)) \
+            if s.shape[-1] else np.ones(s.shape[:-1] + (1,))
+        gap = srt[..., :-1] - srt[..., 1:]
+        new = np.concatenate([np.ones(srt.shape[:-1] + (1,), bool),
+                              ~(gap <= rtol * scale)], axis=-1)
+    pos = np.arange(1, s.shape[-1] + 1, dtype=float) * np.ones(s.shape)
+    start = np.maximum.accumulate(np.where(new, pos, 0.0), axis=-1)  # rank of each tie group
+    r = np.empty_like(start)
+    np.put_along_axis(r, order, start, axis=-1)
+    r = np.where(nan, np.nan, r)
+    return np.moveaxis(r, -1, axis)

@@ -33,8 +33,10 @@ def denominate(values: pd.DataFrame, denominators: dict[str, str], source: str =
         bad = values[ind].notna() & (d <= 0)
         if bad.any():
             unit = bad[bad].index[0]
-            raise DataError(f"{source}, unit {unit}, column '{den}': denominator of '{ind}' is "
-                            f"{d[unit]:g}; must be positive")
+            row = int(np.flatnonzero(bad.to_numpy())[0]) + 2  # file line (header is line 1)
+            raise DataError(f"{source}, row {row} (unit {unit}), column '{den}': denominator "
+                            f"of '{ind}' is {d[unit]:g}; must be positive "
+                            f"({int(bad.sum())} unit(s))")
         out[ind] = values[ind] / d
         lost = values[ind].notna() & d.isna()
         log.append({"stage": "denomination", "code": ind, "action": f"divided by {den}",

@@ -292,7 +292,8 @@ class Framework:
     @classmethod
     def from_dict(cls, spec: Mapping, origin: str = "") -> "Framework":
         where = f"{origin}: " if origin else ""
-        if not isinstance(spec, Mapping) or "nodes" not in spec:
+        if (not isinstance(spec, Mapping) or "nodes" not in spec
+                or not isinstance(spec["nodes"], list)):
             raise FrameworkError(f"{where}framework needs a 'nodes' list")
         nodes = []
         for i, raw in enumerate(spec["nodes"], start=1):
@@ -305,9 +306,14 @@ class Framework:
                     f"valid keys: {sorted(_NODE_KEYS)}")
             kw = dict(raw)
             kw["code"] = str(kw["code"])
-            if kw.get("goalposts") is not None:
-                kw["goalposts"] = tuple(float(v) for v in kw["goalposts"])
             try:
+                if kw.get("goalposts") is not None:
+                    gp = kw["goalposts"]
+                    if not isinstance(gp, (list, tuple)) or len(gp) != 2:
+                        raise ValueError(f"goalposts must be a list [L, U], got {gp!r}")
+                    kw["goalposts"] = tuple(float(v) for v in gp)
+                if kw.get("target") is not None:
+                    kw["target"] = float(kw["target"])
                 kw["level"] = int(kw.get("level", 1))
                 kw["weight"] = float(kw.get("weight", 1.0))
                 kw["direction"] = int(kw.get("direction", 1))

@@ -6,7 +6,7 @@ the extreme on the side of the skew (max if skewness ≥ 0, else min) is set to 
 inwards, each point changed counted once — re-checking after each step, for at most ``winmax`` steps.
 If it still fails, the log transform ``log(x − min + 0.01·(max − min))`` (COINr ``log_CT``) is
 applied to the *original* values instead. ``force=True`` winsorises even an indicator that
-passes (COINr issue #53, case B03).
+passes (COINr issue #53, case B03); such an indicator is never log-transformed (it passed).
 
 Skewness and kurtosis are the adjusted Fisher–Pearson sample skewness and the sample excess
 kurtosis (e1071 type 2 = Excel SKEW/KURT), on the non-missing values:
@@ -82,7 +82,7 @@ def winsorise(x: np.ndarray, winmax: int = 5, skew: float = 2.0, kurt: float = 3
         return xt, flags, 0
     for _ in range(int(winmax)):
         obs = ~np.isnan(xt)
-        if np.unique(xt[obs]).size < 2:
+        if np.unique(xt[obs]).size < 3:  # a step would leave a constant indicator
             break
         if s >= 0:
             ext = np.nanmax(xt)
@@ -109,17 +109,24 @@ def log_ct(x: np.ndarray) -> np.ndarray:
     return np.log(x - lo + 0.01 * (hi - lo))
 
 
-def _require_positive(x: np.ndarray, code: str, units, what: str) -> None:
+def _require_positive(x: np.ndarray, code: str, units, what: str, where=None) -> None:
     bad = np.flatnonzero(~np.isnan(x) & (x <= 0))
     if bad.size:
-        raise DataError(f"unit {units[bad[0]]}, column '{code}': value {x[bad[0]]:g} is not "
-                        f"positive; {what} needs positive values ({bad.size} cell(s))")
+        unit = units[bad[0]]
+        loc = where(unit, code) if where is not None else f"unit {unit}, column '{code}'"
+        listed = ", ".join(str(units[i]) for i in bad[:10]) + (" …" if bad.size > 10 else "")
+        raise DataError(f"{loc}: value {x[bad[0]]:g} is not positive; {what} needs positive "
+                        f"values ({bad.size} cell(s): units {listed})")
 
 
 def treat_indicator(x: pd.Series, method: str = "coinr", winmax: int = 5, skew: float = 2.0,
                     kurtosis: float = 3.5, force: bool = False, log_fallback: bool = True,
-                    lmbda: float | None = None) -> tuple[pd.Series, dict, pd.Series]:
+                    lmbda: float | None = None, *, where=None
+                    ) -> tuple[pd.Series, dict, pd.Series]:
     """Treat one indicator; returns (treated values, details record, per-unit flags).
+
+    ``where`` is an optional callable ``(unit, column) -> str`` locating a cell in the input
+    file (e.g. :meth:`IndicatorData.where`), used in error messages.
 
     The details record has: code, method, skew0, kurt0, pass0, action ("none", "winsorised",
     "log", "boxcox"), nwin (points winsorised), skew1, kurt1, pass1 (after treatment).
@@ -142,19 +149,21 @@ def treat_indicator(x: pd.Series, method: str = "coinr", winmax: int = 5, skew: 
             out, flags, nwin = winsorise(v, winmax, skew, kurtosis, force)
             rec.update(action="winsorised" if nwin else "none", nwin=nwin)
             ok1, _, _ = passes(out, skew, kurtosis)
-            if not ok1 and log_fallback:
+            # the log fallback is for an indicator that failed the rule; a forced winsorisation
+            # of one that passed keeps its winsorised values (case B03)
+            if not ok1 and log_fallback and not ok0:
                 out = log_ct(v)
                 flags = np.where(np.isnan(v), "", "log")
                 rec.update(action="log", nwin=0)
     elif method == "log":
-        _require_positive(v, code, x.index, "the log transform")
+        _require_positive(v, code, x.index, "the log transform", where)
         out = np.log(v)
         rec["action"] = "log"
     elif method == "log_ct":
         out = log_ct(v)
         rec["action"] = "log"
     elif method == "boxcox":
-        _require_positive(v, code, x.index, "the Box-Cox transform")
+        _require_positive(v, code, x.index, "the Box-Cox transform", where)
         obs = ~np.isnan(v)
         out = np.full(v.shape, np.nan)
         if lmbda is None:

@@ -6,19 +6,20 @@ Frequentist part (estimates ``theta_hat`` with covariance ``Sigma_hat``)
   max-t parametric bootstrap over pairwise differences with the Romano-Wolf stepdown
   (Mogstad, Romano, Shaikh & Wilhelm, "Inference for ranks with applications to mobility across
   neighbourhoods and academic achievement across countries", *Review of Economic Studies*
-  91(1):476-518, 2024, doi:10.1093/restud/rdad006, Sections 3-4; software description in
-  Chetverikov/Wilhelm et al. arXiv:2401.15205).
+  91(1):476-518, 2024, doi:10.1093/restud/rdad006: the marginal and simultaneous confidence
+  sets for ranks; same algorithm as the authors' R package csranks, ``csranks()``, described in
+  arXiv:2401.15205).
 * :func:`tau_best` -- the tau-best (or tau-worst) set by projection of the simultaneous one-sided
-  sets (MRSW 2024, Section 4.2).
+  sets (MRSW 2024, tau-best confidence sets; csranks ``cstaubest()``).
 * :func:`pairwise_comparisons` -- "unit a is ahead of unit b" tests from the simultaneous stepdown.
-* :func:`rank_confidence_sets_kww` -- the Klein, Wright & Wieczorek (2020, *JRSS-C* 69:589,
-  Section 3) Bonferroni/Sidak baseline.
+* :func:`rank_confidence_sets_kww` -- the Klein, Wright & Wieczorek (2020, *JRSS-C* 69:589)
+  Bonferroni/Sidak baseline.
 
 Bayesian / simulation part (``draws``: S x K array of score draws)
 -----------------------------------------------------------------
 * :func:`rank_summary` -- posterior mean rank (Laird & Louis 1989), median rank, equal-tailed rank
   interval, P(rank <= k), SUCRA (Salanti, Ades & Ioannidis 2011) and optionally the Besag, Green,
-  Higdon & Mengersen (1995, *Statistical Science* 10:3, Section 6) joint rank band.
+  Higdon & Mengersen (1995, *Statistical Science* 10:3) joint rank band.
 * :func:`rankogram`, :func:`joint_rank_band`, :func:`top_tau_credible_set`, :func:`draw_ranks`.
 
 Conventions
@@ -53,6 +54,7 @@ __all__ = [
 
 _KINDS = ("two-sided", "lower", "upper")
 _DEFAULT_CHUNK_BYTES = 32 * 2**20  # 32 MiB per working array
+_DEFAULT_TOP_K = (10,)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -460,8 +462,8 @@ def rank_confidence_sets(
     interest lie in their sets jointly with probability >= 1 - alpha (``simultaneous=True``).
     Pairwise hypotheses H_jk: theta_j <= theta_k are tested with the max-t statistic
     ``(theta_j - theta_k) / sigma_jk`` whose null distribution comes from a parametric bootstrap
-    ``Z* ~ N(0, Sigma_hat)``; with ``stepdown=True`` the Romano-Wolf stepdown is applied
-    (MRSW 2024, Sec. 3.2 marginal, Sec. 3.3 simultaneous, Algorithm 3.1/3.2 and Remark 3.3).
+    ``Z* ~ N(0, Sigma_hat)``; with ``stepdown=True`` the Romano-Wolf (2005, *Econometrica*
+    73:1237) stepdown is applied (MRSW 2024, marginal and simultaneous confidence sets).
     Then ``lower = N_minus + 1``, ``upper = p - N_plus`` where N_minus (N_plus) counts the units
     significantly ahead of (behind) j.
 
@@ -565,7 +567,7 @@ def tau_best(
     boot_draws: Any = None,
     max_chunk_bytes: int = _DEFAULT_CHUNK_BYTES,
 ) -> pd.DataFrame:
-    """Confidence set for the tau best (or worst) units by projection (MRSW 2024, Sec. 4.2).
+    """Confidence set for the tau best (or worst) units by projection (MRSW 2024, tau-best sets).
 
     tau-best: ``{j : L_j <= tau}`` with ``L`` the simultaneous lower one-sided rank bounds for all
     units; it contains every true top-tau unit with probability >= 1 - alpha.  tau-worst
@@ -631,7 +633,7 @@ def pairwise_comparisons(
     """Which units are significantly ahead of which (simultaneous max-t stepdown, FWER alpha).
 
     The family is all ordered pairs H_ab: theta_a <= theta_b; rejecting H_ab means "a is ahead of
-    b" (MRSW 2024, Sec. 3.3; Romano & Wolf 2005, *Econometrica* 73:1237).  These are exactly the
+    b" (MRSW 2024; Romano & Wolf 2005, *Econometrica* 73:1237).  These are exactly the
     rejections behind the simultaneous two-sided rank sets.
 
     Parameters
@@ -686,7 +688,7 @@ def rank_confidence_sets_kww(
     alpha: float = 0.05,
     method: str = "bonferroni",
 ) -> pd.DataFrame:
-    """Klein, Wright & Wieczorek (2020, JRSS-C 69:589, Sec. 3) simultaneous rank sets.
+    """Klein, Wright & Wieczorek (2020, JRSS-C 69:589) simultaneous rank sets.
 
     Builds simultaneous intervals ``theta_hat_j +- z * se_j`` with z from Bonferroni
     (``1 - alpha / (2p)``) or Sidak (``(1 - alpha)^(1/p)`` two-sided, valid under independence).
@@ -770,7 +772,7 @@ def rankogram(draws: Any, units: Sequence | None = None) -> pd.DataFrame:
 
 def joint_rank_band(draws: Any, units: Sequence | None = None, *, alpha: float = 0.05,
                     ranks: np.ndarray | None = None) -> pd.DataFrame:
-    """Besag, Green, Higdon & Mengersen (1995, Stat. Sci. 10:3, Sec. 6) simultaneous rank band.
+    """Besag, Green, Higdon & Mengersen (1995, Stat. Sci. 10:3) simultaneous rank band.
 
     All marginal rank intervals are widened by the same order-statistic index t (the t-th smallest
     and t-th largest draw of each unit's rank) until at least a fraction 1 - alpha of the draws
@@ -847,7 +849,7 @@ def rank_summary(
     units: Sequence | None = None,
     *,
     interval: tuple[float, float] = (0.05, 0.95),
-    top_k: Sequence[int] = (10,),
+    top_k: Sequence[int] | None = _DEFAULT_TOP_K,
     joint_alpha: float | None = None,
 ) -> pd.DataFrame:
     """Rank summaries from score draws (posterior, bootstrap or Monte Carlo), one row per unit.
@@ -868,7 +870,8 @@ def rank_summary(
     draws : array-like or DataFrame, shape (S, K)
     units : K labels, optional (default DataFrame columns or 0..K-1)
     interval : (q_lo, q_hi) with 0 <= q_lo < q_hi <= 1
-    top_k : ints in 1..K
+    top_k : ints in 1..K, optional
+        Default (10,), dropped silently when K <= 10.
     joint_alpha : float in (0, 1), optional
 
     Raises
@@ -881,6 +884,8 @@ def rank_summary(
     q_lo, q_hi = (float(v) for v in interval)
     if not (0.0 <= q_lo < q_hi <= 1.0):
         raise ValueError(f"interval must satisfy 0 <= lo < hi <= 1, got {interval}")
+    if top_k is _DEFAULT_TOP_K:  # default: P(rank <= 10) when there are more than 10 units
+        top_k = [t for t in top_k if t < k]
     top_k = [int(t) for t in np.atleast_1d(top_k)] if top_k is not None else []
     for t in top_k:
         if not 1 <= t <= k:

@@ -153,7 +153,7 @@ class LatentStructure:
             elif g == FIXED_ONE:
                 rows[k] = rows[self.parent[k]]
             else:
-                gk = gamma[..., g:g + 1]
+                gk = gamma[..., g][..., None]
                 rows[k] = gk * rows[self.parent[k]] + xp.sqrt(1.0 - gk ** 2) * eye[col[k]]
         if xp is np:
             shape = np.broadcast_shapes(*[np.shape(r) for r in rows])
