@@ -282,7 +282,8 @@ def _scores_group(p: Prepared, Z: np.ndarray, methods: list[tuple[str, float]],
 def evaluate(p: Prepared, L: np.ndarray) -> dict[str, np.ndarray]:
     """Ranks for the replications in ``L`` (reps × factors, integer levels).
 
-    Returns {"index": ranks (reps × units) float32, optionally CODE: ranks per aggregate}.
+    Returns {"index": ranks (reps × units) float32, "index_scores": the index scores (reps ×
+    units; on each alternative's own scale), optionally CODE: ranks per aggregate}.
     """
     pre_id, agg_id = p.combo_ids(L)
     W = _weights_for(p, L, agg_id)
@@ -296,7 +297,8 @@ def evaluate(p: Prepared, L: np.ndarray) -> dict[str, np.ndarray]:
         root_scores[rows] = s[p.root]
         for c in p.node_codes_out:
             node_scores[c][rows] = s[p.nodes.index(c)]
-    out = {"index": rank_desc(root_scores, axis=1).astype(np.float32)}
+    out = {"index": rank_desc(root_scores, axis=1).astype(np.float32),
+           "index_scores": root_scores}
     for c, s in node_scores.items():
         out[c] = rank_desc(s, axis=1).astype(np.float32)
     return out

@@ -131,7 +131,7 @@ def uncertainty_analysis(framework: Framework, data: IndicatorData, method: Meth
     }
     node_stats = {}
     if node_ranks:
-        fw_nodes = [c for c in out if c != "index"]
+        fw_nodes = [c for c in out if c not in ("index", "index_scores")]
         from model.pipeline import compute_index
 
         nominal = compute_index(framework, data, method).ranks
