@@ -120,9 +120,9 @@ def compute(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
 
 
 def _register_commands() -> None:
-    from . import cli_compare, cli_ranks, cli_uncertainty, cli_weights
+    from . import cli_bayes, cli_compare, cli_ranks, cli_uncertainty, cli_weights
 
-    for module in (cli_uncertainty, cli_weights, cli_compare, cli_ranks):
+    for module in (cli_uncertainty, cli_weights, cli_compare, cli_ranks, cli_bayes):
         module.register(app)
 
 
