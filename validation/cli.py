@@ -119,6 +119,37 @@ def compute(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
 
 
 
+@app.command()
+@cli_errors
+def validate(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
+             method: Optional[Path] = MethodOpt,
+             space: Optional[Path] = typer.Option(None, "--space", "-s",
+                                                  help="Also validate an uncertainty space."),
+             seed: int = SeedOpt):
+    """Check framework, data, method (and space) without writing anything; print a summary."""
+    from model import compute_index
+
+    fw, ind, spec = load_inputs(framework, data, method)
+    result = compute_index(fw, ind, spec)
+    if space is not None:
+        from .space import UncertaintySpace
+
+        sp = UncertaintySpace.load(space, fw, spec)
+        typer.echo(f"space: {len(sp.assumptions)} assumptions "
+                   f"({', '.join(f'{a.name}×{a.n_levels}' for a in sp.assumptions)})")
+    miss = ind.values[fw.indicators].isna()
+    typer.echo(f"framework {fw.root}: {len(fw.indicators)} indicators, "
+               f"{len(fw.aggregates)} aggregates, levels 1..{fw.max_level}"
+               + (f"; no open indicator: {', '.join(fw.empty_aggregates)}"
+                  if fw.empty_aggregates else ""))
+    typer.echo(f"data {ind.source}: {len(ind.units)} units, {int(miss.to_numpy().sum())} missing "
+               f"cells ({100 * miss.to_numpy().mean():.1f}%), sha256 {ind.sha256[:12]}…")
+    log = result.log
+    typer.echo(f"method: {len(log[log.stage == 'imputation'])} cells imputed, "
+               f"{int((result.treatment['action'] != 'none').sum())} indicators treated, "
+               f"{int((~result.screening['kept']).sum())} units screened out; valid")
+
+
 def _register_commands() -> None:
     from . import cli_bayes, cli_compare, cli_ranks, cli_uncertainty, cli_weights
 
