@@ -21,3 +21,18 @@ class DataError(CityIndexError):
 
 class MethodError(CityIndexError):
     """The method spec is invalid: names the key and lists the valid choices."""
+
+
+def read_yaml(path, error: type[CityIndexError], what: str):
+    """Parse a YAML file, turning a missing file or a syntax error into ``error`` (one line)."""
+    from pathlib import Path
+
+    import yaml
+
+    path = Path(path)
+    if not path.exists():
+        raise error(f"{path}: {what} file not found")
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise error(f"{path}: not valid YAML ({exc.__class__.__name__})") from None

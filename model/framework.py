@@ -24,7 +24,7 @@ from typing import Iterable, Mapping
 import pandas as pd
 import yaml
 
-from .errors import FrameworkError
+from .errors import FrameworkError, read_yaml
 
 NO_OPEN_INDICATOR = "no_open_indicator"
 _NODE_KEYS = {"code", "name", "parent", "level", "weight", "direction", "unit", "source",
@@ -327,11 +327,7 @@ class Framework:
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "Framework":
-        path = Path(path)
-        try:
-            spec = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as exc:
-            raise FrameworkError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
+        spec = read_yaml(path, FrameworkError, "framework")
         return cls.from_dict(spec, origin=str(path))
 
     @classmethod

@@ -27,7 +27,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from .errors import MethodError
+from .errors import MethodError, read_yaml
 
 # stage -> method -> allowed parameter keys (besides "method")
 STAGE_METHODS: dict[str, dict[str, set[str]]] = {
@@ -240,13 +240,7 @@ class MethodSpec:
         """Read a YAML method spec (``None`` gives the defaults)."""
         if path is None:
             return cls()
-        path = Path(path)
-        if not path.exists():
-            raise MethodError(f"{path}: method file not found")
-        try:
-            spec = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as exc:
-            raise MethodError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
+        spec = read_yaml(path, MethodError, "method")
         return cls.from_dict(spec, origin=str(path))
 
     def to_dict(self) -> dict:

@@ -33,7 +33,7 @@ from typing import Any, Mapping
 import numpy as np
 import yaml
 
-from model.errors import MethodError
+from model.errors import MethodError, read_yaml
 from model.framework import Framework
 from model.method import MethodSpec
 
@@ -99,13 +99,7 @@ class UncertaintySpace:
     @classmethod
     def load(cls, path: str | Path, framework: Framework, method: MethodSpec
              ) -> "UncertaintySpace":
-        path = Path(path)
-        if not path.exists():
-            raise MethodError(f"{path}: uncertainty space file not found")
-        try:
-            spec = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as exc:
-            raise MethodError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
+        spec = read_yaml(path, MethodError, "uncertainty space")
         return cls.from_dict(spec, framework, method, origin=str(path))
 
     @classmethod
