@@ -40,7 +40,8 @@ class LatentScoreModel:
         θ[c, root] = v[c, root]
         θ[c, a]    = γ_a θ[c, parent(a)] + √(1 − γ_a²) v[c, a]          v ~ N(0, 1)
         x[c, i]    ~ Normal | StudentT(ν)(α_i + λ_i θ[c, parent(i)], σ_i)  observed cells only
-        α ~ N(0, .5), λ ~ HalfNormal(1), σ ~ HalfNormal(1), γ ~ Beta(2, 2), ν ~ Gamma(2, .1)
+        λ_i = √ρ_i, σ_i = √(1 − ρ_i), ρ ~ Beta(2, 2)  (standardised loadings, reliability ρ)
+        α ~ N(0, .5), γ ~ Beta(2, 2), ν ~ Gamma(2, .1)
 
     Identification: scale by unit-variance latents; sign by λ > 0 and γ ∈ (0, 1); location by
     the N(0, 1) prior (marginal model) or a ZeroSumNormal over units (explicit model). A node
@@ -70,7 +71,8 @@ class LatentScoreModel:
 
     Attributes (after ``fit``)
     ----------
-    posterior_ : xarray.DataTree — groups posterior (alpha, lam, loading, sigma, gamma[, nu],
+    posterior_ : xarray.DataTree — groups posterior (alpha, reliability, loading, sigma,
+        gamma[, nu],
         score (chain, draw, unit, node)), sample_stats, observed_data, constant_data
         [, log_likelihood after ``loo``].
     diagnostics_ : DataFrame — per parameter: ess_bulk, ess_tail, r_hat, mcse.
@@ -176,7 +178,7 @@ class LatentScoreModel:
         return self
 
     def _param_names(self) -> list[str]:
-        names = ["alpha", "lam", "sigma"]
+        names = ["alpha", "reliability"]
         if self.structure_.n_gamma:
             names.append("gamma")
         if "nu" in self._post:
@@ -190,11 +192,10 @@ class LatentScoreModel:
             warnings.simplefilter("ignore")
             diag = az.summary(self.posterior_, var_names=self._param_names(),
                               kind="diagnostics")
-            sc = self.posterior_["posterior"][["score"]]
-            s_rhat = float(az.rhat(sc)["score"].max())
-            ess = az.ess(sc, method="bulk")["score"]
-            s_ess = float(ess.where(np.isfinite(ess)).min())
-            s_tail = float(az.ess(sc, method="tail")["score"].min())
+            sc = self._post[["score"]]
+            s_rhat = float(np.asarray(az.rhat(sc)["score"]).max())
+            s_ess = float(np.asarray(az.ess(sc, method="bulk")["score"]).min())
+            s_tail = float(np.asarray(az.ess(sc, method="tail")["score"]).min())
         self.diagnostics_ = diag
         stats = self.posterior_["sample_stats"]
         div = int(stats["diverging"].sum()) if "diverging" in stats else 0

@@ -15,8 +15,9 @@ Identification (notes §3 and §(a)):
 - scale: every latent is marginally N(0, 1) (non-centred form);
 - sign: λ > 0 (indicators oriented by direction first), γ ∈ (0, 1);
 - 1-child rule: an aggregate with one active child is collapsed onto it: an aggregate child gets
-  γ = 1 (no innovation of its own); a lowest aggregate with a single indicator gets γ = 1 itself
-  (it equals its parent's score, the indicator loading directly on it), unless it is the root;
+  γ = 1 (no innovation of its own); a non-root aggregate with a single indicator in its subtree
+  gets γ = 1 itself (it equals its parent's score and the indicator loads directly on it;
+  otherwise its innovation would be confounded with the indicator's error);
 - 2-child rule: the two children of a 2-child node share one loading (γ for aggregates; λ for
   indicators with ``two_child="equal"``), since only the product of the two is identified at the
   top of the tree and it is weakly identified elsewhere.
@@ -107,16 +108,17 @@ class LatentStructure:
                 for k in kids:
                     gidx[pos[k]] = len(gnames)
                     gnames.append(k)
-        # a lowest aggregate with a single indicator is collapsed onto its parent
+        # an aggregate with a single indicator in its subtree is collapsed onto its parent
+        # (its own innovation would be confounded with the indicator's error σ)
         for c in nodes:
-            kids = fw.children(c)
-            if c != fw.root and len(kids) == 1 and fw.level(kids[0]) == 1:
+            if c != fw.root and len(fw.indicators_under(c)) == 1:
                 gidx[pos[c]] = FIXED_ONE
         # re-number γ's that are still used
         used = sorted({g for g in gidx.tolist() if g >= 0})
         remap = {g: k for k, g in enumerate(used)}
         gidx = np.array([remap.get(g, g) for g in gidx.tolist()])
-        gnames = [gnames[g] for g in used]
+        gnames = ["+".join(nodes[k] for k in range(len(nodes)) if gidx[k] == g)
+                  for g in range(len(used))]
         innovations = [k for k in range(len(nodes)) if gidx[k] != FIXED_ONE]
         indicators = list(fw.indicators)
         ind_node = np.array([pos[fw.parent(i)] for i in indicators])
