@@ -151,9 +151,9 @@ def validate(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
 
 
 def _register_commands() -> None:
-    from . import cli_bayes, cli_compare, cli_ranks, cli_uncertainty, cli_weights
+    from . import cli_audit, cli_bayes, cli_compare, cli_ranks, cli_uncertainty, cli_weights
 
-    for module in (cli_uncertainty, cli_weights, cli_compare, cli_ranks, cli_bayes):
+    for module in (cli_audit, cli_uncertainty, cli_weights, cli_compare, cli_ranks, cli_bayes):
         module.register(app)
 
 

@@ -7,7 +7,18 @@ from typing import Optional
 
 import typer
 
-from .cli import DataOpt, FrameworkOpt, MethodOpt, SeedOpt, cli_errors, load_inputs
+from .cli import DATA, DataOpt, FrameworkOpt, MethodOpt, SeedOpt, cli_errors, load_inputs
+
+
+def _pca_weights(result):
+    """Handbook PCA weights of all indicators (None when PCA is not defined on the data)."""
+    from model.errors import CityIndexError
+    from model.weights import PCAWeights
+
+    try:
+        return PCAWeights().fit(result.normalised[result.framework.indicators]).weights_
+    except CityIndexError:
+        return None
 
 
 def register(app: typer.Typer) -> None:
@@ -31,6 +42,8 @@ def register(app: typer.Typer) -> None:
         netCDF."""
         import warnings
 
+        import pandas as pd
+
         from model import compute_index
         from model.bayes import ConvergenceError, LatentScoreModel, compare_likelihoods
 
@@ -52,7 +65,16 @@ def register(app: typer.Typer) -> None:
             ranks = model.posterior_ranks(top_k=(10,))
             ranks.insert(0, "nominal_rank", result.index_ranks.reindex(ranks.index))
             ranks.sort_values("rank_median").to_csv(tmp / "posterior_ranks.csv")
-            model.implied_weights(normalised=result.normalised).to_csv(tmp / "implied_weights.csv")
+            model.implied_weights(normalised=result.normalised,
+                                  pca_weights=_pca_weights(result)).to_csv(
+                tmp / "implied_weights.csv")
+            pub = DATA / "published" / f"{fw.root.lower()}_2021_top100.csv"
+            if pub.exists():
+                top = pd.read_csv(pub, keep_default_na=False, na_values=[""])
+                top = top[top["rank"] <= 20][["code", "city_en", "rank"]].rename(
+                    columns={"rank": "published_rank"})
+                top.merge(ranks, left_on="code", right_index=True, how="left").to_csv(
+                    tmp / "published_top20_posterior_ranks.csv", index=False)
             model.summary().to_csv(tmp / "summary.csv", index=False)
             model.diagnostics_.to_csv(tmp / "diagnostics.csv")
             model.ppc().to_csv(tmp / "ppc.csv")

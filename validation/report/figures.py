@@ -1,0 +1,174 @@
+"""Figures of the audit report (matplotlib, Agg). Each function returns a Figure.
+
+``save(fig, folder, name)`` writes ``name.png`` and ``name.svg`` and returns the PNG bytes for
+embedding in the HTML report.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+BLUE, ORANGE, GREY, RED, GREEN = "#1f4e79", "#e07b00", "#9aa5b1", "#b22222", "#2e7d32"
+plt.rcParams.update({"font.size": 9, "axes.spines.top": False, "axes.spines.right": False,
+                     "svg.fonttype": "none", "figure.dpi": 100})
+
+
+def save(fig, folder: Path, name: str) -> bytes:
+    """Save ``fig`` as PNG and SVG in ``folder``; return the PNG bytes; close the figure."""
+    folder.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    png = buf.getvalue()
+    (folder / f"{name}.png").write_bytes(png)
+    fig.savefig(folder / f"{name}.svg", format="svg", bbox_inches="tight")
+    plt.close(fig)
+    return png
+
+
+def availability(raw: pd.DataFrame, title: str = ""):
+    """Share of units with an observed value, per indicator (before imputation)."""
+    share = raw.notna().mean().sort_values()
+    fig, ax = plt.subplots(figsize=(7, 0.25 * len(share) + 1))
+    ax.barh(share.index, share.to_numpy(), color=[RED if v < 0.65 else BLUE for v in share])
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("share of units observed")
+    ax.set_title(title or "Data availability per indicator")
+    return fig
+
+
+def correlation_heatmap(aggregated: pd.DataFrame, codes: list[str], title: str = ""):
+    """Pearson correlations between indicators and aggregates (pairwise complete)."""
+    C = aggregated[codes].corr()
+    n = len(codes)
+    fig, ax = plt.subplots(figsize=(0.32 * n + 2.5, 0.32 * n + 2))
+    im = ax.imshow(C.to_numpy(), cmap="RdBu_r", vmin=-1, vmax=1)
+    ax.set_xticks(range(n), codes, rotation=90, fontsize=7)
+    ax.set_yticks(range(n), codes, fontsize=7)
+    if n <= 30:
+        for i in range(n):
+            for j in range(n):
+                v = C.iat[i, j]
+                if np.isfinite(v):
+                    ax.text(j, i, f"{v:.1f}", ha="center", va="center", fontsize=5.5,
+                            color="white" if abs(v) > 0.6 else "black")
+    fig.colorbar(im, ax=ax, shrink=0.7, label="Pearson r")
+    ax.set_title(title or "Correlations")
+    return fig
+
+
+def weights(table: pd.DataFrame, title: str = ""):
+    """Within-parent weights: nominal vs PCA vs effective (correlation-ratio share) vs Bayes.
+
+    ``table``: one row per element with columns code and any of nominal, pca, effective, bayes.
+    """
+    cols = [c for c in ("nominal", "pca", "effective", "bayes") if c in table and
+            table[c].notna().any()]
+    colors = {"nominal": GREY, "pca": BLUE, "effective": ORANGE, "bayes": GREEN}
+    n, k = len(table), len(cols)
+    fig, ax = plt.subplots(figsize=(7, 0.32 * n * max(1, k / 2) + 1))
+    y = np.arange(n)
+    h = 0.8 / k
+    for j, c in enumerate(cols):
+        ax.barh(y + (j - (k - 1) / 2) * h, table[c].fillna(0).to_numpy(), height=h,
+                label=c, color=colors[c])
+    ax.set_yticks(y, table["code"])
+    ax.invert_yaxis()
+    ax.set_xlabel("weight (normalised within the parent / in the index for Bayes)")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title(title or "Weights")
+    return fig
+
+
+def rank_uncertainty(stats: pd.DataFrame, top: int | None = None, title: str = "",
+                     lo: str = "q5", hi: str = "q95", mid: str = "median",
+                     labels: pd.Series | None = None):
+    """JRC-style rank chart: units sorted by nominal rank; 5–95 % band as a line, median as a
+    tick, nominal rank as a dot. ``top`` zooms on the first ``top`` units (with labels)."""
+    s = stats.sort_values("nominal")
+    if top:
+        s = s.head(top)
+    x = np.arange(1, len(s) + 1)
+    wide = len(s) > 100
+    fig, ax = plt.subplots(figsize=(12 if wide else 10, 5))
+    ax.vlines(x, s[lo], s[hi], color=GREY, lw=0.8 if wide else 2, label="5–95 % band")
+    ax.scatter(x, s[mid], marker="_", s=12 if wide else 40, color=ORANGE, label="median",
+               zorder=3)
+    ax.scatter(x, s["nominal"], s=3 if wide else 14, color=BLUE, label="nominal rank", zorder=4)
+    ax.invert_yaxis()
+    ax.set_ylabel("rank")
+    if top and len(s) <= 60:
+        names = [labels.get(u, u) if labels is not None else u for u in s.index]
+        ax.set_xticks(x, names, rotation=90, fontsize=7)
+    else:
+        ax.set_xlabel("units, sorted by nominal rank")
+    ax.legend(loc="lower right" if not top else "upper left", fontsize=8)
+    ax.set_title(title or "Rank uncertainty")
+    return fig
+
+
+def sobol(overall: pd.DataFrame, title: str = ""):
+    """First-order (Si) and total (STi) Sobol indices with bootstrap intervals."""
+    t = overall.sort_values("ST", ascending=False)
+    x = np.arange(len(t))
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for off, col, color, lab in ((-0.2, "S1", BLUE, "Si (first order)"),
+                                 (0.2, "ST", ORANGE, "STi (total)")):
+        v = t[col].to_numpy(float)
+        err = np.vstack([v - t[f"{col}_lo"].to_numpy(float), t[f"{col}_hi"].to_numpy(float) - v])
+        ax.bar(x + off, v, width=0.4, color=color, label=lab,
+               yerr=np.clip(err, 0, None), capsize=3)
+    ax.axhline(0, color="black", lw=0.5)
+    ax.set_xticks(x, t["factor"], rotation=20)
+    ax.set_ylabel("share of variance of the mean |rank shift|")
+    ax.legend(fontsize=8)
+    ax.set_title(title or "Sobol sensitivity indices")
+    return fig
+
+
+def published(comp: pd.DataFrame, title: str = ""):
+    """Published 2021 rank vs our nominal rank and 5–95 % band (published top 100)."""
+    c = comp.dropna(subset=["our_rank"]).sort_values("published_rank")
+    fig, ax = plt.subplots(figsize=(7, 5))
+    if "our_q5" in c:
+        ax.vlines(c["published_rank"], c["our_q5"], c["our_q95"], color=GREY, lw=1.2,
+                  label="our 5–95 % band")
+        inside = c["in_band"].astype(bool)
+        ax.scatter(c["published_rank"][inside], c["our_rank"][inside], s=10, color=BLUE,
+                   label="published rank inside our band", zorder=3)
+        ax.scatter(c["published_rank"][~inside], c["our_rank"][~inside], s=10, color=RED,
+                   label="outside", zorder=3)
+    else:
+        ax.scatter(c["published_rank"], c["our_rank"], s=10, color=BLUE)
+    m = max(100, float(np.nanmax(c["our_rank"])) if len(c) else 100)
+    ax.plot([1, 100], [1, 100], color="black", lw=0.6, ls="--", label="equal ranks")
+    ax.set_xlabel("published 2021 rank")
+    ax.set_ylabel("our rank (open-data panel)")
+    ax.set_ylim(m * 1.02, 0)
+    ax.legend(fontsize=8)
+    ax.set_title(title or "Published 2021 top 100 vs our ranks")
+    return fig
+
+
+def bayes_weights(implied: pd.DataFrame, title: str = ""):
+    """Bayesian implied indicator weights in the index (mean, interval) vs nominal."""
+    t = implied.sort_values("mean")
+    y = np.arange(len(t))
+    fig, ax = plt.subplots(figsize=(7, 0.3 * len(t) + 1))
+    ax.errorbar(t["mean"], y, xerr=np.clip([t["mean"] - t["lo"], t["hi"] - t["mean"]], 0, None),
+                fmt="o", color=GREEN, ms=4, capsize=2, label="Bayesian implied (90 %)")
+    if "nominal" in t:
+        ax.scatter(t["nominal"], y, marker="|", s=80, color=BLUE, label="nominal", zorder=3)
+    ax.set_yticks(y, t.index)
+    ax.axvline(0, color="black", lw=0.5)
+    ax.set_xlabel("weight in the index")
+    ax.legend(fontsize=8)
+    ax.set_title(title or "Bayesian implied weights")
+    return fig

@@ -1,0 +1,364 @@
+"""Write an audit run folder: self-contained ``index.html``, ``figures/`` (PNG + SVG),
+``tables/`` (CSV) and ``tables.xlsx`` (one sheet per table), ``results.json``.
+
+The HTML has no external URL, script or stylesheet: CSS is inline and figures are embedded as
+base64 PNG, so the file can be mailed or archived as is.
+"""
+
+from __future__ import annotations
+
+import base64
+import html as _html
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import figures as F
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0;
+ color:#1d2733;background:#fafbfc;line-height:1.45}
+main{max-width:1180px;margin:0 auto;padding:1.5em 2em 4em}
+h1{color:#1f4e79;margin-bottom:.2em} h2{color:#1f4e79;border-bottom:2px solid #1f4e79;
+ padding-bottom:.2em;margin-top:2.2em} h3{color:#33475b;margin-top:1.6em}
+table{border-collapse:collapse;font-size:12.5px;margin:.6em 0 1.2em;background:#fff}
+th,td{border:1px solid #d8dee4;padding:3px 7px;text-align:left}
+.wrap{overflow-x:auto;max-width:100%}
+th{background:#eef2f6} td:first-child,th:first-child{text-align:left}
+.tree td.l4{font-weight:700}.tree td.l3{padding-left:1.5em;font-weight:600}
+.tree td.l2{padding-left:3em}.tree td.l1{padding-left:4.5em;color:#44515e}
+.empty{color:#b22222;font-style:italic}
+figure{margin:1em 0;background:#fff;border:1px solid #e1e6eb;padding:.5em}
+figure img{max-width:100%;height:auto} figcaption{font-size:12px;color:#55636f}
+.key{background:#fff;border-left:4px solid #e07b00;padding:.6em 1em;margin:1em 0}
+.note{background:#fff7e6;border-left:4px solid #e07b00;padding:.4em .8em;font-size:13px}
+.scroll{max-height:420px;overflow:auto;border:1px solid #e1e6eb}
+nav a{margin-right:1em} code{background:#eef2f6;padding:0 .25em}
+"""
+
+SECTIONS = ["Framework", "Data availability and treatment", "Coherence", "Weights",
+            "Rank uncertainty", "Sensitivity analysis", "Bayesian latent-score model",
+            "Rank confidence sets", "Published 2021 ranking"]
+
+
+def esc(x) -> str:
+    return _html.escape(str(x))
+
+
+def table_html(df: pd.DataFrame, max_rows: int | None = None, cls: str = "",
+               digits: int = 3) -> str:
+    """A DataFrame as an escaped HTML table (numbers rounded)."""
+    if max_rows is not None and len(df) > max_rows:
+        df = df.head(max_rows)
+    body = df.to_html(index=False, classes=cls, border=0, na_rep="–",
+                      float_format=lambda v: f"{v:.{digits}f}", escape=True)
+    return f'<div class="{"scroll" if max_rows and len(df) > 25 else "wrap"}">{body}</div>'
+
+
+class _Doc:
+    """Accumulates HTML parts, figure files and tables for one run folder."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.parts: list[str] = []
+        self.tables: dict[str, pd.DataFrame] = {}
+        self.figures: list[str] = []
+
+    def add(self, s: str) -> None:
+        self.parts.append(s)
+
+    def figure(self, fig, name: str, caption: str) -> None:
+        png = F.save(fig, self.folder / "figures", name)
+        self.figures.append(name)
+        b64 = base64.b64encode(png).decode()
+        self.add(f'<figure id="fig-{esc(name)}"><img alt="{esc(caption)}" '
+                 f'src="data:image/png;base64,{b64}"><figcaption>{esc(caption)} '
+                 f'(<code>figures/{esc(name)}.svg</code>)</figcaption></figure>')
+
+    def table(self, name: str, df: pd.DataFrame, show: int | None = 25, **kw) -> None:
+        self.tables[name] = df
+        self.add(table_html(df, show, **kw))
+
+
+def tree_table(fw) -> pd.DataFrame:
+    """The framework tree in display order: code, name, level, weight within the parent,
+    weight in the index (effective), indicators below, status."""
+    nw = fw.normalised_weights()
+    eff = fw.effective_weights()
+    rows = []
+
+    def walk(code):
+        n = fw.nodes[code]
+        empty = code in fw.empty_aggregates
+        rows.append(dict(code=code, name=n.name, level=n.level,
+                         weight=np.nan if empty else nw.get(code, np.nan),
+                         index_weight=np.nan if empty else float(
+                             eff[fw.indicators_under(code)].sum()),
+                         n_indicators=len(fw.indicators_under(code)),
+                         status="no open indicator" if empty else ""))
+        for k in fw.children(code, active_only=False):
+            walk(k)
+
+    walk(fw.root)
+    return pd.DataFrame(rows)
+
+
+def _tree_html(t: pd.DataFrame) -> str:
+    head = ("<tr><th>code</th><th>name</th><th>level</th><th>weight in parent</th>"
+            "<th>weight in index</th><th>indicators</th><th>status</th></tr>")
+    rows = []
+    for r in t.itertuples():
+        cls = ' class="empty"' if r.status else ""
+        f = lambda v: "–" if not np.isfinite(v) else f"{v:.3f}"
+        rows.append(f'<tr{cls}><td class="l{r.level}">{esc(r.code)}</td><td>{esc(r.name)}</td>'
+                    f"<td>{r.level}</td><td>{f(r.weight)}</td><td>{f(r.index_weight)}</td>"
+                    f"<td>{r.n_indicators}</td><td>{esc(r.status)}</td></tr>")
+    return f'<table class="tree">{head}{"".join(rows)}</table>'
+
+
+def headline_sentences(a) -> list[str]:
+    """The measured figures of one index, as sentences."""
+    h = a.headline()
+    out = []
+    if "mean_abs_rank_shift" in h:
+        out.append(f"Mean absolute rank shift over {h['n_replications']} Monte Carlo "
+                   f"replications: <b>{h['mean_abs_rank_shift']:.2f}</b> places.")
+        out.append(f"Share of cities whose 5–95 % rank band is wider than 10 places: "
+                   f"<b>{h['share_band_wider_than_10']:.1%}</b>.")
+    else:
+        out.append("Uncertainty analysis did not run (see notes).")
+    if "top_drivers" in h:
+        d = "; ".join(f"{esc(x['factor'])} (STi {x['ST']:.2f} [{x['ST_lo']:.2f}, "
+                      f"{x['ST_hi']:.2f}])" for x in h["top_drivers"])
+        out.append(f"Three strongest drivers of rank uncertainty (total Sobol index of the mean "
+                   f"absolute rank shift): <b>{d}</b>.")
+    if h.get("max_rhat") is not None:
+        out.append(f"Largest R-hat of the Bayesian model: <b>{h['max_rhat']:.3f}</b>"
+                   f"{' (converged: ≤ 1.01)' if h['max_rhat'] <= 1.01 else ' (above 1.01: not converged)'}.")
+    elif a.notes.get("bayes"):
+        out.append(f"Bayesian model: {esc(a.notes['bayes'])}.")
+    if "published_in_band" in h:
+        out.append(f"Published 2021 rank inside our 5–95 % band for "
+                   f"<b>{h['published_in_band']:.0%}</b> of the published top 100.")
+    return out
+
+
+def _index_sections(doc: _Doc, a, registry) -> None:
+    fw, res, root = a.framework, a.result, a.root
+    names = (registry.set_index("code")["name_en"] if registry is not None else pd.Series(
+        dtype=str))
+    slug = root.lower()
+    doc.add(f'<h2 id="{slug}">{esc(root)} — {esc(fw.nodes[root].name or fw.name)}</h2>')
+    doc.add('<div class="key"><ul>' + "".join(f"<li>{s}</li>" for s in headline_sentences(a))
+            + "</ul></div>")
+    notes = {k: v for k, v in a.notes.items() if not k.endswith("_traceback")}
+    if notes:
+        doc.add('<div class="note"><b>Notes</b><ul>' + "".join(
+            f"<li><b>{esc(k)}</b>: {esc(v)}</li>" for k, v in notes.items()) + "</ul></div>")
+
+    # framework
+    doc.add(f'<h3 id="{slug}-framework">Framework</h3>')
+    tree = tree_table(fw)
+    doc.tables[f"{root}_framework"] = tree
+    doc.add(f"<p>{len(fw.indicators)} indicators, {len(fw.aggregates)} aggregates. Rows in "
+            f"red italics are sub-dimensions with no open indicator (skipped; siblings' weights "
+            f"renormalised): {esc(', '.join(fw.empty_aggregates) or 'none')}.</p>")
+    doc.add(_tree_html(tree))
+
+    # data
+    doc.add(f'<h3 id="{slug}-data">Data availability and treatment</h3>')
+    doc.add(f"<p>{len(res.raw)} units from <code>{esc(res.data.source)}</code> "
+            f"(SHA-256 <code>{esc(res.data.sha256[:16])}…</code>); "
+            f"{int((~res.screening['kept']).sum())} screened out.</p>")
+    doc.figure(F.availability(res.raw, f"{root}: data availability before imputation"),
+               f"{slug}_availability", "Share of units observed per indicator")
+    tr = res.treatment.reset_index()
+    doc.table(f"{root}_treatment", tr, None)
+    log = res.log
+    if len(log):
+        summ = log.groupby(["stage", "action"], dropna=False)["n"].sum().reset_index()
+        doc.add("<p>Log of what each stage changed (counts):</p>")
+        doc.table(f"{root}_log", summ, None)
+
+    # coherence
+    doc.add(f'<h3 id="{slug}-coherence">Coherence</h3>')
+    codes = list(fw.indicators) + list(fw.aggregates)
+    doc.figure(F.correlation_heatmap(res.aggregated, codes, f"{root}: correlations"),
+               f"{slug}_correlations", "Pearson correlations of indicators and aggregates")
+    wa = a.weights
+    if wa is not None:
+        doc.add("<p>Cronbach's α, KMO and PCA per parent:</p>")
+        doc.table(f"{root}_coherence", wa.groups, None)
+    else:
+        doc.add(f'<p class="note">Weight audit unavailable: {esc(a.notes.get("coherence & weights", ""))}</p>')
+
+    # weights
+    doc.add(f'<h3 id="{slug}-weights">Weights</h3>')
+    if wa is not None:
+        t = wa.to_frame()
+        wt = pd.DataFrame({"code": t["code"], "parent": t["parent"], "nominal": t["nominal"],
+                           "pca": t["pca"], "effective": t["S_share"],
+                           "effective_lo": t["S_share_lo"], "effective_hi": t["S_share_hi"],
+                           "nominal_in_index": t["nominal_index"], "flags": t["flags"]})
+        if a.bayes is not None:
+            wt["bayes_in_index"] = wt["code"].map(a.bayes["implied_weights"]["mean"])
+        doc.add("<p>Nominal weights vs PCA weights vs effective weights (correlation-ratio "
+                "importance share, Paruolo, Saisana &amp; Saltelli 2013), within each parent"
+                + ("; Bayesian implied weights are per indicator in the index" if a.bayes
+                   else "") + ".</p>")
+        doc.figure(F.weights(wt, f"{root}: weights within the parent"), f"{slug}_weights",
+                   "Nominal vs PCA vs effective weights")
+        doc.table(f"{root}_weights", wt, None)
+    if a.bayes is not None:
+        doc.figure(F.bayes_weights(a.bayes["implied_weights"],
+                                   f"{root}: Bayesian implied weights in the index"),
+                   f"{slug}_bayes_weights", "Bayesian implied vs nominal indicator weights")
+
+    # rank uncertainty
+    doc.add(f'<h3 id="{slug}-uncertainty">Rank uncertainty</h3>')
+    if a.ua is not None:
+        rs = a.ua.rank_stats
+        doc.add(f"<p>Monte Carlo over the uncertainty space <i>{esc(a.space.name if hasattr(a.space, 'name') else '')}</i> "
+                f"({', '.join(map(esc, a.space.names))}); N = {a.ua.summary['n_replications']}.</p>")
+        doc.figure(F.rank_uncertainty(rs, title=f"{root}: rank uncertainty, all {len(rs)} cities"),
+                   f"{slug}_rank_uncertainty", "Nominal rank (dot), median (tick) and 5–95 % "
+                   "band (line), sorted by nominal rank")
+        doc.figure(F.rank_uncertainty(rs, top=50, title=f"{root}: top 50", labels=names),
+                   f"{slug}_rank_uncertainty_top50", "Zoom on the top 50")
+        wid = pd.DataFrame(a.ua.summary["widest_bands"])
+        if len(wid):
+            doc.add("<p>Widest bands:</p>")
+            doc.table(f"{root}_widest_bands", wid, None)
+    # sensitivity
+    doc.add(f'<h3 id="{slug}-sensitivity">Sensitivity analysis</h3>')
+    if a.sa is not None:
+        doc.add(f"<p>Sobol indices of the mean absolute rank shift (Saltelli design, base N = "
+                f"{a.sa.n_base}, {a.sa.n_runs} runs; bootstrap intervals).</p>")
+        doc.figure(F.sobol(a.sa.overall, f"{root}: Sobol indices"), f"{slug}_sobol",
+                   "First-order and total Sobol indices with intervals")
+        doc.table(f"{root}_sobol", a.sa.overall, None)
+    else:
+        doc.add('<p class="note">Sensitivity analysis did not run.</p>')
+
+    # bayes
+    doc.add(f'<h3 id="{slug}-bayes">Bayesian latent-score model</h3>')
+    if a.bayes is not None:
+        b = a.bayes
+        pr = b["posterior_ranks"].copy()
+        pr["nominal"] = res.ranks[root].reindex(pr.index)
+        stats = pr.rename(columns={"rank_median": "median", "rank_lo": "q5", "rank_hi": "q95"})
+        doc.figure(F.rank_uncertainty(stats, title=f"{root}: posterior rank intervals "
+                                      "(90 %), sorted by nominal rank"),
+                   f"{slug}_bayes_ranks", "Bayesian posterior rank intervals")
+        conv = pd.DataFrame([b["convergence"]])
+        doc.add(f"<p>Settings: {esc(b['settings'])}. Convergence:</p>")
+        doc.table(f"{root}_bayes_convergence", conv, None)
+        doc.table(f"{root}_bayes_diagnostics", b["diagnostics"].reset_index()
+                  .sort_values("r_hat", ascending=False), 15)
+    else:
+        doc.add(f'<p class="note">Not run: {esc(a.notes.get("bayes", "see notes"))}.</p>')
+
+    # rank sets
+    doc.add(f'<h3 id="{slug}-ranksets">Rank confidence sets</h3>')
+    if a.rank_sets is not None:
+        rsets = a.rank_sets.sort_values("rank")
+        doc.add("<p>Simultaneous 90 % rank confidence sets (Mogstad, Romano, Shaikh &amp; "
+                "Wilhelm 2024) treating the uncertainty replications as draws; median set "
+                f"width {float((rsets['upper'] - rsets['lower']).median()):.0f} places. "
+                "Top 25:</p>")
+        doc.table(f"{root}_rank_sets", rsets, 25)
+    else:
+        doc.add(f'<p class="note">Not available: {esc(a.notes.get("rank confidence sets", "the uncertainty analysis did not run"))}.</p>')
+
+    # published
+    doc.add(f'<h3 id="{slug}-published">Published 2021 ranking</h3>')
+    if a.published is not None:
+        doc.figure(F.published(a.published, f"{root}: published 2021 top 100 vs ours"),
+                   f"{slug}_published", "Published rank vs our rank and band")
+        doc.table(f"{root}_published", a.published, 100, digits=1)
+    else:
+        doc.add(f'<p class="note">{esc(a.notes.get("published", "not available"))}</p>')
+    doc.tables[f"{root}_rankings"] = a.rankings(registry)
+
+
+def _profile_html(doc: _Doc, p: dict) -> None:
+    key = f"{p['index']}_{p['code']}"
+    doc.add(f'<h3 id="profile-{esc(key)}">{esc(p["name"])} ({esc(p["code"])}, '
+            f'{esc(p["region"])}) — {esc(p["index"])}</h3>')
+    for part, title in (("levels", "Score, rank and 5–95 % band at every level"),
+                        ("peers", "Regional peers"), ("neighbours", "Rank neighbours"),
+                        ("strongest", "Strongest indicators"), ("weakest", "Weakest indicators"),
+                        ("drivers", "What drives the rank band (Sobol STi of this city's rank)")):
+        doc.add(f"<p><b>{title}</b></p>")
+        doc.table(f"profile_{key}_{part}"[:60], p[part], None)
+
+
+def write_report(audit, folder: Path, manifest: dict | None = None) -> Path:
+    """Write the run folder for an :class:`AuditResult` into ``folder``; return index.html."""
+    from validation.runio import write_json
+
+    folder = Path(folder)
+    doc = _Doc(folder)
+    s = audit.settings
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    nav = " ".join(f'<a href="#{esc(k.lower())}">{esc(k)}</a>' for k in audit.indices)
+    doc.add(f"<h1>cityindex audit report</h1><p>{esc(when)} · "
+            f"{'quick' if s.quick else 'full'} run · seed {s.seed} · uncertainty N = {s.n_ua} · "
+            f"Sobol base N = {s.n_sa} · total {audit.timings.get('total_s', 0):.0f} s</p>"
+            f"<nav>{nav}{' <a href=#profiles>City profiles</a>' if audit.profiles else ''}</nav>")
+    doc.add('<h2 id="key-figures">Key figures</h2>')
+    for k, a in audit.indices.items():
+        doc.add(f"<h3>{esc(k)}</h3><ul>" + "".join(f"<li>{x}</li>" for x in
+                                                  headline_sentences(a)) + "</ul>")
+    for a in audit.indices.values():
+        _index_sections(doc, a, audit.registry)
+    if audit.profiles:
+        doc.add('<h2 id="profiles">City profiles</h2>')
+        for plist in audit.profiles.values():
+            for p in plist:
+                _profile_html(doc, p)
+    doc.add("<h2 id='files'>Files</h2><p>Figures (PNG and SVG) in <code>figures/</code>, tables "
+            "as CSV in <code>tables/</code> and in <code>tables.xlsx</code> (one sheet per "
+            "table), <code>results.json</code>, <code>manifest.json</code>.</p>")
+    page = ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            f"<title>cityindex audit</title><style>{CSS}</style></head><body><main>"
+            + "\n".join(doc.parts) + "</main></body></html>")
+    index = folder / "index.html"
+    index.write_text(page, encoding="utf-8")
+    _write_tables(doc.tables, folder)
+    results = audit.to_dict()
+    results["figures"] = doc.figures
+    results["tables"] = sorted(doc.tables)
+    write_json(folder / "results.json", results)
+    if manifest is not None:
+        write_json(folder / "manifest.json", manifest)
+    return index
+
+
+def _sheet_name(name: str, used: set) -> str:
+    base = "".join(c for c in name if c not in "[]:*?/\\")[:31]
+    out, i = base, 1
+    while out in used:
+        i += 1
+        out = f"{base[:28]}_{i}"
+    used.add(out)
+    return out
+
+
+def _write_tables(tables: dict[str, pd.DataFrame], folder: Path) -> None:
+    """Each table as ``tables/<name>.csv`` and as one sheet of ``tables.xlsx``."""
+    tdir = folder / "tables"
+    tdir.mkdir(exist_ok=True)
+    used: set = set()
+    with pd.ExcelWriter(folder / "tables.xlsx", engine="openpyxl") as xw:
+        for name, df in tables.items():
+            df.to_csv(tdir / f"{name}.csv", index=False)
+            clean = df.copy()
+            for c in clean.columns:
+                if clean[c].dtype == object:
+                    clean[c] = clean[c].map(lambda v: v if isinstance(v, (str, int, float,
+                                                                         type(None))) else str(v))
+            clean.to_excel(xw, sheet_name=_sheet_name(name, used), index=False)
