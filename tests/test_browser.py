@@ -1,6 +1,6 @@
 """Real-browser test of the audit report: headless Chromium renders ``index.html`` (a quick run
 on the COINr ASEM example, Bayes skipped), with no console error, every section heading and
-every figure present; saves a screenshot to ``docs/report_screenshot.png``.
+every figure present; saves a screenshot to ``reports/browser_test/screenshot.png`` (git-ignored).
 
 Run with ``pytest -m browser``; skipped when ``/usr/bin/chromium`` is absent.
 """
@@ -87,8 +87,8 @@ def test_report_renders_in_chromium(report, tmp_path):
         assert f'id="fig-{name}"' in dom, f"missing figure {name}"
     assert dom.count('src="data:image/png;base64,') == len(figures)
 
-    shot = ROOT / "docs" / "report_screenshot.png"
-    shot.parent.mkdir(exist_ok=True)
+    shot = ROOT / "reports" / "browser_test" / "screenshot.png"
+    shot.parent.mkdir(parents=True, exist_ok=True)
     res = _chromium([f"--screenshot={shot}", "--window-size=1280,1800", "--hide-scrollbars",
                      url], tmp_path / "p2")
     assert res.returncode == 0, res.stderr[-2000:]

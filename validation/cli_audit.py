@@ -43,9 +43,9 @@ def register(app: typer.Typer) -> None:
               no_bayes: bool = typer.Option(False, "--no-bayes", help="Skip the Bayesian model."),
               seed: int = typer.Option(0, "--seed", help="Random seed."),
               n: Optional[int] = typer.Option(None, "--n", help="Uncertainty replications "
-                                              "(default 2000; 500 with --quick)."),
+                                              "(default 10000; 500 with --quick)."),
               n_sobol: Optional[int] = typer.Option(None, "--n-sobol", help="Sobol base sample, "
-                                                    "a power of two (default 512; 64 quick)."),
+                                                    "a power of two (default 1024; 64 quick)."),
               profile: Optional[List[str]] = typer.Option(None, "--profile", help="City to "
                                                           "profile (repeatable)."),
               quiet: bool = typer.Option(False, "--quiet", help="No progress bars.")):

@@ -43,20 +43,20 @@ class AuditSettings:
     quick: bool = False
     bayes: bool = True
     seed: int = 0
-    n_ua: int | None = None          # uncertainty replications (2000 full / 500 quick)
-    n_sa: int | None = None          # Sobol base sample (512 full / 64 quick), a power of two
+    n_ua: int | None = None          # uncertainty replications (10000 full / 500 quick)
+    n_sa: int | None = None          # Sobol base sample (1024 full / 64 quick), a power of two
     n_boot: int | None = None        # bootstrap replicates (weights, Sobol)
-    bayes_draws: int = 500
-    bayes_tune: int = 500
-    bayes_chains: int = 2
-    bayes_timeout: float = 150.0     # seconds from the start of the fit (it runs in parallel)
+    bayes_draws: int = 1000
+    bayes_tune: int = 1000
+    bayes_chains: int = 4
+    bayes_timeout: float = 170.0     # seconds from the start of the fit (it runs in parallel)
     profiles: list[str] = field(default_factory=list)
     light: bool = False              # only compute, uncertainty, sensitivity (city profiles)
 
     def __post_init__(self):
         q = self.quick
-        self.n_ua = self.n_ua or (500 if q else 2000)
-        self.n_sa = self.n_sa or (64 if q else 512)
+        self.n_ua = self.n_ua or (500 if q else 10000)
+        self.n_sa = self.n_sa or (64 if q else 1024)
         self.n_boot = self.n_boot if self.n_boot is not None else (0 if q else 30)
         if self.n_sa & (self.n_sa - 1):
             raise ValueError(f"Sobol base sample must be a power of two, not {self.n_sa}")
