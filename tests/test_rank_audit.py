@@ -61,3 +61,20 @@ def test_cli_ranks_on_asem(tmp_path):
     assert list(audit["code"]) == ["CHE", "NLD", "DNK"]
     for name in ("tau_best.csv", "pairwise.csv", "manifest.json"):
         assert (out / name).exists()
+
+
+def test_rank_score_draws_keep_every_ordering():
+    from validation.rank_audit import rank_score_draws
+
+    ranks = np.array([[1, 2, 3], [1, 3, 2], [1, 2, 3]], float)
+    S = rank_score_draws(ranks, ["A", "B", "C"], seed=0)
+    assert list(S.columns) == ["A", "B", "C"]
+    # higher score = better rank in every draw, and A's constant lead keeps a positive variance
+    np.testing.assert_array_equal(np.argsort(-S.to_numpy(), axis=1), np.argsort(ranks, axis=1))
+    assert (S["A"] - S["B"]).var() > 0
+
+
+def test_cli_ranks_sources_are_validated(tmp_path):
+    res = CliRunner().invoke(app, ["ranks", "--source", "nosuch", "-o", str(tmp_path / "x")])
+    assert res.exit_code == 2 and "valid: measurement, uncertainty, bayes" in res.output
+    assert not (tmp_path / "x").exists()

@@ -15,6 +15,10 @@ def register(app: typer.Typer) -> None:
     @cli_errors
     def ranks(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
               method: Optional[Path] = MethodOpt, seed: int = SeedOpt,
+              source: str = typer.Option("measurement", "--source", help="Score draws: "
+                                         "measurement (bootstrap over indicator measurement "
+                                         "error), uncertainty (the Monte Carlo replications' "
+                                         "ranks) or bayes (posterior latent scores)."),
               sd: float = typer.Option(0.10, "--sd", help="Measurement error (relative sd) of "
                                                           "every indicator value."),
               draws: int = typer.Option(200, "--draws", help="Measurement-error draws."),
@@ -36,16 +40,28 @@ def register(app: typer.Typer) -> None:
         from model import compute_index
         from model.registry import load_registry
 
-        from .rank_audit import measurement_score_draws, published_rank_audit
+        from model.errors import MethodError
+
+        from .rank_audit import (bayes_score_draws, measurement_score_draws,
+                                 published_rank_audit, rank_score_draws)
         from .rank_inference import (pairwise_comparisons, rank_confidence_sets, rank_summary,
                                      tau_best)
         from .runio import manifest, run_folder, write_json
         from .space import UncertaintySpace
         from .uncertainty import uncertainty_analysis
 
+        if source not in ("measurement", "uncertainty", "bayes"):
+            raise MethodError(f"--source '{source}'; valid: measurement, uncertainty, bayes")
         fw, ind, spec = load_inputs(framework, data, method)
         nominal = compute_index(fw, ind, spec)
-        S = measurement_score_draws(fw, ind, spec, sd=sd, draws=draws, seed=seed)
+        sp = UncertaintySpace.load(space or DATA / "spaces" / "default.yaml", fw, spec)
+        ua = uncertainty_analysis(fw, ind, spec, sp, n=n, seed=seed)
+        if source == "measurement":
+            S = measurement_score_draws(fw, ind, spec, sd=sd, draws=draws, seed=seed)
+        elif source == "uncertainty":
+            S = rank_score_draws(ua.ranks, ua.units, seed=seed)
+        else:
+            S = bayes_score_draws(nominal, seed=seed)
         simul = rank_confidence_sets(draws=S, alpha=alpha, simultaneous=True, seed=seed)
         marg = rank_confidence_sets(draws=S, alpha=alpha, simultaneous=False, seed=seed)
         sets = simul.rename(columns={"lower": "simultaneous_lower", "upper": "simultaneous_upper"})
@@ -62,8 +78,6 @@ def register(app: typer.Typer) -> None:
         top_units = list(nominal.index_ranks.sort_values().index[:top])
         pairs = pairwise_comparisons(draws=S[top_units], alpha=alpha, seed=seed, form="long")
 
-        sp = UncertaintySpace.load(space or DATA / "spaces" / "default.yaml", fw, spec)
-        ua = uncertainty_analysis(fw, ind, spec, sp, n=n, seed=seed)
         bands = {"method_5_95": ua.rank_stats.rename(columns={"q5": "lower", "q95": "upper"}),
                  "mrsw_simultaneous": sets.set_index("unit").rename(columns={
                      "simultaneous_lower": "lower", "simultaneous_upper": "upper"})}
@@ -82,12 +96,14 @@ def register(app: typer.Typer) -> None:
                 audit.to_csv(tmp / "published_audit.csv", index=False)
             write_json(tmp / "manifest.json", manifest(
                 "ranks", method=spec, framework=fw, data=ind, seed=seed,
-                extra={"measurement_sd": sd, "draws": draws, "alpha": alpha, "tau": tau,
+                extra={"source": source, "measurement_sd": sd, "draws": draws,
+                       "alpha": alpha, "tau": tau,
                        "published": str(pub_path), "n_uncertainty": n}))
         width = (sets["simultaneous_upper"] - sets["simultaneous_lower"] + 1)
+        what = (f"measurement sd {sd:.0%}, {draws} draws" if source == "measurement"
+                else f"{len(S)} {source} draws")
         typer.echo(f"{fw.root}: {len(sets)} units; simultaneous {100 * (1 - alpha):.0f}% rank sets "
-                   f"median width {width.median():.0f} places (measurement sd {sd:.0%}, "
-                   f"{draws} draws)")
+                   f"median width {width.median():.0f} places ({what})")
         if audit is not None:
             typer.echo(f"published table: {int(audit['method_5_95_outside'].sum())} of "
                        f"{len(audit)} published ranks outside our 5–95% method band, "

@@ -33,6 +33,30 @@ def measurement_score_draws(framework: Framework, data: IndicatorData, method: M
     return pd.DataFrame(out["index_scores"], columns=p.units).rename_axis("draw")
 
 
+def rank_score_draws(ranks: np.ndarray, units, seed: int = 0) -> pd.DataFrame:
+    """Uncertainty-analysis replications as score draws for rank inference.
+
+    Replications mix normalisations, so their raw index scores share no scale; their ranks do.
+    The draws are −rank (higher = better) plus a uniform jitter of ±0.001 rank, which breaks
+    the exact ties of pairs whose order never changes (their difference would otherwise have
+    zero variance) without changing any ordering.
+    """
+    rng = np.random.default_rng(seed)
+    R = -np.asarray(ranks, dtype=float)
+    return pd.DataFrame(R + rng.uniform(-1e-3, 1e-3, size=R.shape), columns=list(units))
+
+
+def bayes_score_draws(result, seed: int = 0, quick: bool = False) -> pd.DataFrame:
+    """Posterior draws of the index's latent score (draws × units) from the hierarchical
+    Bayesian model fitted on the treated indicators (model.bayes)."""
+    from model.bayes import LatentScoreModel
+
+    chains, draws = (2, 200) if quick else (4, 1000)
+    m = LatentScoreModel(chains=chains, draws=draws, tune=draws, seed=seed)
+    m.fit(result.treated, result.framework)
+    return pd.DataFrame(m.score_draws(result.framework.root), columns=list(m.data_.units))
+
+
 def published_rank_audit(published: pd.DataFrame, nominal_ranks: pd.Series,
                          bands: dict[str, pd.DataFrame], names: pd.Series | None = None
                          ) -> pd.DataFrame:

@@ -280,16 +280,13 @@ class _BayesJob:
 
 
 def _rank_sets(a: IndexAudit, s: AuditSettings) -> pd.DataFrame:
-    """MRSW simultaneous 90 % rank sets, treating the UA replications' ranks as score draws."""
+    """MRSW simultaneous 90 % rank sets, with the UA replications' ranks as score draws."""
+    from validation.rank_audit import rank_score_draws
     from validation.rank_inference import rank_confidence_sets
 
-    draws = -np.asarray(a.ua.ranks, dtype=float)
-    # units whose rank never moves have zero-variance differences: jitter below one rank
-    rng = np.random.default_rng(s.seed)
-    draws = draws + rng.uniform(-1e-3, 1e-3, size=draws.shape)
-    out = rank_confidence_sets(draws=draws, units=list(a.ua.units), alpha=0.10,
-                               n_boot=300 if s.quick else 1000, seed=s.seed)
-    return out
+    draws = rank_score_draws(a.ua.ranks, a.ua.units, seed=s.seed)
+    return rank_confidence_sets(draws=draws, alpha=0.10, n_boot=300 if s.quick else 1000,
+                                seed=s.seed)
 
 
 def published_table(root: str) -> pd.DataFrame | None:
