@@ -78,8 +78,8 @@ def cli_errors(func):
         except CityIndexError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2)
-        except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
-            typer.echo(f"error: {exc.filename}: {exc.strerror}", err=True)
+        except OSError as exc:  # unreadable input, full disk, …: one line, no traceback
+            typer.echo(f"error: {exc.filename or ''}: {exc.strerror or exc}", err=True)
             raise typer.Exit(2)
 
     return wrapper

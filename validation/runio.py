@@ -68,8 +68,16 @@ def _json_default(o):
 @contextmanager
 def run_folder(out: str | Path):
     """Yield a temporary folder; on success it replaces ``out``, on error it is removed."""
+    from model.errors import CityIndexError
+
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise CityIndexError(f"{out}: exists and is not a folder; choose another --out")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CityIndexError(f"{out.parent}: cannot create the output folder ({exc.strerror})") \
+            from None
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         yield tmp
