@@ -17,7 +17,10 @@ Missing stays missing: a city absent from a list whose coverage is partial (GaWC
 lists, migrant-stock table) is NaN; a zero is written only where the source is a complete
 register of such assets (airports, ports, cables, QS ranking, unicorn list, CI list, AidData,
 AEI), so no entry means none. China-specific BRI fields are NaN for mainland-Chinese cities,
-where "ties with China" are domestic and not meaningful.
+where "ties with China" are domestic and not meaningful. The two ``*_crossborder`` link columns
+are two-sided instead: ties with mainland China for a city outside it, ties with the world
+outside mainland China for a city in it ("mainland" = registry iso2 CN; Hong Kong, Macao and
+Taiwan are outside it, as in every China-specific column).
 """
 
 from __future__ import annotations
@@ -44,6 +47,9 @@ NAMED_MAX_KM = 100.0      # a source's own city name is trusted up to this dista
 META = ["code", "name_en", "iso2", "region", "subregion"]
 MAINLAND = "CN"
 GREATER_CHINA = {"CN", "HK", "MO", "TW"}
+TWIN_NOT_REGISTRY = {"jining", "yanzhoujining"}   # name keys of twin-list labels, see twins()
+TWIN_COUNTRY_ALIASES = {"scotland": "GB", "wales": "GB", "northernireland": "GB",
+                        "republicofireland": "IE", "georgiacountry": "GE"}
 
 
 # --------------------------------------------------------------------------- geography
@@ -148,8 +154,9 @@ def by_country(reg: pd.DataFrame, values: dict[str, float], default=np.nan) -> p
 # --------------------------------------------------------------------------- sources
 def air(raw: Path, reg, asg) -> dict[str, pd.Series]:
     """OpenFlights routes (June 2014, ODbL): distinct non-stop destinations from the city's
-    airports (airports assigned by the rule above); OurAirports (2022-10, public domain):
-    large airports with scheduled service."""
+    airports (airports assigned by the rule above), also those in mainland China (NaN for CN)
+    and the two-sided cross-border count (CN: outside mainland China; others: inside it);
+    OurAirports (2022-10, public domain): large airports with scheduled service."""
     cols = ["id", "name", "city", "country", "iata", "icao", "lat", "lon"]
     ap = pd.read_csv(raw / "openflights_airports.dat", header=None, usecols=range(8),
                      names=cols, **READ, dtype={"id": str})
@@ -175,6 +182,12 @@ def air(raw: Path, reg, asg) -> dict[str, pd.Series]:
         "of_dest_airports_in_china": rt[rt["dst_country"] == "China"].groupby("code")[
             "dst_id"].nunique(),
     }
+    # two-sided: a mainland city's routes to airports outside mainland China (HK, Macao and
+    # Taiwan airports included: OpenFlights labels them "Hong Kong", "Macau", "Taiwan"), any
+    # other city's routes into mainland China (country "China")
+    src_cn = rt["code"].map(reg.set_index("code")["iso2"]) == MAINLAND
+    cross = rt[src_cn != (rt["dst_country"] == "China")]
+    out["of_dest_airports_crossborder"] = cross.groupby("code")["dst_id"].nunique()
     out = {k: v.reindex(reg["code"]).fillna(0.0).astype(float) for k, v in out.items()}
     out["of_dest_airports_in_china"] = out["of_dest_airports_in_china"].where(
         reg["iso2"].to_numpy() != MAINLAND)
@@ -250,7 +263,10 @@ def gawc(raw: Path, reg, matcher) -> dict[str, pd.Series]:
 
 def twins(raw: Path, reg, matcher, ctab) -> dict[str, pd.Series]:
     """Sister cities from Wikipedia lists (Hekman/twincities, CC BY-SA): distinct partners in
-    mainland China. NaN for cities absent from every list and for mainland-Chinese cities."""
+    mainland China (NaN for mainland-Chinese cities), and the two-sided cross-border count:
+    for a mainland-Chinese city, distinct partners outside mainland China (Hong Kong, Macao,
+    Taiwan included); for any other city, distinct partners in mainland China. Both NaN for
+    cities absent from every list."""
     tw = pd.read_csv(raw / "twin_cities_raw.csv", **READ, dtype=str)
     both = pd.concat([tw.set_axis(["a", "ac", "b", "bc"], axis=1),
                       tw.set_axis(["b", "bc", "a", "ac"], axis=1)], ignore_index=True)
@@ -258,13 +274,40 @@ def twins(raw: Path, reg, matcher, ctab) -> dict[str, pd.Series]:
     cache = {}
     both["code"] = [cache.setdefault((a, c), lookup(matcher, a, c))
                     for a, c in zip(both["a"], both["ac"])]
+    # "Jining" in these lists is Jining, Shandong (its districts: Yanzhou), not in the registry;
+    # the registry's alias "Jining" is Ulanqab's seat district (Inner Mongolia)
+    wrong = both["a"].map(name_key).isin(TWIN_NOT_REGISTRY) & (both["code"] == "CN-ULANQAB")
+    both.loc[wrong, "code"] = None
     both = both.dropna(subset=["code"])
     both["b_iso"] = [to_iso2(c, ctab, matcher) for c in both["bc"]]
     both["b_key"] = both["b"].map(name_key)
     china = both[both["b_iso"] == MAINLAND].groupby("code")["b_key"].nunique()
     listed = pd.Index(both["code"].unique())
     s = china.reindex(reg["code"]).fillna(0.0).where(reg["code"].isin(listed).to_numpy())
-    return {"twin_partners_china": s.where(reg["iso2"].to_numpy() != MAINLAND).astype(float)}
+    # cross-border: the source labels Macao "China"; a partner that names a registry city in
+    # Hong Kong, Macao or Taiwan is taken as outside the mainland. A partner with no country
+    # label cannot be placed and is not counted; a label that names no ISO country ("Scotland",
+    # "Wales, United Kingdom") is still not mainland China and counts (see partner_country).
+    sar = {c for c in reg["code"] if c[:2] in GREATER_CHINA - {MAINLAND}}
+    b_mainland = (both["b_iso"] == MAINLAND) & ~pd.Series(
+        [b_iso == MAINLAND and lookup(matcher, b, bc) in sar
+         for b, bc, b_iso in zip(both["b"], both["bc"], both["b_iso"])], index=both.index)
+    a_mainland = both["code"].map(reg.set_index("code")["iso2"]) == MAINLAND
+    cross = both[both["bc"].notna() & (a_mainland != b_mainland)]
+    country = cross["bc"].map(lambda c: partner_country(c, ctab, matcher))
+    n_cross = (country + "|" + cross["b_key"]).groupby(cross["code"]).nunique()
+    x = n_cross.reindex(reg["code"]).fillna(0.0).where(reg["code"].isin(listed).to_numpy())
+    return {"twin_partners_china": s.where(reg["iso2"].to_numpy() != MAINLAND).astype(float),
+            "twin_partners_crossborder": x.astype(float)}
+
+
+def partner_country(label: str, ctab, matcher) -> str:
+    """Country key of a sister-city list's country label, so that one partner listed under
+    two labels ("England" / "England, United Kingdom") is counted once: ISO2 of the label, of
+    its last comma part, of a UK nation or Ireland alias, else the label's name key."""
+    iso = to_iso2(label, ctab, matcher) or to_iso2(label.split(",")[-1].strip(), ctab, matcher)
+    key = name_key(label)
+    return iso or TWIN_COUNTRY_ALIASES.get(key, key)
 
 
 def confucius(raw: Path, reg, asg) -> dict[str, pd.Series]:
