@@ -71,7 +71,7 @@ class Case:
         p["method"].write_text(self.method)
         return p
 
-    def fails(self, *needles: str, args: list[str] | None = None) -> str:
+    def check_fails(self, *needles: str, args: list[str] | None = None) -> str:
         """Run ``cityindex compute``; assert a clean one-line failure containing ``needles``."""
         p = self.paths()
         argv = args or ["compute", "--framework", str(p["fw"]), "--data", str(p["data"]),
@@ -106,48 +106,48 @@ def test_good_input_runs(case):
 # ------------------------------------------------------------------ data
 def test_missing_indicator_column(case):
     case.drop_column("x4")
-    case.fails("data.csv", "indicator column", "x4")
+    case.check_fails("data.csv", "indicator column", "x4")
 
 
 def test_non_numeric_cell(case):
     case.set_cell("C", "x1", "abc")
-    case.fails("data.csv", "row 4", "unit C", "column 'x1'", "'abc'")
+    case.check_fails("data.csv", "row 4", "unit C", "column 'x1'", "'abc'")
 
 
 def test_duplicate_unit_codes(case):
     case.set_cell("D", "uCode", "C")
-    case.fails("data.csv", "row 5", "column 'uCode'", "duplicate unit code 'C'", "row 4")
+    case.check_fails("data.csv", "row 5", "column 'uCode'", "duplicate unit code 'C'", "row 4")
 
 
 def test_empty_unit_code(case):
     case.set_cell("D", "uCode", "")
-    case.fails("data.csv", "row 5", "column 'uCode'", "empty unit code")
+    case.check_fails("data.csv", "row 5", "column 'uCode'", "empty unit code")
 
 
 def test_all_missing_indicator(case):
     case.set_column("x4", [""] * 5)
-    case.fails("data.csv", "column 'x4'", "missing for every unit")
+    case.check_fails("data.csv", "column 'x4'", "missing for every unit")
 
 
 def test_zero_variance_indicator(case):
     case.set_column("x4", ["3"] * 5)
-    case.fails("data.csv", "column 'x4'", "zero variance")
+    case.check_fails("data.csv", "column 'x4'", "zero variance")
 
 
 @pytest.mark.parametrize("token", ["inf", "-inf", "Infinity"])
 def test_infinite_value(case, token):
     case.set_cell("C", "x1", token)
-    case.fails("data.csv", "row 4", "unit C", "column 'x1'", "infinite")
+    case.check_fails("data.csv", "row 4", "unit C", "column 'x1'", "infinite")
 
 
 def test_no_unit_code_column(case):
     case.data = case.data.replace("uCode,", "id,", 1)
-    case.fails("data.csv", "unit-code column")
+    case.check_fails("data.csv", "unit-code column")
 
 
 def test_missing_data_file(case):
     p = case.paths()
-    case.fails("nope.csv", "not found", args=["compute", "-f", str(p["fw"]), "-d",
+    case.check_fails("nope.csv", "not found", args=["compute", "-f", str(p["fw"]), "-d",
                                                 str(case.dir / "nope.csv"), "-o", str(case.out)])
 
 
@@ -155,120 +155,120 @@ def test_missing_data_file(case):
 def test_non_positive_value_under_geometric_mean(case):
     case.method = "normalisation: {method: minmax, range: [0, 100]}\naggregation: {method: geometric}\n"
     # min-max [0, 100] maps x1's minimum (unit A) and x2's best-is-low maximum (unit A) to 0
-    case.fails("data.csv", "row 2", "unit A", "column 'x1'", "geometric", "'P1'",
+    case.check_fails("data.csv", "row 2", "unit A", "column 'x1'", "geometric", "'P1'",
                "A/x1=0", "A/x2=0", "[1, 100]")
 
 
 def test_non_positive_value_under_harmonic_mean(case):
     case.method = "aggregation: {method: harmonic}\n"
-    case.fails("data.csv", "unit A", "column 'x1'", "harmonic")
+    case.check_fails("data.csv", "unit A", "column 'x1'", "harmonic")
 
 
 def test_non_positive_value_under_log_treatment(case):
     case.set_cell("C", "x2", "0")
     case.method = "treatment: {method: log}\n"
-    case.fails("data.csv", "row 4", "unit C", "column 'x2'", "log", "not positive")
+    case.check_fails("data.csv", "row 4", "unit C", "column 'x2'", "log", "not positive")
 
 
 def test_zero_denominator(case):
     case.set_cell("C", "pop", "0")
-    case.fails("data.csv", "row 4", "unit C", "column 'pop'", "denominator of 'x3'")
+    case.check_fails("data.csv", "row 4", "unit C", "column 'pop'", "denominator of 'x3'")
 
 
 def test_missing_denominator_column(case):
     case.data = case.data.replace(",pop,", ",popx,", 1)
-    case.fails("data.csv", "denominator column", "pop")
+    case.check_fails("data.csv", "denominator column", "pop")
 
 
 def test_missing_group_column_for_group_imputation(case):
     case.method = "imputation: {method: group_mean, group: region}\n"
-    case.fails("data.csv", "group column 'region'")
+    case.check_fails("data.csv", "group column 'region'")
 
 
 # ------------------------------------------------------------------ framework
 def test_framework_duplicate_code(case):
     case.fw["nodes"].append(dict(case.node("x1")))
-    case.fails("framework.yaml", "duplicate node code 'x1'")
+    case.check_fails("framework.yaml", "duplicate node code 'x1'")
 
 
 def test_framework_unknown_parent(case):
     case.node("x1")["parent"] = "P9"
-    case.fails("framework.yaml", "node 'x1'", "unknown parent 'P9'")
+    case.check_fails("framework.yaml", "node 'x1'", "unknown parent 'P9'")
 
 
 def test_framework_cycle(case):
     case.node("Index")["parent"] = "P1"
-    case.fails("framework.yaml", "cycle", "Index -> P1 -> Index")
+    case.check_fails("framework.yaml", "cycle", "Index -> P1 -> Index")
 
 
 @pytest.mark.parametrize("weight", [0, -1, ".nan"])
 def test_framework_non_positive_weight(case, weight):
     case.node("x2")["weight"] = weight if weight != ".nan" else float("nan")
-    case.fails("framework.yaml", "node 'x2'", "weight")
+    case.check_fails("framework.yaml", "node 'x2'", "weight")
 
 
 def test_framework_non_numeric_weight(case):
     case.node("x2")["weight"] = "heavy"
-    case.fails("framework.yaml", "node 'x2'", "heavy")
+    case.check_fails("framework.yaml", "node 'x2'", "heavy")
 
 
 def test_framework_mixed_levels(case):
     case.node("x2")["parent"] = "Index"
-    case.fails("framework.yaml", "children of 'Index'", "mixed levels", "x2=1")
+    case.check_fails("framework.yaml", "children of 'Index'", "mixed levels", "x2=1")
 
 
 def test_framework_no_aggregation_level(case):
     """Case B11 (COINr issue #52): indicators only, no parent."""
     case.fw = {"nodes": [{"code": f"x{i}", "level": 1, "weight": 1, "direction": 1}
                          for i in range(1, 5)]}
-    case.fails("framework.yaml", "no aggregation level", "x1, x2, x3, x4")
+    case.check_fails("framework.yaml", "no aggregation level", "x1, x2, x3, x4")
 
 
 def test_framework_bad_direction(case):
     case.node("x1")["direction"] = 0
-    case.fails("framework.yaml", "node 'x1'", "direction")
+    case.check_fails("framework.yaml", "node 'x1'", "direction")
 
 
 def test_framework_unknown_node_key(case):
     case.node("x1")["wieght"] = 2
-    case.fails("framework.yaml", "node 'x1'", "wieght", "valid keys")
+    case.check_fails("framework.yaml", "node 'x1'", "wieght", "valid keys")
 
 
 def test_framework_bad_goalposts(case):
     case.node("x1")["goalposts"] = "low"
-    case.fails("framework.yaml", "node 'x1'", "goalposts")
+    case.check_fails("framework.yaml", "node 'x1'", "goalposts")
 
 
 def test_framework_invalid_yaml(case):
     case.fw_text = "nodes: [\n  {code: x1,\n"
-    case.fails("framework.yaml", "not valid YAML")
+    case.check_fails("framework.yaml", "not valid YAML")
 
 
 def test_framework_nodes_not_a_list(case):
     case.fw_text = "nodes: 5\n"
-    case.fails("framework.yaml", "'nodes' list")
+    case.check_fails("framework.yaml", "'nodes' list")
 
 
 def test_missing_framework_file(case):
     p = case.paths()
-    case.fails("nope.yaml", "not found", args=["compute", "-f", str(case.dir / "nope.yaml"),
+    case.check_fails("nope.yaml", "not found", args=["compute", "-f", str(case.dir / "nope.yaml"),
                                                  "-d", str(p["data"]), "-o", str(case.out)])
 
 
 # ------------------------------------------------------------------ method spec
 def test_method_unknown_key(case):
     case.method = "normalisation: {method: minmax, rnge: [0, 100]}\n"
-    case.fails("method.yaml", "'rnge'", "valid: ['direction', 'method', 'range']")
+    case.check_fails("method.yaml", "'rnge'", "valid: ['direction', 'method', 'range']")
 
 
 def test_method_unknown_choice_lists_valid_choices(case):
     case.method = "normalisation: {method: minmaxx}\n"
-    case.fails("method.yaml", "'minmaxx'", "valid: ['borda', 'dist2max'", "'zscore']")
+    case.check_fails("method.yaml", "'minmaxx'", "valid: ['borda', 'dist2max'", "'zscore']")
 
 
 def test_method_unknown_section(case):
     case.method = "normalization: {method: minmax}\n"
-    case.fails("method.yaml", "'normalization'", "'normalisation'")
+    case.check_fails("method.yaml", "'normalization'", "'normalisation'")
 
 
 @pytest.mark.parametrize("text,needle", [
@@ -284,51 +284,51 @@ def test_method_unknown_section(case):
 ])
 def test_method_bad_parameter_value(case, text, needle):
     case.method = text
-    case.fails("method.yaml", needle, "must be")
+    case.check_fails("method.yaml", needle, "must be")
 
 
 def test_method_invalid_yaml(case):
     case.method = "normalisation: {method: minmax\n"
-    case.fails("method.yaml", "not valid YAML")
+    case.check_fails("method.yaml", "not valid YAML")
 
 
 def test_method_not_a_mapping(case):
     case.method = "- minmax\n- arithmetic\n"
-    case.fails("method.yaml", "mapping")
+    case.check_fails("method.yaml", "mapping")
 
 
 def test_missing_method_file(case):
     p = case.paths()
-    case.fails("nope.yaml", "not found", args=["compute", "-f", str(p["fw"]), "-d",
+    case.check_fails("nope.yaml", "not found", args=["compute", "-f", str(p["fw"]), "-d",
                                                  str(p["data"]), "-m", str(case.dir / "nope.yaml"),
                                                  "-o", str(case.out)])
 
 
 def test_method_override_of_unknown_node(case):
     case.method = "overrides: {nodes: {X9: {treatment: {method: none}}}}\n"
-    case.fails("method.yaml", "overrides.nodes.X9", "unknown node 'X9'")
+    case.check_fails("method.yaml", "overrides.nodes.X9", "unknown node 'X9'")
 
 
 def test_method_override_of_unknown_level(case):
     case.method = "overrides: {levels: {7: {aggregation: {method: geometric}}}}\n"
-    case.fails("method.yaml", "overrides.levels.7", "1..3")
+    case.check_fails("method.yaml", "overrides.levels.7", "1..3")
 
 
 def test_method_weights_of_unknown_node(case):
     case.method = "weights: {P9: 2}\n"
-    case.fails("method.yaml", "weights", "P9")
+    case.check_fails("method.yaml", "weights", "P9")
 
 
 def test_method_stage_not_overridable(case):
     case.method = "overrides: {nodes: {x1: {screening: {min_availability: 0.5}}}}\n"
-    case.fails("method.yaml", "overrides.nodes.x1", "'screening'", "valid")
+    case.check_fails("method.yaml", "overrides.nodes.x1", "'screening'", "valid")
 
 
 def test_dist2ref_unknown_reference_unit(case):
     case.method = "normalisation: {method: dist2ref, ref: ZZZ}\n"
-    case.fails("'ZZZ'", "reference unit")
+    case.check_fails("'ZZZ'", "reference unit")
 
 
 def test_goalposts_without_goalposts(case):
     case.method = "normalisation: {method: goalposts}\n"
-    case.fails("'x1'", "goalposts")
+    case.check_fails("'x1'", "goalposts")

@@ -320,7 +320,7 @@ B07_BASE = {"normalisation": {"method": "none"}, "aggregation": {"method": "arit
             "overrides": {"nodes": {"P2": {"aggregation": {"method": "geometric"}}}}}
 
 
-def _close(series: pd.Series, expected: dict) -> None:
+def check_close(series: pd.Series, expected: dict) -> None:
     np.testing.assert_allclose(series[list(expected)].to_numpy(), list(expected.values()),
                                atol=1e-6, rtol=0)
 
@@ -328,18 +328,18 @@ def _close(series: pd.Series, expected: dict) -> None:
 def test_b07_mixed_methods_within_level_and_weights_for_one_level():
     spec = dict(B07_BASE, weights={"P1": 0.7, "P2": 0.3})
     r = compute_index(B07_FW, B07, spec)
-    _close(r.aggregated["P1"], B07_P1)
-    _close(r.aggregated["P2"], B07_P2)
-    _close(r.aggregated["Index"], B07_INDEX_A)
+    check_close(r.aggregated["P1"], B07_P1)
+    check_close(r.aggregated["P2"], B07_P2)
+    check_close(r.aggregated["Index"], B07_INDEX_A)
 
 
 def test_b07_max_at_top_level_keeps_other_weights():
     spec = dict(B07_BASE, overrides={"levels": {3: {"aggregation": {"method": "max"}}},
                                      "nodes": B07_BASE["overrides"]["nodes"]})
     r = compute_index(B07_FW, B07, spec)
-    _close(r.aggregated["P1"], B07_P1)  # the i1:2, i2:1 weights still apply at level 2
-    _close(r.aggregated["P2"], B07_P2)
-    _close(r.aggregated["Index"], B07_INDEX_B)
+    check_close(r.aggregated["P1"], B07_P1)  # the i1:2, i2:1 weights still apply at level 2
+    check_close(r.aggregated["P2"], B07_P2)
+    check_close(r.aggregated["Index"], B07_INDEX_B)
 
 
 def test_b07_override_one_node_leaves_siblings():
