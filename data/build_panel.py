@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -50,6 +51,16 @@ GREATER_CHINA = {"CN", "HK", "MO", "TW"}
 TWIN_NOT_REGISTRY = {"jining", "yanzhoujining"}   # name keys of twin-list labels, see twins()
 TWIN_COUNTRY_ALIASES = {"scotland": "GB", "wales": "GB", "northernireland": "GB",
                         "republicofireland": "IE", "georgiacountry": "GE"}
+#: GaWC 2020 spellings (name keys, after splitting "A/B" and dropping a bracket) that name a
+#: registry city under another form; each checked by name + country (see gawc()).
+GAWC_VARIANTS = {"kharkov": "Kharkiv", "nurnberg": "Nuremberg", "ashkhabad": "Ashgabat",
+                 "chittagong": "Chattogram", "albasrah": "Basra"}
+#: GaWC country labels that the country table does not resolve, or that cover several registry
+#: countries: "China" includes Hong Kong, Macao and Taiwan; "Korea" includes Pyongyang (KP).
+GAWC_COUNTRIES = {"China": GREATER_CHINA, "Korea": {"KR", "KP"}, "Czeck Republic": {"CZ"},
+                  "Kazakstan": {"KZ"}, "Congo (Dem. Rep.)": {"CD"}, "Congo (Rep.)": {"CG"},
+                  "Surinam": {"SR"}, "Burkina": {"BF"}, "Central African Rep.": {"CF"}}
+_BRACKET = re.compile(r"\s*\([^()]*\)\s*$")
 
 
 # --------------------------------------------------------------------------- geography
@@ -252,13 +263,34 @@ def unicorns(raw: Path, reg, asg, geo) -> dict[str, pd.Series]:
     return {"unicorns": per_city(reg, codes)}
 
 
-def gawc(raw: Path, reg, matcher) -> dict[str, pd.Series]:
+def gawc(raw: Path, reg, matcher, ctab) -> dict[str, pd.Series]:
     """GaWC Data Set 31, global network connectivity 2020 (London = 100); cities outside
-    the 707 measured stay NaN."""
+    the 707 measured stay NaN. Rows are matched by gawc_code()."""
     df = pd.read_excel(raw / "gawc_da31_gnc2020.xlsx")
-    df["code"] = [lookup(matcher, c, k) for c, k in zip(df["City"], df["Country"])]
+    df["code"] = [gawc_code(matcher, c, k, ctab) for c, k in zip(df["City"], df["Country"])]
     s = df.dropna(subset=["code"]).groupby("code")["GNC_rel(%)"].max()
     return {"gawc2020_gnc_rel": s.reindex(reg["code"]).astype(float)}
+
+
+def gawc_code(matcher: CityMatcher, label: str, country: str, ctab) -> str | None:
+    """Registry code of a GaWC (City, Country) row, or None unless exactly one.
+
+    GaWC writes "Mumbai/Bombay", "Malacca / Melaka" (alternative names: any may match),
+    "Seattle (Washington)", "Valencia (Sp.)" (the bracket is a state or country hint, never a
+    name, and is dropped: the Country column decides) and a few older spellings
+    (GAWC_VARIANTS); diacritics fold in name_key. Candidates must lie in the row's country."""
+    iso2 = GAWC_COUNTRIES.get(str(country).strip())
+    if iso2 is None:
+        one = to_iso2(country, ctab, matcher)
+        iso2 = {one} if one else set()
+    base = _BRACKET.sub("", str(label)).strip()
+    codes = set()
+    for alt in (a.strip() for a in base.split("/")):
+        for name in (alt, GAWC_VARIANTS.get(name_key(alt))):
+            if name:
+                codes |= {c for c in matcher.candidates(name)
+                          if matcher.registry.at[c, "iso2"] in iso2}
+    return codes.pop() if len(codes) == 1 else None
 
 
 def twins(raw: Path, reg, matcher, ctab) -> dict[str, pd.Series]:
@@ -411,7 +443,7 @@ def build_panel(raw: Path, registry: pd.DataFrame | None = None) -> pd.DataFrame
     cols: dict[str, pd.Series] = {}
     cols |= unicorns(raw, reg, asg, geo)
     cols |= universities(raw, reg, asg, geo)
-    cols |= gawc(raw, reg, matcher)
+    cols |= gawc(raw, reg, matcher, ctab)
     cols |= air(raw, reg, asg)
     cols |= sea(raw, reg, asg)
     cols |= cables(raw, reg, asg)

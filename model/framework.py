@@ -27,6 +27,7 @@ import yaml
 from .errors import FrameworkError, read_yaml
 
 NO_OPEN_INDICATOR = "no_open_indicator"
+COINR_TYPES = ("Indicator", "Aggregate", "Group", "Denominator", "Other")
 _NODE_KEYS = {"code", "name", "parent", "level", "weight", "direction", "unit", "source",
               "denominator", "target", "goalposts", "status", "note"}
 
@@ -342,6 +343,9 @@ class Framework:
         nodes = []
         for row_no, row in enumerate(df.itertuples(index=False), start=2):
             r = row._asdict()
+            if r["Type"] not in COINR_TYPES:
+                raise FrameworkError(f"{path}: row {row_no} ('{r['iCode']}'): unknown Type "
+                                     f"{r['Type']!r}; valid: {', '.join(COINR_TYPES)}")
             if r["Type"] not in ("Indicator", "Aggregate"):
                 continue
             try:

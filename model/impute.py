@@ -15,7 +15,7 @@ import pandas as pd
 
 from .errors import DataError
 
-METHODS = ("none", "mean", "median", "group_mean", "group_median", "iterative")
+METHODS = ("none", "mean", "median", "min", "group_mean", "group_median", "iterative")
 
 
 def impute(values: pd.DataFrame, method: str = "none", groups: pd.Series | None = None,
@@ -27,6 +27,9 @@ def impute(values: pd.DataFrame, method: str = "none", groups: pd.Series | None 
     values : DataFrame, units × indicators (any numeric dtype), NaN = missing.
     method : one of ``METHODS``.
         mean / median: the indicator's mean / median over observed units;
+        min: the indicator's smallest observed value — for lists that are left-censored (a unit
+        is absent because it falls below the list's threshold, e.g. GaWC's 707 cities), where
+        the minimum is the best bound on the missing value;
         group_mean / group_median: over observed units of the same group (``groups``);
         iterative: scikit-learn ``IterativeImputer`` (chained Bayesian-ridge regressions on the
         other indicators, an EM-like scheme; van Buuren & Groothuis-Oudshoorn 2011), seeded.
@@ -46,8 +49,8 @@ def impute(values: pd.DataFrame, method: str = "none", groups: pd.Series | None 
     x = values.astype(float)
     if method == "none" or not x.isna().any().any():
         return x
-    if method in ("mean", "median"):
-        fill = x.mean() if method == "mean" else x.median()
+    if method in ("mean", "median", "min"):
+        fill = {"mean": x.mean, "median": x.median, "min": x.min}[method]()
         out = x.fillna(fill)
     elif method in ("group_mean", "group_median"):
         if groups is None:

@@ -32,7 +32,7 @@ from .errors import MethodError, read_yaml
 # stage -> method -> allowed parameter keys (besides "method")
 STAGE_METHODS: dict[str, dict[str, set[str]]] = {
     "imputation": {
-        "none": set(), "mean": set(), "median": set(),
+        "none": set(), "mean": set(), "median": set(), "min": set(),
         "group_mean": {"group", "fallback"}, "group_median": {"group", "fallback"},
         "iterative": {"seed", "max_iter"},
     },
@@ -64,7 +64,7 @@ PLAIN_STAGES: dict[str, set[str]] = {
 DEFAULTS: dict[str, dict[str, Any]] = {
     "denomination": {"enabled": True},
     "screening": {"min_availability": 0.0, "force_include": [], "force_exclude": [],
-                  "measure": "imputed"},
+                  "measure": "denominated"},
     "imputation": {"method": "none"},
     "treatment": {"method": "none"},
     "normalisation": {"method": "minmax", "range": [0.0, 100.0]},

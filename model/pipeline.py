@@ -1,10 +1,11 @@
-"""The deterministic index pipeline: denominate → impute → screen → treat → normalise → aggregate.
+"""The deterministic index pipeline: denominate → screen → impute → treat → normalise → aggregate.
 
 ``compute_index(framework, data, method)`` returns one :class:`IndexResult` holding every
 intermediate table (units × codes), the scores and ranks of every aggregate node, and a log of
 what each stage changed. The sequence follows the OECD/JRC Handbook (2008, Steps 3–6) and COINr's
-``build_example_coin``: imputation runs before screening, and availability is measured on the
-imputed data (COINr) or, with ``screening.measure: denominated``, on the data before imputation.
+``build_example_coin``. Screening measures each unit's share of observed indicators before
+imputation (``screening.measure: denominated``, the default: excluded units take no part in
+imputation) or after it (``measure: imputed``, COINr's order).
 """
 
 from __future__ import annotations
@@ -194,16 +195,24 @@ def compute_index(framework: Framework | str | Path, data, method=None) -> Index
     else:
         denominated = raw.copy()
 
-    imputed_all = _impute_all(denominated, fw, method, data.meta.reindex(denominated.index),
-                              data.source)
+    # Screening: availability is measured before imputation (default) — excluded units then
+    # take no part in imputation — or, as COINr does, on the imputed data (measure: imputed).
     sc = method.stages["screening"]
-    basis = imputed_all if sc.get("measure", "imputed") == "imputed" else denominated
+    meta = data.meta.reindex(denominated.index)
+    if sc.get("measure", "denominated") == "imputed":
+        imputed_all = _impute_all(denominated, fw, method, meta, data.source)
+        basis = imputed_all
+    else:
+        basis = denominated
     _, screening = screen(basis, sc.get("min_availability", 0.0),
                           sc.get("force_include", []), sc.get("force_exclude", []))
+    screening.insert(0, "observed_share", denominated.notna().mean(axis=1))
     kept = screening.index[screening["kept"]]
     for unit, row in screening[~screening["kept"]].iterrows():
         log.append({"stage": "screening", "unit": unit, "action": "excluded", "n": 1,
                     "value": row["availability"], "detail": row["reason"]})
+    if basis is denominated:
+        imputed_all = _impute_all(denominated.loc[kept], fw, method, meta.loc[kept], data.source)
     screened = imputed_all.loc[kept]
     imputed = screened
     log += imputation_log(denominated.loc[kept], imputed, "; ".join(sorted(

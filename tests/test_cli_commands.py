@@ -75,3 +75,71 @@ def test_weights_cli_outputs(tmp_path):
     assert set(audit["code"]) >= {"LPI", "Physical", "Conn"}
     assert {"cronbach.csv", "correlations.csv", "summary.txt", "manifest.json"} <= {
         p.name for p in out.iterdir()}
+
+
+def test_validate_runs_every_alternative_of_the_space():
+    # data/spaces/default.yaml imputes by 'subregion', which the ASEM data do not have
+    res = CliRunner().invoke(app, ["validate", *INPUTS, "-s",
+                                   str(ROOT / "data" / "spaces" / "default.yaml")])
+    assert res.exit_code == 2
+    assert "subregion" in res.output and res.output.count("\n") == 1
+
+
+def test_out_folder_with_user_files_is_never_replaced(tmp_path):
+    precious = tmp_path / "mine"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep")
+    res = CliRunner().invoke(app, ["compute", *INPUTS, "-o", str(precious)])
+    assert res.exit_code == 2 and "not an earlier cityindex run" in res.output
+    assert (precious / "notes.txt").read_text() == "keep"
+    # an earlier run is replaced, an empty folder is used
+    run = tmp_path / "run"
+    invoke("compute", *INPUTS, "-o", run)
+    (run / "stale.csv").write_text("x")
+    invoke("compute", *INPUTS, "-o", run)
+    assert (run / "scores.csv").exists() and not (run / "stale.csv").exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    invoke("compute", *INPUTS, "-o", empty)
+    assert (empty / "manifest.json").exists()
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    res = CliRunner().invoke(app, ["compute", *INPUTS, "-o", str(a_file)])
+    assert res.exit_code == 2 and a_file.read_text() == "x"
+
+
+def test_imeta_unknown_type_is_an_error(tmp_path):
+    meta = pd.read_csv(ASEM / "asem_imeta.csv", keep_default_na=False, na_values=["", "NA"])
+    meta.loc[meta["iCode"] == "LPI", "Type"] = "Indicatr"
+    bad = tmp_path / "imeta.csv"
+    meta.to_csv(bad, index=False)
+    res = CliRunner().invoke(app, ["compute", "-f", str(bad), *INPUTS[2:], "-o",
+                                   str(tmp_path / "o")])
+    assert res.exit_code == 2
+    assert "row 2" in res.output and "'Indicatr'" in res.output and "valid: Indicator" in res.output
+
+
+def test_screening_before_imputation_is_the_default():
+    from model import compute_index
+
+    spec = {"imputation": {"method": "group_mean", "group": "EurAsia_group"},
+            "screening": {"min_availability": 0.9}}
+    r = compute_index(ASEM / "asem_imeta.csv", ASEM / "asem_idata.csv", spec)
+    out = set(r.screening.index[~r.screening["kept"]])
+    assert out == {"BGD", "BRN", "KHM", "LAO", "MMR"}  # < 90 % of indicators observed
+    assert (r.screening.loc[list(out), "observed_share"] < 0.9).all()
+    assert set(r.log.loc[r.log.stage == "screening", "unit"]) == out
+    # excluded units take no part in imputation: group means over the kept units only
+    kept = r.screening.index[r.screening["kept"]]
+    den = r.denominated.loc[kept]
+    groups = pd.read_csv(ASEM / "asem_idata.csv").set_index("uCode")["EurAsia_group"]
+    cell = den["Services"].isna()
+    if cell.any():
+        unit = cell[cell].index[0]
+        g = groups[unit]
+        expect = den.loc[[u for u in kept if groups[u] == g], "Services"].mean()
+        assert r.imputed.at[unit, "Services"] == expect
+    # COINr's order (measure: imputed) keeps all 51
+    spec["screening"]["measure"] = "imputed"
+    assert compute_index(ASEM / "asem_imeta.csv", ASEM / "asem_idata.csv",
+                         spec).screening["kept"].all()

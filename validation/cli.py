@@ -29,7 +29,7 @@ DataOpt = typer.Option(None, "--data", "-d", help="Indicator data (CSV/Parquet/X
                                                   "default: the bundled panel.")
 MethodOpt = typer.Option(None, "--method", "-m", help="Method spec YAML; default: data/methods/default.yaml "
                                                       "(COINr-like defaults for non-bundled frameworks).")
-SeedOpt = typer.Option(0, "--seed", help="Random seed.")
+SeedOpt = typer.Option(0, "--seed", min=0, help="Random seed (a non-negative integer).")
 
 
 @app.callback()
@@ -51,9 +51,16 @@ def resolve_framework(name: str) -> Path:
     raise FrameworkError(f"unknown framework '{name}'; give a file or one of {names}")
 
 
-def load_inputs(framework: str, data: Optional[Path], method: Optional[Path]):
-    """(Framework, IndicatorData, MethodSpec) from CLI options, validated."""
+def load_inputs(framework: str, data: Optional[Path], method: Optional[Path],
+                out: Optional[Path] = None):
+    """(Framework, IndicatorData, MethodSpec) from CLI options, validated; ``out`` (the run
+    folder) is checked first so that a bad ``--out`` fails before any long work."""
     from model import Framework, MethodSpec, read_data
+
+    from .runio import check_output_folder
+
+    if out is not None:
+        check_output_folder(out)
 
     fw_path = resolve_framework(framework)
     fw = Framework.load(fw_path)
@@ -78,6 +85,9 @@ def cli_errors(func):
         except CityIndexError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2)
+        except ValueError as exc:  # an out-of-range option caught by a library's own check
+            typer.echo(f"error: {str(exc).splitlines()[0] if str(exc) else exc!r}", err=True)
+            raise typer.Exit(2)
         except OSError as exc:  # unreadable input, full disk, …: one line, no traceback
             typer.echo(f"error: {exc.filename or ''}: {exc.strerror or exc}", err=True)
             raise typer.Exit(2)
@@ -96,7 +106,7 @@ def compute(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
 
     from .runio import manifest, run_folder, write_json
 
-    fw, ind, spec = load_inputs(framework, data, method)
+    fw, ind, spec = load_inputs(framework, data, method, out)
     if seed:
         spec.seed = seed
     result = compute_index(fw, ind, spec)
@@ -126,7 +136,8 @@ def validate(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
              space: Optional[Path] = typer.Option(None, "--space", "-s",
                                                   help="Also validate an uncertainty space."),
              seed: int = SeedOpt):
-    """Check framework, data, method (and space) without writing anything; print a summary."""
+    """Check framework, data, method (and space: every alternative is run through the
+    pipeline once) without writing anything; print a summary."""
     from model import compute_index
 
     fw, ind, spec = load_inputs(framework, data, method)
@@ -134,7 +145,10 @@ def validate(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
     if space is not None:
         from .space import UncertaintySpace
 
+        from .engine import prepare
+
         sp = UncertaintySpace.load(space, fw, spec)
+        prepare(fw, ind, spec, sp, seed=seed)  # every alternative must run through the pipeline
         typer.echo(f"space: {len(sp.assumptions)} assumptions "
                    f"({', '.join(f'{a.name}×{a.n_levels}' for a in sp.assumptions)})")
     miss = ind.values[fw.indicators].isna()

@@ -26,11 +26,12 @@ def register(app: typer.Typer) -> None:
     @cli_errors
     def bayes(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
               method: Optional[Path] = MethodOpt, seed: int = SeedOpt,
-              quick: bool = typer.Option(False, "--quick", help="2 chains × 200 draws (a smoke "
-                                                                "run; not for publication)."),
-              chains: int = typer.Option(4, "--chains"),
-              draws: int = typer.Option(1000, "--draws"),
-              tune: int = typer.Option(1000, "--tune"),
+              quick: bool = typer.Option(False, "--quick", help="2 chains × 200 draws + 200 tune "
+                                         "(overrides --chains/--draws/--tune; a smoke run, "
+                                         "not for publication)."),
+              chains: int = typer.Option(4, "--chains", min=1),
+              draws: int = typer.Option(1000, "--draws", min=10),
+              tune: int = typer.Option(1000, "--tune", min=0),
               likelihood: str = typer.Option("normal", help="normal | student_t"),
               loo: bool = typer.Option(False, "--loo", help="Also compare Normal vs Student-t "
                                                             "by PSIS-LOO (slow)."),
@@ -49,7 +50,11 @@ def register(app: typer.Typer) -> None:
 
         from .runio import manifest, run_folder, write_json
 
-        fw, ind, spec = load_inputs(framework, data, method)
+        if likelihood not in ("normal", "student_t"):
+            from model.errors import MethodError
+
+            raise MethodError(f"--likelihood '{likelihood}'; valid: normal, student_t")
+        fw, ind, spec = load_inputs(framework, data, method, out)
         result = compute_index(fw, ind, spec)
         if quick:
             chains, draws, tune = 2, 200, 200

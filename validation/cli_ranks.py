@@ -19,15 +19,16 @@ def register(app: typer.Typer) -> None:
                                          "measurement (bootstrap over indicator measurement "
                                          "error), uncertainty (the Monte Carlo replications' "
                                          "ranks) or bayes (posterior latent scores)."),
-              sd: float = typer.Option(0.10, "--sd", help="Measurement error (relative sd) of "
+              sd: float = typer.Option(0.10, "--sd", min=0.0, help="Measurement error (relative sd) of "
                                                           "every indicator value."),
-              draws: int = typer.Option(200, "--draws", help="Measurement-error draws."),
-              alpha: float = typer.Option(0.05, "--alpha"),
-              tau: int = typer.Option(10, "--tau", help="τ of the τ-best set."),
-              top: int = typer.Option(50, "--top", help="Units in the pairwise matrix."),
+              draws: int = typer.Option(200, "--draws", min=10, help="Measurement-error draws."),
+              alpha: float = typer.Option(0.05, "--alpha", min=0.001, max=0.5,
+                                         help="1 − confidence level."),
+              tau: int = typer.Option(10, "--tau", min=1, help="τ of the τ-best set."),
+              top: int = typer.Option(50, "--top", min=2, help="Units in the pairwise matrix."),
               space: Optional[Path] = typer.Option(None, "--space", help="Uncertainty space "
                                                    "for the methodological band."),
-              n: int = typer.Option(1000, "--n", help="Uncertainty replications."),
+              n: int = typer.Option(1000, "--n", min=2, help="Uncertainty replications."),
               published: Optional[Path] = typer.Option(None, "--published", help="Published "
                                                        "table (default: the 2021 table of the "
                                                        "bundled index)."),
@@ -52,7 +53,7 @@ def register(app: typer.Typer) -> None:
 
         if source not in ("measurement", "uncertainty", "bayes"):
             raise MethodError(f"--source '{source}'; valid: measurement, uncertainty, bayes")
-        fw, ind, spec = load_inputs(framework, data, method)
+        fw, ind, spec = load_inputs(framework, data, method, out)
         nominal = compute_index(fw, ind, spec)
         sp = UncertaintySpace.load(space or DATA / "spaces" / "default.yaml", fw, spec)
         ua = uncertainty_analysis(fw, ind, spec, sp, n=n, seed=seed)

@@ -11,7 +11,7 @@ from .cli import DATA, DataOpt, FrameworkOpt, MethodOpt, SeedOpt, cli_errors, lo
 
 SpaceOpt = typer.Option(None, "--space", "-s", help="Uncertainty space YAML; default: "
                                                     "data/spaces/default.yaml.")
-JobsOpt = typer.Option(1, "--jobs", "-j", help="Parallel processes (joblib); results are "
+JobsOpt = typer.Option(1, "--jobs", "-j", min=1, help="Parallel processes (joblib); results are "
                                                "identical to a serial run.")
 
 
@@ -31,10 +31,10 @@ def _progress(total: int, label: str):
     return bar, lambda n: bar.advance(task, n)
 
 
-def _inputs(framework, data, method, space):
+def _inputs(framework, data, method, space, out):
     from .space import UncertaintySpace
 
-    fw, ind, spec = load_inputs(framework, data, method)
+    fw, ind, spec = load_inputs(framework, data, method, out)
     space = space or DATA / "spaces" / "default.yaml"
     return fw, ind, spec, UncertaintySpace.load(space, fw, spec)
 
@@ -44,7 +44,7 @@ def register(app: typer.Typer) -> None:
     @cli_errors
     def uncertainty(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
                     method: Optional[Path] = MethodOpt, space: Optional[Path] = SpaceOpt,
-                    n: int = typer.Option(1000, "--n", help="Replications."),
+                    n: int = typer.Option(1000, "--n", min=2, help="Replications."),
                     seed: int = SeedOpt, jobs: int = JobsOpt,
                     sampling: str = typer.Option("random", help="random | sobol"),
                     replications: bool = typer.Option(False, "--replications",
@@ -56,7 +56,11 @@ def register(app: typer.Typer) -> None:
         from .runio import manifest, run_folder, write_json
         from .uncertainty import uncertainty_analysis
 
-        fw, ind, spec, sp = _inputs(framework, data, method, space)
+        if sampling not in ("random", "sobol"):
+            from model.errors import MethodError
+
+            raise MethodError(f"--sampling '{sampling}'; valid: random, sobol")
+        fw, ind, spec, sp = _inputs(framework, data, method, space, out)
         bar, tick = _progress(n, "uncertainty")
         with bar:
             res = uncertainty_analysis(fw, ind, spec, sp, n=n, seed=seed, sampling=sampling,
@@ -82,10 +86,11 @@ def register(app: typer.Typer) -> None:
     @cli_errors
     def sensitivity(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
                     method: Optional[Path] = MethodOpt, space: Optional[Path] = SpaceOpt,
-                    n: int = typer.Option(1024, "--n", help="Base sample size (power of 2); "
+                    n: int = typer.Option(1024, "--n", min=2, help="Base sample size (power of 2); "
                                                             "runs = n (d + 2)."),
                     seed: int = SeedOpt, jobs: int = JobsOpt,
-                    n_boot: int = typer.Option(500, "--boot", help="Bootstrap resamples."),
+                    n_boot: int = typer.Option(500, "--boot", min=0, help="Bootstrap resamples (0: no "
+                                                                         "intervals)."),
                     per_unit: bool = typer.Option(True, "--per-unit/--overall-only"),
                     out: Path = typer.Option(Path("reports/sensitivity"), "--out", "-o")):
         """Sobol sensitivity analysis: Si and STi of each assumption, with bootstrap CIs."""
@@ -94,7 +99,7 @@ def register(app: typer.Typer) -> None:
         from .runio import manifest, run_folder, write_json
         from .uncertainty import sensitivity_analysis
 
-        fw, ind, spec, sp = _inputs(framework, data, method, space)
+        fw, ind, spec, sp = _inputs(framework, data, method, space, out)
         runs = n * (len(sp.assumptions) + 2)
         bar, tick = _progress(runs, "sensitivity")
         with bar, warnings.catch_warnings(record=True) as caught:

@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
         from .runio import manifest, run_folder, write_json
         from .weight_audit import audit_weights
 
-        fw, ind, spec = load_inputs(framework, data, method)
+        fw, ind, spec = load_inputs(framework, data, method, out)
         result = compute_index(fw, ind, spec)
         score_fn = (lambda f: compute_index(f, ind, spec).aggregated) if loo else None
         audit = audit_weights(result.framework, result.aggregated, score_fn,

@@ -65,14 +65,44 @@ def _json_default(o):
     return str(o)
 
 
-@contextmanager
-def run_folder(out: str | Path):
-    """Yield a temporary folder; on success it replaces ``out``, on error it is removed."""
+def check_output_folder(out: str | Path) -> Path:
+    """``out`` may be new, an empty folder, or an earlier cityindex run (it has our manifest);
+    anything else is refused, so a mistyped ``--out`` can never delete a user's files.
+
+    Raises
+    ------
+    CityIndexError (one line) otherwise.
+    """
     from model.errors import CityIndexError
 
     out = Path(out)
-    if out.exists() and not out.is_dir():
+    if not out.exists():
+        return out
+    if not out.is_dir():
         raise CityIndexError(f"{out}: exists and is not a folder; choose another --out")
+    if not any(out.iterdir()) or _is_run_folder(out):
+        return out
+    raise CityIndexError(f"{out}: folder exists and is not an earlier cityindex run (no "
+                         "manifest.json of ours); choose a new or empty --out")
+
+
+def _is_run_folder(path: Path) -> bool:
+    try:
+        m = json.loads((path / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(m, dict) and {"command", "packages", "time"} <= set(m)
+
+
+@contextmanager
+def run_folder(out: str | Path):
+    """Yield a temporary folder; on success it replaces ``out``, on error it is removed.
+
+    ``out`` is checked by :func:`check_output_folder` first (call it before long work too).
+    """
+    from model.errors import CityIndexError
+
+    out = check_output_folder(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -84,6 +114,11 @@ def run_folder(out: str | Path):
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if out.exists():
-        shutil.rmtree(out)
+    old = None
+    if out.exists():  # an earlier run (checked above): swap, then delete it
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+        old.rmdir()
+        out.rename(old)
     tmp.rename(out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
