@@ -123,6 +123,17 @@ def read_data(path: str | Path, framework: Framework, unit_col: str | None = Non
     if not path.exists():
         raise DataError(f"{path}: data file not found")
     table = _read_table(path)
+    if path.suffix.lower() in (".csv", ".txt", ".tsv"):
+        import csv
+
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            header = next(csv.reader(fh, delimiter="\t" if path.suffix.lower() == ".tsv"
+                                     else ","), [])
+        seen: set[str] = set()
+        for col in header:
+            if col in seen:
+                raise DataError(f"{path}, row 1: column '{col}' appears twice in the header")
+            seen.add(col)
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
     return validate_table(table, framework, source=str(path), sha256=sha, unit_col=unit_col,
                           extra_numeric=extra_numeric)

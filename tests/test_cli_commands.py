@@ -143,3 +143,38 @@ def test_screening_before_imputation_is_the_default():
     spec["screening"]["measure"] = "imputed"
     assert compute_index(ASEM / "asem_imeta.csv", ASEM / "asem_idata.csv",
                          spec).screening["kept"].all()
+
+
+def test_duplicate_data_column_is_an_error(tmp_path):
+    text = (ASEM / "asem_idata.csv").read_text().splitlines()
+    header = text[0] + ',"LPI"'
+    rows = [r + ",1" for r in text[1:]]
+    bad = tmp_path / "dup.csv"
+    bad.write_text("\n".join([header, *rows]) + "\n")
+    res = CliRunner().invoke(app, ["validate", "-f", str(ASEM / "asem_imeta.csv"), "-d",
+                                   str(bad)])
+    assert res.exit_code == 2 and "column 'LPI' appears twice" in res.output
+
+
+def test_manifest_records_file_hashes(tmp_path):
+    import hashlib
+
+    out = tmp_path / "ua"
+    invoke("uncertainty", *INPUTS, *SPACE, "--n", 50, "-o", out)
+    man = json.loads((out / "manifest.json").read_text())
+    space_file = ROOT / "data" / "spaces" / "coinr_asem.yaml"
+    assert man["space"]["sha256"] == hashlib.sha256(space_file.read_bytes()).hexdigest()
+    assert man["framework"]["sha256"] == hashlib.sha256(
+        (ASEM / "asem_imeta.csv").read_bytes()).hexdigest()
+    assert man["method_file"]["sha256"] == hashlib.sha256(
+        (ROOT / "data" / "methods" / "asem.yaml").read_bytes()).hexdigest()
+
+
+def test_strict_yaml_for_method_files(tmp_path):
+    dup = tmp_path / "dup.yaml"
+    dup.write_text("imputation: {method: mean}\nimputation: {method: median}\n")
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    for path, needle in ((dup, "line 2: key 'imputation' given twice"), (empty, "is empty")):
+        res = CliRunner().invoke(app, ["validate", *INPUTS[:4], "-m", str(path)])
+        assert res.exit_code == 2 and needle in res.output

@@ -78,10 +78,19 @@ def cli_errors(func):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        import warnings
+
         from model.errors import CityIndexError
 
         try:
-            return func(*args, **kwargs)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("default")
+                result = func(*args, **kwargs)
+            # library and pipeline warnings as one line each, without source paths
+            for msg in dict.fromkeys(str(w.message).splitlines()[0] for w in caught
+                                     if issubclass(w.category, UserWarning)):
+                typer.echo(f"warning: {msg}", err=True)
+            return result
         except CityIndexError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2)

@@ -31,6 +31,13 @@ def _progress(total: int, label: str):
     return bar, lambda n: bar.advance(task, n)
 
 
+def _space_record(space) -> dict:
+    from .runio import file_sha256
+
+    path = Path(space or DATA / "spaces" / "default.yaml").resolve()
+    return {"file": str(path), "sha256": file_sha256(path)}
+
+
 def _inputs(framework, data, method, space, out):
     from .space import UncertaintySpace
 
@@ -74,8 +81,8 @@ def register(app: typer.Typer) -> None:
             write_json(tmp / "summary.json", res.summary)
             write_json(tmp / "manifest.json", manifest(
                 "uncertainty", method=spec, framework=fw, data=ind, seed=seed,
-                extra={"space": str(space or "data/spaces/default.yaml"), "n": n,
-                       "sampling": sampling, "jobs": jobs}))
+                extra={"space": _space_record(space), "n": n, "sampling": sampling,
+                       "jobs": jobs}))
         s = res.summary
         typer.echo(f"{fw.root}: {n} replications, mean |rank shift| "
                    f"{s['mean_abs_rank_shift']:.2f}, median 5–95% band {s['median_band_width']:.0f}"
@@ -116,8 +123,8 @@ def register(app: typer.Typer) -> None:
                                               "warnings": notes})
             write_json(tmp / "manifest.json", manifest(
                 "sensitivity", method=spec, framework=fw, data=ind, seed=seed,
-                extra={"space": str(space or "data/spaces/default.yaml"), "n": n,
-                       "n_boot": n_boot, "jobs": jobs}))
+                extra={"space": _space_record(space), "n": n, "n_boot": n_boot,
+                       "jobs": jobs}))
         typer.echo(f"{fw.root}: {res.n_runs} runs; Sobol indices of the mean |rank shift|:")
         for _, r in res.overall.iterrows():
             typer.echo(f"  {r['factor']:<16} Si {r['S1']:6.3f} [{r['S1_lo']:.3f}, {r['S1_hi']:.3f}]"

@@ -36,15 +36,31 @@ def manifest(command: str, *, method=None, framework=None, data=None, seed=None,
     m = {"command": command, "argv": sys.argv, "time": datetime.now(timezone.utc).isoformat(),
          "seed": seed, "packages": package_versions()}
     if framework is not None:
-        m["framework"] = {"file": getattr(framework, "origin", ""), "index": framework.root,
+        origin = getattr(framework, "origin", "")
+        m["framework"] = {"file": str(Path(origin).resolve()) if origin else "",
+                          "sha256": file_sha256(origin), "index": framework.root,
                           "n_indicators": len(framework.indicators)}
     if data is not None:
         m["data"] = {"file": data.source, "sha256": data.sha256, "n_units": len(data.units)}
     if method is not None:
         m["method"] = method.to_dict()
+        origin = getattr(method, "origin", "")
+        if origin:
+            m["method_file"] = {"file": str(Path(origin).resolve()),
+                                "sha256": file_sha256(origin)}
     if extra:
         m.update(extra)
     return m
+
+
+def file_sha256(path) -> str:
+    """SHA-256 of a file's bytes ("" when there is no such file)."""
+    import hashlib
+
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path else ""
+    except OSError:
+        return ""
 
 
 def write_json(path: Path, obj) -> None:
