@@ -123,16 +123,64 @@ def test_shapley_combined_asem_sums_exactly(asem):
 def test_shapley_grouped_stages_geometric(asem):
     fw, data, ref, _ = asem
     combined = variants(ref)["geometric"].replace("treatment.winmax", 2)
-    # the geometric mean alone on min-max [0, 100] hits zeros: grouping is required
-    with pytest.raises(Exception):
-        cmp.attribute_stages(fw, data, ref, combined)
+    # the geometric mean alone on min-max [0, 100] hits zeros: without automatic grouping
+    # the hybrid is refused as a method error (the data are not at fault)
+    with pytest.raises(MethodError, match="A with B's aggregation"):
+        cmp.attribute_stages(fw, data, ref, combined, auto_group=False)
     att = cmp.attribute_stages(fw, data, ref, combined,
                                stages=[("normalisation", "aggregation"), "treatment"])
     assert att.stages == ["normalisation+aggregation", "treatment"] and att.n_runs == 4
+    assert not att.grouped and att.note == "" and att.invalid == []
     _sum_check(att)
     w = att.wide()
     assert np.allclose(w[att.stages].sum(axis=1), w["total"], atol=1e-9)
     assert isinstance(cmp.shapley_chart(att), Figure)
+
+
+def test_shapley_auto_groups_invalid_hybrids(asem):
+    """B = geometric mean on min-max [1, 100] + winmax 2: the hybrid 'A with B's geometric
+    mean' hits A's min-max zeros, so normalisation and aggregation become one player."""
+    fw, data, ref, res_a = asem
+    combined = variants(ref)["geometric"].replace("treatment.winmax", 2)
+    assert cmp.diff_specs(ref, combined) == ["treatment", "normalisation", "aggregation"]
+    res_b = compute_index(fw, data, combined)
+    att = cmp.attribute_stages(fw, data, ref, combined, nodes="all", result_a=res_a,
+                               result_b=res_b)
+    assert att.stages == ["treatment", "normalisation+aggregation"] and att.n_runs == 4
+    assert att.groups == {"treatment": ("treatment",),
+                          "normalisation+aggregation": ("normalisation", "aggregation")}
+    assert att.paths["normalisation+aggregation"] == ("normalisation", "aggregation")
+    assert att.grouped and not att.trivial
+    assert "normalisation+aggregation" in att.note and "\n" not in att.note
+    assert ["aggregation"] in [h["stages"] for h in att.invalid]
+    # the hybrid's error names no data file: the data are not at fault
+    assert all("asem_idata.csv" not in h["error"] for h in att.invalid)
+    _sum_check(att)
+    assert att.max_abs_sum_error() < 1e-9 and att.max_abs_sum_error("score") < 1e-9
+    idx = att.table[att.table["node"] == fw.root].groupby("unit")
+    tot = (res_b.index_ranks - res_a.index_ranks)
+    assert np.allclose(idx["rank_shapley"].sum(), tot.reindex(idx.size().index), atol=1e-9)
+    assert "note:" in att.summary() and "note:" not in att.summary(note=False)
+    assert isinstance(cmp.shapley_chart(att), Figure)
+
+
+def test_shapley_fallback_one_player(asem):
+    """Only normalisation and aggregation differ and they only work together: no finer
+    grouping exists, so both are one player and the attribution is trivial."""
+    fw, data, ref, _ = asem
+    b = variants(ref)["geometric"]
+    att = cmp.attribute_stages(fw, data, ref, b)
+    assert att.stages == ["normalisation+aggregation"] and att.trivial
+    assert att.n_runs == 2 and "trivial" in att.note
+    _sum_check(att)
+    assert np.allclose(att.table["rank_shapley"], att.table["rank_shift"], atol=1e-9)
+
+
+def test_candidate_groupings_finest_first():
+    g = cmp._candidate_groupings(3)
+    assert g[0] == ((0,), (1,), (2,)) and g[-1] == ((0, 1, 2),) and len(g) == 5
+    assert g[1] == ((0,), (1, 2))  # adjacent stages merged before distant ones
+    assert cmp._candidate_groupings(0) == [()]
 
 
 def test_hybrid_spec_and_paths(asem):
@@ -233,3 +281,87 @@ def test_cli_compare(tmp_path):
                                    "--method-b", str(tmp_path / "missing.yaml"),
                                    "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and not (tmp_path / "x").exists()
+
+
+def _geo_method(tmp_path) -> Path:
+    ref = MethodSpec.load(REPO / "data" / "methods" / "asem.yaml")
+    b = variants(ref)["geometric"].replace("treatment.winmax", 2)
+    mb = tmp_path / "geo.yaml"
+    b.dump(mb)
+    return mb
+
+
+def _invoke_compare(tmp_path, mb, out):
+    from typer.testing import CliRunner
+
+    from validation.cli import app
+    from validation.cli_compare import register
+
+    register(app)
+    return CliRunner().invoke(app, [
+        "compare", "--framework", str(ASEM / "asem_imeta.csv"),
+        "--data", str(ASEM / "asem_idata.csv"),
+        "--method", str(REPO / "data" / "methods" / "asem.yaml"), "--method-b", str(mb),
+        "--out", str(out)])
+
+
+def test_cli_compare_geometric_groups_stages(tmp_path):
+    """QA defect: B with a geometric mean made the Shapley hybrids fail and the command
+    stopped (rc 2) with what looked like a data error."""
+    out = tmp_path / "geo"
+    r = _invoke_compare(tmp_path, _geo_method(tmp_path), out)
+    assert r.exit_code == 0, r.output
+    for f in ("compare.csv", "correlations.csv", "top.csv", "attribution.csv",
+              "interactions.csv", "summary.json", "manifest.json", "slope.png", "shapley.png",
+              "scatter.png"):
+        assert (out / f).exists(), f
+    s = json.loads((out / "summary.json").read_text())
+    assert s["differing_stages"] == ["treatment", "normalisation", "aggregation"]
+    a = s["attribution"]
+    assert a["possible"] and a["grouped"] and not a["trivial"]
+    assert a["groups"]["normalisation+aggregation"] == ["normalisation", "aggregation"]
+    assert a["stages"] == ["treatment", "normalisation+aggregation"]
+    assert a["max_abs_sum_error"] < 1e-9 and a["max_abs_score_sum_error"] < 1e-9
+    assert s["attribution_note"] == a["note"]
+    assert "normalisation+aggregation" in s["attribution_note"]
+    lines = [ln for ln in r.output.splitlines() if ln.startswith("attribution:")]
+    assert len(lines) == 1 and "normalisation+aggregation" in lines[0]
+    assert "error:" not in r.output and "asem_idata.csv, row" not in r.output
+    att = pd.read_csv(out / "attribution.csv")
+    assert set(att["stage"]) == {"treatment", "normalisation+aggregation"}
+    g = att.groupby(["node", "unit"])
+    assert np.allclose(g["rank_shapley"].sum(), g["rank_shift"].first(), rtol=0, atol=1e-9)
+    assert np.allclose(g["score_shapley"].sum(), g["score_shift"].first(), rtol=0, atol=1e-9)
+    # the comparison itself matches direct computation
+    fw = Framework.load(ASEM / "asem_imeta.csv")
+    data = read_data(ASEM / "asem_idata.csv", fw)
+    ra = compute_index(fw, data, MethodSpec.load(REPO / "data" / "methods" / "asem.yaml"))
+    rb = compute_index(fw, data, MethodSpec.load(tmp_path / "geo.yaml"))
+    cmpcsv = pd.read_csv(out / "compare.csv")
+    idx = cmpcsv[cmpcsv["node"] == fw.root].set_index("unit")
+    assert (idx["rank_shift"] == (rb.index_ranks - ra.index_ranks).reindex(idx.index)).all()
+
+
+def test_cli_compare_survives_failed_attribution(tmp_path, monkeypatch):
+    """Whatever goes wrong in the attribution, the comparison is written, the reason is one
+    line in summary.json and on stdout, and it is never reported as a data-file error."""
+    from model.errors import DataError
+
+    def boom(*args, **kwargs):
+        raise DataError("some/panel.csv, row 2 (unit X), column 'y': hybrid went wrong")
+
+    monkeypatch.setattr(cmp, "attribute_stages", boom)
+    out = tmp_path / "fail"
+    r = _invoke_compare(tmp_path, _geo_method(tmp_path), out)
+    assert r.exit_code == 0, r.output
+    for f in ("compare.csv", "correlations.csv", "top.csv", "summary.json", "slope.png",
+              "scatter.png", "attribution.csv"):
+        assert (out / f).exists(), f
+    assert not (out / "shapley.png").exists()
+    s = json.loads((out / "summary.json").read_text())
+    assert s["attribution"]["possible"] is False
+    assert s["attribution_note"].startswith("stage attribution not possible")
+    assert "error:" not in r.output
+    lines = [ln for ln in r.output.splitlines() if ln.startswith("attribution:")]
+    assert len(lines) == 1 and "not possible" in lines[0]
+    assert (out / "attribution.csv").read_text().startswith("# stage attribution not possible")

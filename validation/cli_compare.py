@@ -5,6 +5,12 @@ shifts per node and unit), correlations.csv, top.csv (top-k entries/exits), attr
 (exact Shapley + one-at-a-time shares per differing method stage; only when the two runs share
 framework and data and the methods differ), summary.json, figures (slope.png, scatter.png,
 shapley.png), published.csv when ``--published`` is given, and manifest.json.
+
+The comparison outputs are always written. The attribution runs hybrid methods (A with some of
+B's stages); stages whose hybrids are invalid (e.g. B's geometric mean on A's min-max [0, 100]
+zeros) are merged into one player automatically. The note on that (grouping used, or why no
+attribution was possible) is printed as one ``attribution:`` line and stored in summary.json
+(``attribution_note``, ``attribution``); an error of a hybrid never stops the command.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ def register(app: typer.Typer) -> None:
         from model import compute_index
         from model.data import read_data
         from model.framework import Framework
+        from model.errors import CityIndexError
         from model.method import MethodSpec
 
         from . import compare as cmp
@@ -89,24 +96,46 @@ def register(app: typer.Typer) -> None:
         comp = cmp.compare_results(res_a, res_b, band=band, top_k=top_k, labels=(la, lb))
         att = None
         differing = cmp.diff_specs(m_a, m_b)
-        if fw_b is fw_a and d_b is d_a and differing:
-            att = cmp.attribute_stages(fw_a, d_a, m_a, m_b, nodes="all", result_a=res_a,
-                                       result_b=res_b)
+        if not differing:
+            att_note = "no stage attribution: the methods are the same"
+        elif not (fw_b is fw_a and d_b is d_a):
+            att_note = "no stage attribution: framework or data differ between A and B"
+        else:
+            # the attribution runs hybrid methods (A with some of B's stages); whatever goes
+            # wrong there, the comparison itself is still written, and a hybrid's error is
+            # reported as such, never as an error of the data file
+            try:
+                att = cmp.attribute_stages(fw_a, d_a, m_a, m_b, nodes="all", result_a=res_a,
+                                           result_b=res_b)
+                att_note = att.note or "every hybrid method was valid; stages attributed " \
+                                       "separately"
+            except Exception as exc:  # noqa: BLE001 - the comparison must survive
+                reason = " ".join(str(exc).split())
+                if not isinstance(exc, CityIndexError):
+                    reason = f"{type(exc).__name__}: {reason}"
+                att_note = (reason if reason.startswith("stage attribution not possible")
+                            else f"stage attribution not possible: {reason}")
+        att_note = " ".join(att_note.split())
         pub = cmp.compare_published(res_b, published) if published is not None else None
         meta = getattr(d_a, "meta", None)
         names = (meta["name_en"].dropna().astype(str).to_dict()
                  if meta is not None and "name_en" in meta.columns else None)
         summary = comp.to_dict()
         summary["differing_stages"] = differing
+        summary["attribution_note"] = att_note
         if ua_summary:
             summary["band"] = {"space": str(space), **ua_summary}
         if att is not None:
             summary["attribution"] = {
-                "stages": att.stages, "n_runs": att.n_runs,
+                "possible": True, "stages": att.stages,
+                "groups": {k: list(v) for k, v in att.groups.items()},
+                "grouped": att.grouped, "trivial": att.trivial, "note": att_note,
+                "invalid_hybrids": att.invalid, "n_runs": att.n_runs, "n_tried": att.n_tried,
                 "stage_summary": att.stage_summary().reset_index().to_dict("records"),
-                "max_abs_sum_error": float(
-                    (att.table.groupby(["node", "unit"])["rank_shapley"].sum()
-                     - att.table.groupby(["node", "unit"])["rank_shift"].first()).abs().max())}
+                "max_abs_sum_error": att.max_abs_sum_error(),
+                "max_abs_score_sum_error": att.max_abs_sum_error("score")}
+        elif differing:
+            summary["attribution"] = {"possible": False, "note": att_note}
         if pub is not None:
             summary["published"] = {"file": str(published), **pub.to_dict()}
         with run_folder(out) as tmp:
@@ -120,10 +149,8 @@ def register(app: typer.Typer) -> None:
                 att_fig.savefig(tmp / "shapley.png", dpi=110)
             else:
                 (tmp / "attribution.csv").write_text(
-                    "# no stage attribution: " + ("the methods are the same"
-                                                  if not differing else
-                                                  "framework or data differ between A and B")
-                    + "\n")
+                    "# " + (att_note if att_note.startswith(("no stage", "stage attribution"))
+                            else f"no stage attribution: {att_note}") + "\n")
             if pub is not None:
                 pub.table.to_csv(tmp / "published.csv", index=False)
             cmp.slope_chart(comp, names=names).savefig(tmp / "slope.png", dpi=110)
@@ -137,8 +164,9 @@ def register(app: typer.Typer) -> None:
                        "space": str(space) if space else None, "n": n if space else None,
                        "published": str(published) if published else None}))
         typer.echo(comp.summary())
+        typer.echo(f"attribution: {att_note}")
         if att is not None:
-            typer.echo(att.summary())
+            typer.echo(att.summary(note=False))
         if pub is not None:
             typer.echo(pub.summary())
         typer.echo(f"→ {out}")

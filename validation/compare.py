@@ -27,6 +27,12 @@ stages in which two method specs differ (found by :func:`diff_specs`, a diff of 
 
 Stages that only make sense together (e.g. a geometric mean needs positive normalised values)
 can be grouped into one player: ``stages=[("normalisation", "aggregation"), "treatment"]``.
+Without such a grouping, a hybrid that is not a valid method (a ``MethodError`` or
+``DataError`` from it, or one that leaves unscored a unit both A and B score) makes
+``attribute_stages`` merge the stages involved automatically: the finest grouping under which
+every hybrid is valid is used, reported in ``Attribution.groups`` and ``Attribution.note``; if
+none is finer than "all differing stages together", that single player is used and the
+attribution is trivial (the note says so). Shares still sum exactly to each unit's move.
 
 ``compare_vintages`` runs two data vintages through one method; ``compare_published`` sets a
 result against a published ranking (``data/published/*.csv``), matching cities by registry code
@@ -41,6 +47,7 @@ from __future__ import annotations
 import copy
 import itertools
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -422,7 +429,13 @@ class Attribution:
         rank_share (rank_shapley / rank_shift, NaN when the unit did not move).
     stages : the players (labels); paths : label → tuple of spec paths.
     interactions : DataFrame (node, unit): total − Σ OAT for rank and score.
-    n_runs : number of compute_index runs (2^k).
+    n_runs : number of combinations the Shapley values use (2^k, k players).
+    groups : label → the requested stages (the differing stages, or the ``stages`` given)
+        merged into that player; a player of more than one stage was merged automatically
+        because some hybrid methods were invalid.
+    note : one line explaining the grouping ("" when every hybrid was valid as requested).
+    invalid : the hybrids that could not be computed: ``{"stages": [...], "error": str}``.
+    n_tried : compute_index runs tried in all (including failed hybrids and the search).
     """
 
     table: pd.DataFrame
@@ -431,6 +444,20 @@ class Attribution:
     interactions: pd.DataFrame
     n_runs: int
     combos: dict = field(default_factory=dict, repr=False)
+    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    note: str = ""
+    invalid: list[dict] = field(default_factory=list)
+    n_tried: int = 0
+
+    @property
+    def grouped(self) -> bool:
+        """True when stages were merged automatically because some hybrids were invalid."""
+        return any(len(g) > 1 for g in self.groups.values())
+
+    @property
+    def trivial(self) -> bool:
+        """True when all (several) requested stages had to be merged into one player."""
+        return len(self.stages) == 1 and self.grouped
 
     def wide(self, value: str = "rank_shapley", node: str | None = None) -> pd.DataFrame:
         """Units × stages of one value (plus the total), for one node (default: the index)."""
@@ -452,15 +479,24 @@ class Attribution:
             lambda s: s.abs().mean()), "mean_abs_rank_oat": g["rank_oat"].apply(
             lambda s: s.abs().mean()), "mean_abs_score_shapley": g["score_shapley"].apply(
             lambda s: s.abs().mean())}).reindex(self.stages)
-        out["share_of_abs_rank_shapley"] = (out["mean_abs_rank_shapley"]
-                                            / out["mean_abs_rank_shapley"].sum())
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["share_of_abs_rank_shapley"] = (out["mean_abs_rank_shapley"]
+                                                / out["mean_abs_rank_shapley"].sum())
         return out
 
-    def summary(self) -> str:
-        lines = [f"Stage attribution over {len(self.stages)} differing stage(s) "
-                 f"({self.n_runs} compute_index runs, exact Shapley): "
+    def max_abs_sum_error(self, value: str = "rank") -> float:
+        """max over (node, unit) of |Σ_stages shapley − total move| (0 up to rounding)."""
+        g = self.table.groupby(["node", "unit"], sort=False)
+        err = (g[f"{value}_shapley"].sum(min_count=1) - g[f"{value}_shift"].first()).abs()
+        return float(err.max()) if err.notna().any() else 0.0
+
+    def summary(self, note: bool = True) -> str:
+        lines = [f"Stage attribution over {len(self.stages)} player(s) "
+                 f"({self.n_runs} combinations, exact Shapley): "
                  + ", ".join(f"{s} = {list(p)}" if (len(p) > 1 or p[0] != s) else s
                              for s, p in self.paths.items())]
+        if note and self.note:
+            lines.append(f"note: {self.note}")
         lines.append(self.stage_summary().to_string(float_format=lambda v: f"{v:.3f}"))
         return "\n".join(lines)
 
@@ -479,9 +515,66 @@ def _players(stages, a, b) -> dict[str, tuple[str, ...]]:
     return out
 
 
+_LOC = re.compile(r"^.*?(?:row \d+ \(unit [^)]*\)|unit [^,:]+), column '[^']*': ")
+
+
+def _short_reason(exc: BaseException, limit: int = 160) -> str:
+    """The gist of an error on one line, without the data-file location of a DataError (the
+    cell is not at fault: the hybrid method is)."""
+    msg = " ".join(str(exc).split())
+    msg = _LOC.sub("", msg, count=1)
+    for cut in ("; ", " ("):
+        i = msg.find(cut)
+        if i >= 30:
+            msg = msg[:i]
+    return msg if len(msg) <= limit else msg[:limit - 1] + "…"
+
+
+def _set_partitions(items: list[int]):
+    """All set partitions of ``items`` (lists of blocks)."""
+    if not items:
+        yield []
+        return
+    first, rest = items[0], items[1:]
+    for p in _set_partitions(rest):
+        for i in range(len(p)):
+            yield p[:i] + [[first] + p[i]] + p[i + 1:]
+        yield [[first]] + p
+
+
+def _candidate_groupings(n: int, max_search: int = 9) -> list[tuple[tuple[int, ...], ...]]:
+    """Groupings of players 0..n−1 to try, finest first; among equally fine ones the smallest
+    largest group, then groups of stages adjacent in pipeline order. Beyond ``max_search``
+    players (Bell(n) groupings) only the finest and the coarsest are tried."""
+    if n == 0:
+        return [()]
+    if n > max_search:
+        return [tuple((i,) for i in range(n)), (tuple(range(n)),)]
+    parts = {tuple(sorted(tuple(sorted(b)) for b in p)) for p in _set_partitions(list(range(n)))}
+    return sorted(parts, key=lambda bl: (-len(bl), max(len(b) for b in bl),
+                                         sum(b[-1] - b[0] for b in bl), bl))
+
+
+def _check_scored(res, a, b) -> None:
+    """A hybrid must score every (unit, node) that both A and B score (else the Shapley shares
+    of that unit could not add up to its move): MethodError otherwise."""
+    if a is None or b is None:
+        return
+    ra, rb, rh = a.ranks, b.ranks, res.ranks
+    cols = [c for c in ra.columns if c in rb.columns]
+    units = ra.index.intersection(rb.index)
+    both = ra.reindex(index=units, columns=cols).notna() & rb.reindex(index=units,
+                                                                        columns=cols).notna()
+    lost = both & rh.reindex(index=units, columns=cols).isna()
+    if lost.to_numpy().any():
+        bad = lost.any(axis=1)
+        raise MethodError(f"{int(bad.sum())} unit(s) scored by both A and B are not scored "
+                          f"(e.g. {list(bad[bad].index[:3])})")
+
+
 def attribute_stages(framework, data, method_a, method_b, stages=None,
                      nodes: str | Sequence[str] | None = None, max_stages: int = 8,
-                     result_a=None, result_b=None) -> Attribution:
+                     result_a=None, result_b=None, auto_group: bool = True) -> Attribution:
     """Share of each unit's rank and score move from A to B caused by each differing stage.
 
     Parameters
@@ -492,10 +585,24 @@ def attribute_stages(framework, data, method_a, method_b, stages=None,
         (e.g. ``"treatment.winmax"``) and tuples of paths grouped into one player.
     nodes : None (the index), "all", or a list of aggregate codes.
     max_stages : refuse more than this many players (2^k runs).
+    result_a, result_b : A's and B's results when already computed (saves two runs).
+    auto_group : when some hybrid "A with B's settings of the stages in T" is not a valid
+        method (a ``MethodError`` or ``DataError`` from it, e.g. B's geometric mean on A's
+        min-max [0, 100] zeros), merge the stages involved into one player and retry: the
+        finest grouping under which every hybrid is valid is used and reported in
+        ``Attribution.groups`` / ``note``. When no finer grouping works all stages become one
+        player (the attribution is then trivial: each unit's whole move). With
+        ``auto_group=False`` an invalid hybrid raises :class:`MethodError`.
 
     Returns
     -------
     Attribution. For each unit, Σ_stages rank_shapley == rank_b − rank_a (and likewise scores).
+
+    Raises
+    ------
+    MethodError when there are too many stages, when ``auto_group`` is off and a hybrid is
+    invalid, or when even "A with B's settings of all the stages" cannot be computed. Errors
+    of a hybrid are never raised as a ``DataError``: the data are not at fault.
     """
     from model.framework import Framework
     from model.pipeline import compute_index
@@ -509,26 +616,103 @@ def attribute_stages(framework, data, method_a, method_b, stages=None,
         _spec_dict(method_a))
     mb = method_b if isinstance(method_b, MethodSpec) else MethodSpec.from_dict(
         _spec_dict(method_b))
-    players = _players(stages, ma, mb)
-    k = len(players)
-    if k > max_stages:
-        raise MethodError(f"{k} differing stages ({list(players)}) need 2^{k} runs; group them "
+    req = _players(stages, ma, mb)
+    n = len(req)
+    if n > max_stages:
+        raise MethodError(f"{n} differing stages ({list(req)}) need 2^{n} runs; group them "
                           f"or raise max_stages ({max_stages})")
+    base_names = list(req)
+    everything = frozenset(range(n))
+
+    # v(U) for U ⊆ the requested players: A with B's settings of the stages in U (cached,
+    # failures remembered so that a grouping containing them is never tried again)
+    done: dict[frozenset, Any] = {}
+    failed: dict[frozenset, BaseException] = {}
+
+    def label(U) -> str:
+        return "+".join(base_names[i] for i in sorted(U))
+
+    def value(U: frozenset):
+        if U in done:
+            return done[U]
+        if U in failed:
+            return None
+        if not U:
+            done[U] = result_a if result_a is not None else compute_index(framework, data, ma)
+            return done[U]
+        if U == everything and result_b is not None and stages is None:
+            done[U] = result_b
+            return done[U]
+        paths = [p for i in sorted(U) for p in req[base_names[i]]]
+        try:
+            spec = hybrid_spec(ma, mb, paths)
+            res = compute_index(framework, data, spec)
+            if U != everything:
+                _check_scored(res, value(frozenset()), value(everything))
+        except (DataError, MethodError) as exc:
+            failed[U] = exc
+            return None
+        done[U] = res
+        return res
+
+    def blocked(grouping) -> bool:
+        sets = [frozenset(b) for b in grouping]
+        return any(all(b <= F or not (b & F) for b in sets) for F in failed)
+
+    def valid(grouping) -> bool:
+        k = len(grouping)
+        for r in range(k + 1):
+            for T in itertools.combinations(range(k), r):
+                U = frozenset(i for j in T for i in grouping[j])
+                if value(U) is None:
+                    return False
+        return True
+
+    finest = tuple((i,) for i in range(n))
+    chosen = None
+    for grouping in ([finest] if not auto_group or n == 0 else _candidate_groupings(n)):
+        if blocked(grouping):
+            continue
+        if valid(grouping):
+            chosen = grouping
+            break
+        if not auto_group:
+            U = min(failed, key=lambda s: (len(s), sorted(s)))
+            raise MethodError(
+                f"A with B's {label(U)} is not a valid method ({_short_reason(failed[U])}); "
+                "group stages that only work together, e.g. "
+                "stages=[('normalisation', 'aggregation')], or use auto_group=True") from None
+    invalid = [{"stages": [base_names[i] for i in sorted(U)],
+                "error": f"A with B's {label(U)}: " + _LOC.sub("", " ".join(str(e).split()),
+                                                                  count=1)}
+               for U, e in sorted(failed.items(), key=lambda kv: (len(kv[0]), sorted(kv[0])))]
+    if chosen is None:
+        U = everything if everything in failed else min(failed, key=len)
+        raise MethodError(f"stage attribution not possible: A with B's {label(U)} is not a "
+                          f"valid method ({_short_reason(failed[U])})")
+    chosen = tuple(sorted(chosen, key=lambda b: b[0]))  # players in the requested order
+    players = {label(b): tuple(p for i in b for p in req[base_names[i]]) for b in chosen}
+    groups = {label(b): tuple(base_names[i] for i in b) for b in chosen}
     names = list(players)
-    # all 2^k combinations: v(T) = A with B's settings of the stages in T
+    k = len(names)
+    note = ""
+    if failed:
+        U = min(failed, key=lambda s: (len(s), sorted(s)))
+        why = (f"{len(failed)} hybrid method(s) are invalid, e.g. A with B's {label(U)} "
+               f"({_short_reason(failed[U])})")
+        merged = [label(b) for b in chosen if len(b) > 1]
+        if k == 1 and n > 1:
+            note = (f"no finer grouping of the differing stages {', '.join(base_names)} makes "
+                    f"every hybrid valid: {why}; all are treated as one player "
+                    f"'{names[0]}', so the attribution is trivial (each unit's whole move)")
+        elif merged:
+            note = (f"stages grouped into one player: {', '.join(merged)}, because {why}")
+        else:  # pragma: no cover - a failure blocks the finest grouping, so something merged
+            note = why
     combos: dict[frozenset, Any] = {}
     for r in range(k + 1):
         for T in itertools.combinations(range(k), r):
-            key = frozenset(T)
-            if not T and result_a is not None:
-                combos[key] = result_a
-                continue
-            if r == k and result_b is not None and stages is None:
-                combos[key] = result_b
-                continue
-            paths = [p for i in T for p in players[names[i]]]
-            spec = hybrid_spec(ma, mb, paths) if T else ma
-            combos[key] = compute_index(framework, data, spec)
+            combos[frozenset(T)] = done[frozenset(i for j in T for i in chosen[j])]
     base, full = combos[frozenset()], combos[frozenset(range(k))]
     if nodes is None:
         codes = [framework.root]
@@ -579,7 +763,7 @@ def attribute_stages(framework, data, method_a, method_b, stages=None,
                                    "score_interaction": (s1 - s0) - oat_s_sum}))
     table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
     return Attribution(table, names, players, pd.concat(inter, ignore_index=True),
-                       len(combos), combos)
+                       len(combos), combos, groups, note, invalid, len(done) + len(failed))
 
 
 # ------------------------------------------------------------------------------ vintages
