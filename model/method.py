@@ -165,6 +165,26 @@ def _check_stage(stage: str, section: Any, where: str, partial: bool = False) ->
     _check_params(stage, section, where)
 
 
+def _read_extended(path: Path, seen: tuple) -> dict:
+    """The spec of ``path`` with its ``extends`` chain resolved (see MethodSpec.load)."""
+    if path.resolve() in seen:
+        raise MethodError(f"{path}: 'extends' loops back to itself")
+    spec = read_yaml(path, MethodError, "method")
+    if not isinstance(spec, Mapping):
+        raise MethodError(f"{path}: a method spec must be a mapping of stage sections")
+    spec = dict(spec)
+    base_name = spec.pop("extends", None)
+    if base_name is None:
+        return spec
+    base = _read_extended(path.parent / str(base_name), seen + (path.resolve(),))
+    merged = {**base, **{k: v for k, v in spec.items() if k not in ("weights", "overrides")}}
+    merged["weights"] = {**(base.get("weights") or {}), **(spec.get("weights") or {})}
+    bo, so = base.get("overrides") or {}, spec.get("overrides") or {}
+    merged["overrides"] = {key: {**(bo.get(key) or {}), **(so.get(key) or {})}
+                           for key in ("levels", "nodes")}
+    return merged
+
+
 @dataclass
 class MethodSpec:
     """A validated method spec (see module docstring). Build with :meth:`from_dict`/``load``."""
@@ -237,11 +257,15 @@ class MethodSpec:
 
     @classmethod
     def load(cls, path: str | Path | None) -> "MethodSpec":
-        """Read a YAML method spec (``None`` gives the defaults)."""
+        """Read a YAML method spec (``None`` gives the defaults).
+
+        A file may start from another one with ``extends: other.yaml`` (a path relative to the
+        file): its stage sections replace the base's, and its ``weights`` and
+        ``overrides.levels``/``overrides.nodes`` entries are added to the base's.
+        """
         if path is None:
             return cls()
-        spec = read_yaml(path, MethodError, "method")
-        return cls.from_dict(spec, origin=str(path))
+        return cls.from_dict(_read_extended(Path(path), ()), origin=str(path))
 
     def to_dict(self) -> dict:
         out: dict[str, Any] = {}

@@ -159,7 +159,7 @@ def test_outputs(fitted, tmp_path):
     assert (pr["rank_lo"] <= pr["rank_median"]).all()
     assert np.isclose(pr["p_top_10"].sum(), 10)
     w = m.implied_weights(pca_weights=pd.Series(1 / 15, index=FW.indicators))
-    assert np.isclose(w["mean"].sum(), 1) and np.isclose(w["nominal"].sum(), 1)
+    assert np.isclose(w["mean"].sum(), 1) and np.isclose(w["nominal_z"].sum(), 1)
     assert {"lo", "hi", "pca", "outside"} <= set(w.columns)
     pp = m.ppc(n_draws=100)
     assert len(pp) == 5 * len(FW.indicators) and pp["p_value"].between(0, 1).all()

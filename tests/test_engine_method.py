@@ -122,3 +122,22 @@ def test_replace_does_not_mutate():
     before = base.to_dict()
     base.replace("overrides.nodes.X1.treatment.winmax", 4)
     assert base.to_dict() == before
+
+
+def test_extends_merges_overrides_and_replaces_sections(tmp_path):
+    base = tmp_path / "base.yaml"
+    base.write_text("imputation: {method: median}\ntreatment: {method: coinr, winmax: 3}\n"
+                    "weights: {P1: 2}\noverrides: {nodes: {x1: {treatment: {method: none}}}}\n")
+    child = tmp_path / "child.yaml"
+    child.write_text("extends: base.yaml\ntreatment: {method: log_ct}\nweights: {P2: 3}\n"
+                     "overrides: {nodes: {x2: {imputation: {method: min}}}}\n")
+    spec = MethodSpec.load(child)
+    assert spec.stages["imputation"] == {"method": "median"}
+    assert spec.stages["treatment"] == {"method": "log_ct"}  # replaced, not merged
+    assert spec.weights == {"P1": 2.0, "P2": 3.0}
+    assert set(spec.node_overrides) == {"x1", "x2"}
+    assert MethodSpec.from_dict(yaml.safe_load(spec.dump())) == spec  # dumps resolved
+    loop = tmp_path / "loop.yaml"
+    loop.write_text("extends: loop.yaml\n")
+    with pytest.raises(MethodError, match="loops back"):
+        MethodSpec.load(loop)

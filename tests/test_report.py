@@ -139,3 +139,166 @@ def test_rank_uncertainty_figure():
     fig = F.rank_uncertainty(stats, top=50)
     assert isinstance(fig, Figure)
     assert len(fig.axes[0].get_xticklabels()) == 50
+
+
+# ----------------------------------------------------------------------- QA fixes (report)
+GDCI_ARGS = ["-f", "gdci", "--n", "100", "--n-sobol", "16"]
+
+
+@pytest.fixture(scope="module")
+def gdci_run(tmp_path_factory):
+    """One quick GDCI audit with profiles (given twice, by name and in Chinese)."""
+    out = tmp_path_factory.mktemp("audit") / "gdci"
+    res = _invoke(["audit", "--quick", "--quiet", *GDCI_ARGS, "--profile", "Shanghai",
+                   "--profile", "上海", "--profile", "Xinfu", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    return out
+
+
+def test_observed_share_and_mostly_imputed_flag(gdci_run):
+    rk = pd.read_csv(gdci_run / "tables" / "GDCI_rankings.csv")
+    assert "observed_share" in rk.columns
+    assert rk["observed_share"].between(0, 1).all()
+    low = set(rk.loc[rk["observed_share"] < 0.5, "unit"])
+    assert {"XX-XINFU", "XX-ISKRA", "ET-DUKEM"} <= low
+    wid = pd.read_csv(gdci_run / "tables" / "GDCI_widest_bands.csv")
+    assert {"unit", "name", "nominal_rank", "observed_share"} <= set(wid.columns)
+    html = (gdci_run / "index.html").read_text()
+    assert "Xinfu †" in html or "Xinfu (9%)" in html
+    assert "fewer than 50% of their" in html
+
+
+def test_rank_sets_measurement_error_columns(gdci_run):
+    rs = pd.read_csv(gdci_run / "tables" / "GDCI_rank_sets.csv")
+    assert list(rs.columns[:3]) == ["unit", "name", "nominal_rank"]
+    for c in ("simultaneous_lower", "simultaneous_upper", "marginal_lower", "marginal_upper"):
+        assert c in rs.columns
+    assert "estimate" not in rs.columns
+    assert rs["nominal_rank"].is_monotonic_increasing
+    assert (rs["simultaneous_lower"] <= rs["simultaneous_upper"]).all()
+    assert (rs["simultaneous_lower"] <= rs["marginal_lower"]).all()
+    assert (rs["marginal_upper"] <= rs["simultaneous_upper"]).all()
+    html = (gdci_run / "index.html").read_text()
+    assert "10% relative measurement error" in html and "methodological" in html
+
+
+def _cells(html: str, table_after: str) -> list[str]:
+    i = html.index(table_after)
+    j = html.index("</table>", i)
+    return re.findall(r"<td>([^<]*)</td>", html[i:j])
+
+
+def test_ranks_shown_as_integers(gdci_run):
+    html = (gdci_run / "index.html").read_text()
+    i = html.index('id="profile-GDCI_CN-SHANGHAI"')
+    block = html[i:html.index("Regional peers", i)]
+    rows = re.findall(r"<tr>(.*?)</tr>", block, flags=re.S)
+    cells = [re.findall(r"<td>([^<]*)</td>", r) for r in rows if "<td>" in r]
+    assert cells and all(re.fullmatch(r"\d+|–", c[k]) for c in cells for k in (4, 5, 6, 7))
+    wid = _cells(html, "Widest bands")
+    assert not any(re.fullmatch(r"\d+\.\d+", c) and c.endswith(".000") for c in wid)
+    # CSV keeps the raw values
+    lv = pd.read_csv(gdci_run / "tables" / "profile_GDCI_CN-SHANGHAI_levels.csv")
+    assert lv["median"].notna().all()
+
+
+def test_profiles_deduped_observed_only_and_no_nan_bands(gdci_run):
+    html = (gdci_run / "index.html").read_text()
+    assert html.count('id="profile-GDCI_CN-SHANGHAI"') == 1
+    lv = pd.read_csv(gdci_run / "tables" / "profile_GDCI_CN-SHANGHAI_levels.csv")
+    assert lv[["median", "q5", "q95"]].notna().all().all()    # PS, INN_innovator: 1 indicator
+    st = pd.read_csv(gdci_run / "tables" / "profile_GDCI_XX-XINFU_strongest.csv")
+    wk = pd.read_csv(gdci_run / "tables" / "profile_GDCI_XX-XINFU_weakest.csv")
+    assert set(st["indicator"]) | set(wk["indicator"]) <= {"ctry_internet_users_pct"}
+    assert "10 of 11 indicators are imputed" in html
+
+
+def test_profile_helpers_case_and_data_names():
+    from validation.cli import load_inputs
+    from validation.report.profile import resolve_cities
+
+    assert resolve_cities(["fr-paris", "Paris (France)", "FR-PARIS"]) == ["FR-PARIS"]
+    assert resolve_cities(["Shanghai", "上海"]) == ["CN-SHANGHAI"]
+    fw, d, m = load_inputs(str(ASEM / "asem_imeta.csv"), ASEM / "asem_idata.csv",
+                           ROOT / "data" / "methods" / "asem.yaml")
+    assert resolve_cities(["Austria", "aut", "Singapore"], data=[d]) == ["AUT", "SGP"]
+
+
+def test_profile_command_asem_names():
+    args = [a for a in ASEM_ARGS]
+    res = _invoke(["profile", "Austria", "aut", *args, "--n", "30"])
+    assert res.exit_code == 0, res.output
+    assert res.output.count("Austria (AUT") == 1
+    assert "Rank neighbours" in res.output
+
+
+def test_rank_legends_outside_the_data():
+    import numpy as np
+
+    from validation.report import figures as F
+
+    n = 120
+    r = np.arange(1, n + 1, dtype=float)
+    stats = pd.DataFrame({"nominal": r, "median": r, "q5": np.maximum(1, r - 40),
+                          "q95": r + 40}, index=[f"u{i}" for i in range(n)])
+    for fig in (F.rank_uncertainty(stats), F.rank_uncertainty(stats, top=50)):
+        fig.canvas.draw()
+        ax = fig.axes[0]
+        leg = ax.get_legend().get_window_extent()
+        box = ax.get_window_extent()
+        assert leg.x0 >= box.x1 or leg.y0 >= box.y1 or leg.x1 <= box.x0 or leg.y1 <= box.y0
+
+
+def test_bayes_weights_figure_labels_nominal_z():
+    from validation.report import figures as F
+
+    iw = pd.DataFrame({"mean": [0.5, 0.5], "lo": [0.4, 0.4], "hi": [0.6, 0.6],
+                       "nominal_z": [0.45, 0.55]}, index=["a", "b"])
+    fig = F.bayes_weights(iw)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert any("nominal_z" in t for t in labels)
+
+
+def test_failed_stages_never_crash_rendering(tmp_path, monkeypatch):
+    """A failed uncertainty stage (no bands) and a Bayesian timeout: the report is written, the
+    key figures say the fit timed out, the published section has no band column."""
+    from validation.cli import load_inputs
+    from validation.report import audit as A
+    from validation.report.html import write_report
+
+    class FakeJob:
+        def __init__(self, a, s):
+            self.s, self.wall = s, 3.0
+
+        def result(self):
+            raise TimeoutError(f"Bayesian fit did not finish within {self.s.bayes_timeout:.0f} "
+                               "s (stopped; raise --bayes-timeout to allow more)")
+
+        def stop(self):
+            pass
+
+    def boom(*a, **k):
+        raise RuntimeError("simulated failure")
+
+    monkeypatch.setattr(A, "_BayesJob", FakeJob)
+    monkeypatch.setattr(A, "_uncertainty", boom)
+    monkeypatch.setattr(A, "_weights", boom)
+    s = A.AuditSettings(quick=False, n_ua=50, n_sa=16, n_boot=0, bayes_timeout=7)
+    res = A.run_audit([load_inputs("gdci", None, None)], None, s, show_progress=False)
+    a = res.indices["GDCI"]
+    assert a.ua is None and a.published is not None and "in_band" not in a.published
+    assert "published_in_band" not in a.headline()
+    write_report(res, tmp_path)
+    html = (tmp_path / "index.html").read_text()
+    key = html[html.index("Key figures"):html.index('<h2 id="gdci"')]
+    assert "timed out" in key and "7 s" in key
+    assert "bayesian fit (background wall time" in html
+
+
+def test_negative_seed_and_bad_timeout_rejected():
+    for opt in (["--seed", "-1"], ["--bayes-timeout", "0"]):
+        res = runner.invoke(app, ["audit", "--quick", "-f", "gdci", *opt])
+        assert res.exit_code == 2, res.output
+    import validation.report.audit as A
+    with pytest.raises(ValueError):
+        A.AuditSettings(seed=-1)

@@ -27,8 +27,9 @@ FrameworkOpt = typer.Option("gdci", "--framework", "-f",
                             help="Framework YAML / COINr iMeta CSV, or a bundled name (gdci, brpci).")
 DataOpt = typer.Option(None, "--data", "-d", help="Indicator data (CSV/Parquet/XLSX/COINr iData); "
                                                   "default: the bundled panel.")
-MethodOpt = typer.Option(None, "--method", "-m", help="Method spec YAML; default: data/methods/default.yaml "
-                                                      "(COINr-like defaults for non-bundled frameworks).")
+MethodOpt = typer.Option(None, "--method", "-m", help="Method spec YAML; default for a bundled "
+                         "index: data/methods/<index>.yaml if it exists, else default.yaml "
+                         "(COINr-like defaults for other frameworks).")
 SeedOpt = typer.Option(0, "--seed", min=0, help="Random seed (a non-negative integer).")
 
 
@@ -65,8 +66,9 @@ def load_inputs(framework: str, data: Optional[Path], method: Optional[Path],
     fw_path = resolve_framework(framework)
     fw = Framework.load(fw_path)
     bundled = fw_path.parent == DATA / "frameworks"
-    if method is None and bundled and DEFAULT_METHOD.exists():
-        method = DEFAULT_METHOD
+    if method is None and bundled:
+        own = DATA / "methods" / f"{fw_path.stem}.yaml"  # an index's own method, if any
+        method = own if own.exists() else DEFAULT_METHOD
     spec = MethodSpec.load(method)
     if data is None:
         data = DEFAULT_PANEL

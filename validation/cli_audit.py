@@ -41,7 +41,12 @@ def register(app: typer.Typer) -> None:
               quick: bool = typer.Option(False, "--quick", help="Small samples, no Bayes "
                                          "(under a minute)."),
               no_bayes: bool = typer.Option(False, "--no-bayes", help="Skip the Bayesian model."),
-              seed: int = typer.Option(0, "--seed", help="Random seed."),
+              seed: int = typer.Option(0, "--seed", min=0, help="Random seed (>= 0)."),
+              bayes_timeout: float = typer.Option(170.0, "--bayes-timeout", min=1.0,
+                                                  help="Seconds the Bayesian fit may run "
+                                                  "(from its start; it runs beside the other "
+                                                  "stages). A fit that does not finish is "
+                                                  "stopped and the report says so."),
               n: Optional[int] = typer.Option(None, "--n", help="Uncertainty replications "
                                               "(default 10000; 500 with --quick)."),
               n_sobol: Optional[int] = typer.Option(None, "--n-sobol", help="Sobol base sample, "
@@ -61,11 +66,12 @@ def register(app: typer.Typer) -> None:
         inputs = _inputs(framework, data, method)
         try:
             settings = AuditSettings(quick=quick, bayes=not no_bayes, seed=seed, n_ua=n,
-                                     n_sa=n_sobol, profiles=list(profile or []))
+                                     n_sa=n_sobol, profiles=list(profile or []),
+                                     bayes_timeout=bayes_timeout)
         except ValueError as exc:
             raise MethodError(str(exc)) from None
-        if settings.profiles:
-            resolve_cities(settings.profiles)       # fail early on an unknown city
+        if settings.profiles:                       # fail early on an unknown city
+            resolve_cities(settings.profiles, data=[d for _, d, _ in inputs])
         out = out or Path("reports") / f"audit-{datetime.now():%Y%m%d-%H%M%S}"
         result = run_audit(inputs, space, settings, show_progress=not quiet)
         fw0, data0, spec0 = inputs[0]
@@ -87,6 +93,8 @@ def register(app: typer.Typer) -> None:
                                                  for d in h["top_drivers"])
             if h.get("max_rhat") is not None:
                 line += f", max R-hat {h['max_rhat']:.3f}"
+            elif h.get("bayes_failed"):
+                line += f", Bayesian model {h['bayes_failed']}"
             typer.echo(line)
         typer.echo(f"report → {out / 'index.html'} ({result.timings['total_s']:.0f} s)")
 
@@ -97,8 +105,11 @@ def register(app: typer.Typer) -> None:
                     framework: Optional[List[str]] = typer.Option(
                         None, "--framework", "-f", help="Framework(s) (default: gdci and brpci)."),
                     data: Optional[Path] = DataOpt, method: Optional[Path] = MethodOpt,
-                    seed: int = typer.Option(0, "--seed", help="Random seed."),
-                    n: int = typer.Option(500, "--n", help="Uncertainty replications."),
+                    space: Optional[Path] = typer.Option(None, "--space", help="Uncertainty "
+                                                         "space YAML (default "
+                                                         "data/spaces/default.yaml)."),
+                    seed: int = typer.Option(0, "--seed", min=0, help="Random seed (>= 0)."),
+                    n: int = typer.Option(500, "--n", min=2, help="Uncertainty replications."),
                     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write "
                                                        "an HTML report with the profiles.")):
         """Profile cities: score, rank and band at every level, peers, neighbours, drivers."""
@@ -107,15 +118,21 @@ def register(app: typer.Typer) -> None:
         from .report.profile import profile_text, resolve_cities
         from .runio import manifest, run_folder
 
-        resolve_cities(list(cities))
         inputs = _inputs(framework, data, method)
+        codes = resolve_cities(list(cities), data=[d for _, d, _ in inputs])
         settings = AuditSettings(quick=True, bayes=False, seed=seed, n_ua=n,
-                                 profiles=list(cities), light=True)
-        result = run_audit(inputs, None, settings, show_progress=False)
+                                 profiles=codes, light=True)
+        result = run_audit(inputs, space, settings, show_progress=False)
+        shown = set()
         for plist in result.profiles.values():
             for p in plist:
+                shown.add(p["code"])
                 typer.echo(profile_text(p))
                 typer.echo("")
+        for c in codes:
+            if c not in shown:
+                typer.echo(f"warning: {c} is not a unit of "
+                           f"{', '.join(result.indices)} (after screening)", err=True)
         if out is not None:
             fw0, data0, spec0 = inputs[0]
             with run_folder(out) as tmp:

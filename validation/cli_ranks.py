@@ -44,7 +44,7 @@ def register(app: typer.Typer) -> None:
         from model.errors import MethodError
 
         from .rank_audit import (bayes_score_draws, measurement_score_draws,
-                                 published_rank_audit, rank_score_draws)
+                                 published_rank_audit, rank_score_draws, separable_draws)
         from .rank_inference import (pairwise_comparisons, rank_confidence_sets, rank_summary,
                                      tau_best)
         from .runio import manifest, run_folder, write_json
@@ -63,6 +63,9 @@ def register(app: typer.Typer) -> None:
             S = rank_score_draws(ua.ranks, ua.units, seed=seed)
         else:
             S = bayes_score_draws(nominal, seed=seed)
+        S, tie_note = separable_draws(S, seed=seed)
+        if tie_note:
+            typer.echo(f"note: {tie_note}", err=True)
         simul = rank_confidence_sets(draws=S, alpha=alpha, simultaneous=True, seed=seed)
         marg = rank_confidence_sets(draws=S, alpha=alpha, simultaneous=False, seed=seed)
         sets = simul.rename(columns={"lower": "simultaneous_lower", "upper": "simultaneous_upper"})
@@ -97,7 +100,7 @@ def register(app: typer.Typer) -> None:
                 audit.to_csv(tmp / "published_audit.csv", index=False)
             write_json(tmp / "manifest.json", manifest(
                 "ranks", method=spec, framework=fw, data=ind, seed=seed,
-                extra={"source": source, "measurement_sd": sd, "draws": draws,
+                extra={"tie_note": tie_note, "source": source, "measurement_sd": sd, "draws": draws,
                        "alpha": alpha, "tau": tau,
                        "published": str(pub_path), "n_uncertainty": n}))
         width = (sets["simultaneous_upper"] - sets["simultaneous_lower"] + 1)

@@ -57,6 +57,32 @@ def bayes_score_draws(result, seed: int = 0, quick: bool = False) -> pd.DataFram
     return pd.DataFrame(m.score_draws(result.framework.root), columns=list(m.data_.units))
 
 
+def separable_draws(draws: pd.DataFrame, seed: int = 0) -> tuple[pd.DataFrame, str]:
+    """Make score draws (draws × units) usable by the max-t rank inference.
+
+    Units whose scores are equal in every draw (e.g. all their indicator values zero) have a
+    zero-variance difference, which the studentised statistic cannot use. When there are such
+    pairs, a uniform jitter of ±1e-4 × the largest per-unit score SD is added to every draw:
+    the tied units are never told apart and no other ordering changes. Returns (draws, note);
+    the note is "" when the draws were left as they are.
+    """
+    S = draws.to_numpy(dtype=float)
+    C = np.cov(S, rowvar=False)
+    v = np.diag(C)
+    var_diff = v[:, None] + v[None, :] - 2 * C
+    tied = np.triu(var_diff <= 1e-12 * max(float(v.max()), 1e-300), k=1)
+    n = int(tied.sum())
+    if n == 0:
+        return draws, ""
+    rng = np.random.default_rng(seed)
+    eps = 1e-4 * float(np.sqrt(v.max())) or 1e-9
+    out = draws + rng.uniform(-eps, eps, size=draws.shape)
+    note = (f"{n} pairs of units have equal scores in every draw (e.g. all their indicator "
+            "values zero); a uniform jitter of ±1e-4 × the largest per-unit score SD was added so "
+            "the sets can be computed (such units are never told apart)")
+    return out, note
+
+
 def published_rank_audit(published: pd.DataFrame, nominal_ranks: pd.Series,
                          bands: dict[str, pd.DataFrame], names: pd.Series | None = None
                          ) -> pd.DataFrame:

@@ -299,10 +299,18 @@ class LatentScoreModel:
 
         Per draw, w = Σ_y⁻¹ c with Σ_y = BBᵀ + diag σ², c = Cov(x, θ_node), normalised to
         w̃ = w / Σw (notes §3). Columns: mean, lo, hi (equal-tailed ``prob`` interval) — on the
-        z-scale of oriented indicators — beside ``nominal``: the nominal effective weight times
-        the SD of the normalised indicator, renormalised (b_p in the notes), with ``normalised``
-        the index's normalised indicators (default: min–max of X), ``pca`` when given, and
-        ``outside`` = nominal outside the interval. Indexed by indicator (P rows).
+        z-scale of oriented indicators — beside ``nominal_z``: the nominal weight put on the same
+        z-scale, i.e. the nominal effective weight in the index times the SD of the normalised
+        indicator, renormalised to sum to 1 (b_p in the notes; ``normalised`` is the index's
+        normalised indicators, default min–max of X). ``nominal_z`` is therefore *not* the
+        nominal weight of the framework (a weight on the normalised scale); it is the weight
+        that nominal aggregation puts on each standardised indicator, comparable with the
+        implied weights. Then ``pca`` when given, and ``outside`` = ``nominal_z`` outside the
+        interval. Indexed by indicator (P rows).
+
+        With ``two_child="equal"`` (the default identification rule) the two indicators of a
+        2-indicator node share one loading by construction, so their split within the pair
+        follows from that assumption (and their error variances), not from the data.
         """
         self._check_fitted()
         node = self._node(node)
@@ -326,10 +334,10 @@ class LatentScoreModel:
         else:
             sd_n = normalised[st.indicators].std(ddof=1)
         b = eff * sd_n.reindex(st.indicators)
-        out["nominal"] = b / b.sum()
+        out["nominal_z"] = b / b.sum()
         if pca_weights is not None:
             out["pca"] = pd.Series(pca_weights).reindex(st.indicators)
-        out["outside"] = (out["nominal"] < out["lo"]) | (out["nominal"] > out["hi"])
+        out["outside"] = (out["nominal_z"] < out["lo"]) | (out["nominal_z"] > out["hi"])
         out.index.name = "indicator"
         return out
 

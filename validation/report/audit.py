@@ -7,7 +7,9 @@ Stages per index (OECD/JRC Handbook 2008, Steps 4–7; Saisana, Saltelli & Taran
 3. ``uncertainty``  Monte Carlo over the uncertainty space (ranks at every level);
 4. ``sensitivity``  Sobol Si/STi of the mean absolute rank shift and of every unit's rank;
 5. ``bayes``        Bayesian latent-score model (skipped in quick mode or when PyMC is absent);
-6. ``rank_sets``    simultaneous rank confidence sets from the uncertainty replications;
+6. ``rank_sets``    MRSW rank confidence sets (simultaneous and marginal, 95 %) from a
+                   measurement-error bootstrap (10 % relative error in every indicator value),
+                   as ``cityindex ranks`` does by default;
 7. ``published``    our bands vs the published 2021 top 100.
 
 Input errors (``model.errors.CityIndexError``) raised by ``compute`` stop the run. A later stage
@@ -50,6 +52,9 @@ class AuditSettings:
     bayes_tune: int = 1000
     bayes_chains: int = 4
     bayes_timeout: float = 170.0     # seconds from the start of the fit (it runs in parallel)
+    rank_sd: float = 0.10            # measurement error (relative sd) for the rank sets
+    rank_draws: int | None = None    # measurement-error draws (100 full / 30 quick)
+    rank_alpha: float = 0.05         # 1 − confidence level of the rank sets
     profiles: list[str] = field(default_factory=list)
     light: bool = False              # only compute, uncertainty, sensitivity (city profiles)
 
@@ -58,6 +63,11 @@ class AuditSettings:
         self.n_ua = self.n_ua or (500 if q else 10000)
         self.n_sa = self.n_sa or (64 if q else 1024)
         self.n_boot = self.n_boot if self.n_boot is not None else (0 if q else 30)
+        self.rank_draws = self.rank_draws or (30 if q else 100)
+        if self.seed < 0:
+            raise ValueError(f"seed must be >= 0, not {self.seed}")
+        if not self.bayes_timeout > 0:
+            raise ValueError(f"Bayesian timeout must be > 0 seconds, not {self.bayes_timeout}")
         if self.n_sa & (self.n_sa - 1):
             raise ValueError(f"Sobol base sample must be a power of two, not {self.n_sa}")
 
@@ -108,10 +118,25 @@ class IndexAudit:
                                        ST_hi=float(r.ST_hi)) for r in top.itertuples()]
         if self.bayes is not None:
             out["max_rhat"] = self.bayes["convergence"].get("max_rhat")
-        if self.published is not None:
-            p = self.published
-            out["published_in_band"] = float(p["in_band"].mean())
+        elif self.bayes_failure():
+            out["bayes_failed"] = self.bayes_failure()
+        if self.published is not None and "in_band" in self.published:
+            out["published_in_band"] = float(self.published["in_band"].mean())
+        if self.rank_sets is not None:
+            r = self.rank_sets
+            out["rank_set_median_width"] = float(
+                (r["simultaneous_upper"] - r["simultaneous_lower"] + 1).median())
         return out
+
+    def bayes_failure(self) -> str | None:
+        """The failure message of the Bayesian stage (timeout, crash), or None."""
+        return self.notes.get("bayesian model")
+
+    def observed_share(self) -> pd.Series:
+        """Per unit, the share of the framework's indicators observed before imputation."""
+        raw = self.result.raw
+        cols = [c for c in self.framework.indicators if c in raw.columns] or list(raw.columns)
+        return raw[cols].notna().mean(axis=1)
 
     def rankings(self, registry: pd.DataFrame | None = None) -> pd.DataFrame:
         """One row per unit: names, score, rank, UA band, rank-set, Bayesian interval, 2021 rank."""
@@ -119,11 +144,12 @@ class IndexAudit:
         root = self.root
         t = pd.DataFrame({"score": res.aggregated[root], "rank": res.ranks[root]})
         t.index.name = "unit"
+        t["observed_share"] = self.observed_share().reindex(t.index)
         if registry is not None:
             reg = registry.set_index("code")
             for col in ("name_en", "name_zh", "country", "region"):
                 if col in reg:
-                    t.insert(len(t.columns) - 2, col, t.index.map(reg[col]))
+                    t.insert(len(t.columns) - 3, col, t.index.map(reg[col]))
         if self.ua is not None:
             rs = self.ua.rank_stats
             for col in ("median", "q5", "q95", "width", "mean_abs_shift", "p_top10"):
@@ -131,8 +157,10 @@ class IndexAudit:
                     t[f"ua_{col}"] = rs[col].reindex(t.index)
         if self.rank_sets is not None:
             r = self.rank_sets.set_index("unit")
-            t["set_lower"] = r["lower"].reindex(t.index)
-            t["set_upper"] = r["upper"].reindex(t.index)
+            for col in ("simultaneous_lower", "simultaneous_upper", "marginal_lower",
+                        "marginal_upper"):
+                if col in r:
+                    t[f"rankset_{col}"] = r[col].reindex(t.index)
         if self.bayes is not None:
             b = self.bayes["posterior_ranks"]
             for col in ("rank_median", "rank_lo", "rank_hi"):
@@ -179,11 +207,47 @@ def _weights(a: IndexAudit, s: AuditSettings):
                          n_boot=s.n_boot, bod=not s.quick)
 
 
-def _uncertainty(a: IndexAudit, s: AuditSettings, progress: Callable[[int], None]):
-    from validation.uncertainty import uncertainty_analysis
+class _KeepNodeRanks:
+    """A serial runner that also keeps the per-node rank blocks (see :func:`_uncertainty`)."""
 
-    return uncertainty_analysis(a.framework, a.data, a.method, a.space, n=s.n_ua, seed=s.seed,
-                                node_ranks=True, progress=progress)
+    n_workers = 1
+
+    def __init__(self):
+        self.parts: list[dict] = []
+
+    def __call__(self, func, tasks):
+        out = [func(*t) for t in tasks]
+        self.parts.extend({k: v for k, v in q.items() if k not in ("index", "index_scores")}
+                          for q in out)
+        return out
+
+
+def _uncertainty(a: IndexAudit, s: AuditSettings, progress: Callable[[int], None]):
+    """Monte Carlo uncertainty analysis with node ranks.
+
+    An aggregate whose only indicator is left out (``drop_indicator``) has no score in that
+    replication, so its rank is NaN there and the plain rank statistics of such a node are all
+    NaN. For those nodes the statistics are recomputed over the replications where the node is
+    defined; ``attrs["defined_share"]`` of the node's table says in which share of them.
+    """
+    from validation.uncertainty import rank_statistics, uncertainty_analysis
+
+    runner = _KeepNodeRanks()
+    ua = uncertainty_analysis(a.framework, a.data, a.method, a.space, n=s.n_ua, seed=s.seed,
+                              node_ranks=True, progress=progress, runner=runner)
+    nominal = a.result.ranks
+    for node, st in list(ua.node_stats.items()):
+        if not st["median"].isna().any() or not runner.parts or node not in runner.parts[0]:
+            continue
+        R = np.concatenate([q[node] for q in runner.parts]).astype(float)
+        ok = ~np.isnan(R).any(axis=1)
+        if ok.any():
+            fixed = rank_statistics(R[ok], nominal[node].reindex(ua.units).to_numpy(float),
+                                    ua.units)
+            fixed.attrs["defined_share"] = float(ok.mean())
+            ua.node_stats[node] = fixed
+    runner.parts.clear()
+    return ua
 
 
 def _sensitivity(a: IndexAudit, s: AuditSettings, progress: Callable[[int], None]):
@@ -242,6 +306,7 @@ class _BayesJob:
                 "from validation.report.audit import _bayes_child; "
                 f"_bayes_child({str(d / 'in.pkl')!r}, {str(self.path)!r})")
         self.t0 = time.perf_counter()
+        self.wall: float | None = None      # wall time of the background fit (s)
         self.proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
 
@@ -266,8 +331,10 @@ class _BayesJob:
             try:
                 self.proc.wait(max(1.0, self.timeout - (time.perf_counter() - self.t0)))
             except subprocess.TimeoutExpired:
+                self.wall = time.perf_counter() - self.t0
                 raise TimeoutError(f"Bayesian fit did not finish within {self.timeout:.0f} s "
-                                   "(stopped)") from None
+                                   "(stopped; raise --bayes-timeout to allow more)") from None
+            self.wall = time.perf_counter() - self.t0
             if not self.path.exists():
                 raise RuntimeError(f"Bayesian fit process died (exit code "
                                    f"{self.proc.returncode})")
@@ -280,13 +347,38 @@ class _BayesJob:
 
 
 def _rank_sets(a: IndexAudit, s: AuditSettings) -> pd.DataFrame:
-    """MRSW simultaneous 90 % rank sets, with the UA replications' ranks as score draws."""
-    from validation.rank_audit import rank_score_draws
+    """MRSW rank confidence sets (Mogstad, Romano, Shaikh & Wilhelm 2024), built as the
+    ``cityindex ranks`` command's default: score draws from a measurement-error bootstrap
+    (every indicator value × (1 + ε), ε ~ N(0, sd²), index recomputed with the nominal method, so
+    the draws share one score scale), sets at level 1 − alpha.
+
+    Returns one row per unit, sorted by nominal rank: unit, nominal_rank, simultaneous_lower,
+    simultaneous_upper (all true ranks inside their sets jointly with probability ≥ 1 − alpha),
+    marginal_lower, marginal_upper (each unit's set on its own). Units whose scores are equal in
+    every draw (e.g. all indicators zero) would make a pair's difference degenerate; then a
+    uniform jitter of ±1e-4 × the largest per-unit score SD is added (noted in the report).
+    """
+    from validation.rank_audit import measurement_score_draws, separable_draws
     from validation.rank_inference import rank_confidence_sets
 
-    draws = rank_score_draws(a.ua.ranks, a.ua.units, seed=s.seed)
-    return rank_confidence_sets(draws=draws, alpha=0.10, n_boot=300 if s.quick else 1000,
-                                seed=s.seed)
+    S = measurement_score_draws(a.framework, a.data, a.method, sd=s.rank_sd,
+                                draws=s.rank_draws, seed=s.seed)
+
+    S, note = separable_draws(S, seed=s.seed)
+    if note:
+        a.notes["rank confidence sets"] = note
+    simul = rank_confidence_sets(draws=S, alpha=s.rank_alpha, simultaneous=True, seed=s.seed)
+    marg = rank_confidence_sets(draws=S, alpha=s.rank_alpha, simultaneous=False, seed=s.seed)
+    ranks = a.result.ranks[a.root]
+    out = pd.DataFrame({"unit": simul["unit"].to_numpy(),
+                        "nominal_rank": ranks.reindex(simul["unit"]).to_numpy(),
+                        "simultaneous_lower": simul["lower"].to_numpy(),
+                        "simultaneous_upper": simul["upper"].to_numpy()})
+    m = marg.set_index("unit")
+    out["marginal_lower"] = m["lower"].reindex(out["unit"]).to_numpy()
+    out["marginal_upper"] = m["upper"].reindex(out["unit"]).to_numpy()
+    out.attrs.update(alpha=s.rank_alpha, sd=s.rank_sd, draws=s.rank_draws)
+    return out.sort_values(["nominal_rank", "unit"]).reset_index(drop=True)
 
 
 def published_table(root: str) -> pd.DataFrame | None:
@@ -411,7 +503,15 @@ def run_audit(inputs: list[tuple], space_path: str | Path | None, settings: Audi
             elif s.quick:
                 a.notes["bayes"] = "skipped in --quick mode (run without --quick to fit it)"
             else:
-                a.bayes = st.run(a, "bayesian model", lambda adv: jobs.pop(a.name).result())
+                job = jobs.pop(a.name)
+                a.bayes = st.run(a, "bayesian model", lambda adv: job.result())
+                # the fit ran in a background process beside the other stages: the stage time
+                # above is only the wait for it; record the fit's own wall time separately
+                a.timings["bayesian model (wait after other stages)"] = a.timings.pop(
+                    "bayesian model")
+                if job.wall is not None:
+                    a.timings["bayesian fit (background wall time, overlaps other stages)"] = (
+                        round(job.wall, 2))
             if a.ua is not None:
                 a.rank_sets = st.run(a, "rank confidence sets", lambda adv: _rank_sets(a, s))
             a.published = st.run(a, "published 2021", lambda adv: _published(a))
@@ -419,7 +519,7 @@ def run_audit(inputs: list[tuple], space_path: str | Path | None, settings: Audi
     if s.profiles:
         from .profile import resolve_cities, city_profile
 
-        codes = resolve_cities(s.profiles, registry)
+        codes = resolve_cities(s.profiles, registry, data=[a.data for a in audits.values()])
         out.profiles = {k: [city_profile(a, c, registry) for c in codes if c in
                             a.result.scores.index] for k, a in audits.items()}
     out.timings["total_s"] = round(time.perf_counter() - t_start, 2)

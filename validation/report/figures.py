@@ -65,40 +65,47 @@ def correlation_heatmap(aggregated: pd.DataFrame, codes: list[str], title: str =
 
 
 def weights(table: pd.DataFrame, title: str = ""):
-    """Within-parent weights: nominal vs PCA vs effective (correlation-ratio share) vs Bayes.
+    """Within-parent weights: nominal vs PCA vs effective (correlation-ratio share).
 
-    ``table``: one row per element with columns code and any of nominal, pca, effective, bayes.
+    ``table``: one row per element with columns code and any of nominal_in_parent (or
+    nominal), pca, effective, bayes. All are shares within the element's parent.
     """
+    if "nominal_in_parent" in table and "nominal" not in table:
+        table = table.rename(columns={"nominal_in_parent": "nominal"})
     cols = [c for c in ("nominal", "pca", "effective", "bayes") if c in table and
             table[c].notna().any()]
     colors = {"nominal": GREY, "pca": BLUE, "effective": ORANGE, "bayes": GREEN}
+    labels = {"nominal": "nominal (within parent)", "pca": "PCA",
+              "effective": "effective (correlation-ratio share)", "bayes": "Bayes"}
     n, k = len(table), len(cols)
     fig, ax = plt.subplots(figsize=(7, 0.32 * n * max(1, k / 2) + 1))
     y = np.arange(n)
     h = 0.8 / k
     for j, c in enumerate(cols):
         ax.barh(y + (j - (k - 1) / 2) * h, table[c].fillna(0).to_numpy(), height=h,
-                label=c, color=colors[c])
+                label=labels[c], color=colors[c])
     ax.set_yticks(y, table["code"])
     ax.invert_yaxis()
-    ax.set_xlabel("weight (normalised within the parent / in the index for Bayes)")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.set_xlabel("weight within the parent (shares sum to 1 per parent)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, borderaxespad=0)
     ax.set_title(title or "Weights")
     return fig
 
 
 def rank_uncertainty(stats: pd.DataFrame, top: int | None = None, title: str = "",
                      lo: str = "q5", hi: str = "q95", mid: str = "median",
-                     labels: pd.Series | None = None):
+                     labels: pd.Series | None = None, band_label: str = "5–95 % band"):
     """JRC-style rank chart: units sorted by nominal rank; 5–95 % band as a line, median as a
-    tick, nominal rank as a dot. ``top`` zooms on the first ``top`` units (with labels)."""
+    tick, nominal rank as a dot. ``top`` zooms on the first ``top`` units (with labels).
+
+    The legend sits outside the axes (right of the plot), so it never covers a unit's band."""
     s = stats.sort_values("nominal")
     if top:
         s = s.head(top)
     x = np.arange(1, len(s) + 1)
     wide = len(s) > 100
     fig, ax = plt.subplots(figsize=(12 if wide else 10, 5))
-    ax.vlines(x, s[lo], s[hi], color=GREY, lw=0.8 if wide else 2, label="5–95 % band")
+    ax.vlines(x, s[lo], s[hi], color=GREY, lw=0.8 if wide else 2, label=band_label)
     ax.scatter(x, s[mid], marker="_", s=12 if wide else 40, color=ORANGE, label="median",
                zorder=3)
     ax.scatter(x, s["nominal"], s=3 if wide else 14, color=BLUE, label="nominal rank", zorder=4)
@@ -109,7 +116,9 @@ def rank_uncertainty(stats: pd.DataFrame, top: int | None = None, title: str = "
         ax.set_xticks(x, names, rotation=90, fontsize=7)
     else:
         ax.set_xlabel("units, sorted by nominal rank")
-    ax.legend(loc="lower right" if not top else "upper left", fontsize=8)
+    ax.set_xlim(0, len(s) + 1)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, borderaxespad=0,
+              frameon=False, markerscale=3 if wide else 1)
     ax.set_title(title or "Rank uncertainty")
     return fig
 
@@ -147,28 +156,33 @@ def published(comp: pd.DataFrame, title: str = ""):
                    label="outside", zorder=3)
     else:
         ax.scatter(c["published_rank"], c["our_rank"], s=10, color=BLUE)
-    m = max(100, float(np.nanmax(c["our_rank"])) if len(c) else 100)
+    cols = [k for k in ("our_rank", "our_q95") if k in c]
+    m = max(100, float(np.nanmax(c[cols].to_numpy(float))) if len(c) else 100)
     ax.plot([1, 100], [1, 100], color="black", lw=0.6, ls="--", label="equal ranks")
     ax.set_xlabel("published 2021 rank")
     ax.set_ylabel("our rank (open-data panel)")
     ax.set_ylim(m * 1.02, 0)
-    ax.legend(fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, borderaxespad=0)
     ax.set_title(title or "Published 2021 top 100 vs our ranks")
     return fig
 
 
 def bayes_weights(implied: pd.DataFrame, title: str = ""):
-    """Bayesian implied indicator weights in the index (mean, interval) vs nominal."""
+    """Bayesian implied indicator weights in the index (mean, 90 % interval) vs the nominal
+    weights on the same z-scale (``nominal_z``: nominal effective weight × SD of the normalised
+    indicator, renormalised), both on standardised indicators."""
     t = implied.sort_values("mean")
     y = np.arange(len(t))
     fig, ax = plt.subplots(figsize=(7, 0.3 * len(t) + 1))
     ax.errorbar(t["mean"], y, xerr=np.clip([t["mean"] - t["lo"], t["hi"] - t["mean"]], 0, None),
                 fmt="o", color=GREEN, ms=4, capsize=2, label="Bayesian implied (90 %)")
-    if "nominal" in t:
-        ax.scatter(t["nominal"], y, marker="|", s=80, color=BLUE, label="nominal", zorder=3)
+    nom = "nominal_z" if "nominal_z" in t else ("nominal" if "nominal" in t else None)
+    if nom:
+        ax.scatter(t[nom], y, marker="|", s=80, color=BLUE,
+                   label="nominal, on the z-scale (nominal_z)", zorder=3)
     ax.set_yticks(y, t.index)
     ax.axvline(0, color="black", lw=0.5)
-    ax.set_xlabel("weight in the index")
-    ax.legend(fontsize=8)
+    ax.set_xlabel("weight of the standardised indicator in the index (z-scale)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, borderaxespad=0)
     ax.set_title(title or "Bayesian implied weights")
     return fig

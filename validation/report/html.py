@@ -36,6 +36,7 @@ figure img{max-width:100%;height:auto} figcaption{font-size:12px;color:#55636f}
 .note{background:#fff7e6;border-left:4px solid #e07b00;padding:.4em .8em;font-size:13px}
 .scroll{max-height:420px;overflow:auto;border:1px solid #e1e6eb}
 nav a{margin-right:1em} code{background:#eef2f6;padding:0 .25em}
+.foot{font-size:12px;color:#55636f;margin-top:-.6em}
 """
 
 SECTIONS = ["Framework", "Data availability and treatment", "Coherence", "Weights",
@@ -43,15 +44,38 @@ SECTIONS = ["Framework", "Data availability and treatment", "Coherence", "Weight
             "Rank confidence sets", "Published 2021 ranking"]
 
 
+#: units with less than this share of their indicators observed are flagged in the report
+LOW_OBSERVED = 0.5
+#: the mark put after the name of such a unit in HTML tables
+MARK = "†"
+#: columns shown as integer ranks (round half up) wherever they appear in an HTML table
+RANK_COLUMNS = ("rank", "median", "q5", "q95", "width", "nominal_rank", "lower", "upper",
+                "simultaneous_lower", "simultaneous_upper", "marginal_lower",
+                "marginal_upper", "our_rank", "our_median", "our_q5", "our_q95",
+                "published_rank", "shift", "rank_median", "rank_lo", "rank_hi")
+
+
 def esc(x) -> str:
     return _html.escape(str(x))
 
 
+def display_rank(v) -> str:
+    """A rank for display: integer, rounded half up (2.5 → 3); "–" when missing."""
+    from .profile import display_rank as _d
+
+    return _d(v)
+
+
 def table_html(df: pd.DataFrame, max_rows: int | None = None, cls: str = "",
-               digits: int = 3) -> str:
-    """A DataFrame as an escaped HTML table (numbers rounded)."""
+               digits: int = 3, ints=()) -> str:
+    """A DataFrame as an escaped HTML table (numbers rounded; the columns in ``ints`` as
+    integer ranks, rounded half up — the CSV/XLSX copies keep the raw values)."""
     if max_rows is not None and len(df) > max_rows:
         df = df.head(max_rows)
+    df = df.copy()
+    for c in ints:
+        if c in df.columns and pd.api.types.is_numeric_dtype(df[c]):
+            df[c] = df[c].map(display_rank)
     body = df.to_html(index=False, classes=cls, border=0, na_rep="–",
                       float_format=lambda v: f"{v:.{digits}f}", escape=True)
     return f'<div class="{"scroll" if max_rows and len(df) > 25 else "wrap"}">{body}</div>'
@@ -77,9 +101,13 @@ class _Doc:
                  f'src="data:image/png;base64,{b64}"><figcaption>{esc(caption)} '
                  f'(<code>figures/{esc(name)}.svg</code>)</figcaption></figure>')
 
-    def table(self, name: str, df: pd.DataFrame, show: int | None = 25, **kw) -> None:
+    def table(self, name: str, df: pd.DataFrame, show: int | None = 25,
+              display: pd.DataFrame | None = None, **kw) -> None:
+        """Store ``df`` (written raw to CSV/XLSX) and show ``display`` (default ``df``) with
+        rank columns as integers."""
         self.tables[name] = df
-        self.add(table_html(df, show, **kw))
+        kw.setdefault("ints", RANK_COLUMNS)
+        self.add(table_html(df if display is None else display, show, **kw))
 
 
 def tree_table(fw) -> pd.DataFrame:
@@ -137,23 +165,97 @@ def headline_sentences(a) -> list[str]:
     if h.get("max_rhat") is not None:
         out.append(f"Largest R-hat of the Bayesian model: <b>{h['max_rhat']:.3f}</b>"
                    f"{' (converged: ≤ 1.01)' if h['max_rhat'] <= 1.01 else ' (above 1.01: not converged)'}.")
+    elif h.get("bayes_failed"):
+        msg = h["bayes_failed"]
+        what = ("<b>timed out</b> — the fit did not finish within the time allowed "
+                f"({a_timeout(a)}) and was stopped" if "Timeout" in msg
+                else "<b>failed</b>")
+        msg = msg[len("failed: "):] if msg.startswith("failed: ") else msg
+        out.append(f"Bayesian model: {what}; no Bayesian figures in this report "
+                   f"(<code>{esc(msg)}</code>).")
     elif a.notes.get("bayes"):
         out.append(f"Bayesian model: {esc(a.notes['bayes'])}.")
+    if "rank_set_median_width" in h and a.rank_sets is not None:
+        r = a.rank_sets.attrs
+        out.append(f"Simultaneous {1 - r.get('alpha', 0.05):.0%} rank confidence sets under "
+                   f"{r.get('sd', 0.1):.0%} measurement error in every indicator value: median "
+                   f"width <b>{h['rank_set_median_width']:.0f}</b> places.")
+    if a.result is not None:
+        low = a.observed_share()
+        low = low.reindex(a.result.scores.index)
+        k = int((low < LOW_OBSERVED).sum())
+        if k:
+            out.append(f"<b>{k}</b> ranked unit(s) have fewer than {LOW_OBSERVED:.0%} of their "
+                       f"indicators observed (marked {MARK}; their ranks rest mostly on "
+                       "imputed values).")
     if "published_in_band" in h:
         out.append(f"Published 2021 rank inside our 5–95 % band for "
                    f"<b>{h['published_in_band']:.0%}</b> of the published top 100.")
     return out
 
 
+def a_timeout(a) -> str:
+    """The Bayesian timeout of the run, as text (the stage note carries it)."""
+    import re
+
+    m = re.search(r"within (\d+) s", a.notes.get("bayesian model", ""))
+    return f"{m.group(1)} s; raise <code>--bayes-timeout</code>" if m else "see notes"
+
+
+def _names(registry, a) -> pd.Series:
+    """Unit code → display name: the registry's English name, else the data's own name."""
+    from .profile import unit_names
+
+    own = pd.Series(unit_names([a.data]), dtype=object)
+    if registry is None:
+        return own
+    reg = registry.set_index("code")["name_en"]
+    return reg.combine_first(own) if len(own) else reg
+
+
+def _with_names(df: pd.DataFrame, a, names: pd.Series, unit_col: str = "unit") -> pd.DataFrame:
+    """``df`` with a ``name`` column after ``unit_col`` and ``observed_share`` at the end."""
+    t = df.copy()
+    share = a.observed_share()
+    if "name" not in t.columns:
+        t.insert(list(t.columns).index(unit_col) + 1, "name",
+                 t[unit_col].map(names).fillna(t[unit_col]).to_numpy())
+    if "observed_share" not in t.columns:
+        t["observed_share"] = t[unit_col].map(share).to_numpy()
+    return t
+
+
+def _marked(df: pd.DataFrame, col: str = "name") -> pd.DataFrame:
+    """Display copy: ``MARK`` after the ``col`` of units with observed_share < LOW_OBSERVED."""
+    t = df.copy()
+    if "observed_share" in t and col in t:
+        low = t["observed_share"] < LOW_OBSERVED
+        t[col] = [f"{v} {MARK}" if f else v for v, f in zip(t[col].astype(str), low)]
+    return t
+
+
+def _low_note(df: pd.DataFrame) -> str:
+    """A footnote for the marked units of a table ("" when none)."""
+    if "observed_share" not in df:
+        return ""
+    low = df[df["observed_share"] < LOW_OBSERVED]
+    if low.empty:
+        return ""
+    who = ", ".join(f"{esc(r.get('name', r['unit']))} ({r['observed_share']:.0%})"
+                    for _, r in low.iterrows())
+    return (f'<p class="foot">{MARK} fewer than {LOW_OBSERVED:.0%} of the unit\'s indicators '
+            f"observed before imputation (share observed in brackets): {who}.</p>")
+
+
 def _index_sections(doc: _Doc, a, registry) -> None:
     fw, res, root = a.framework, a.result, a.root
-    names = (registry.set_index("code")["name_en"] if registry is not None else pd.Series(
-        dtype=str))
+    names = _names(registry, a)
     slug = root.lower()
     doc.add(f'<h2 id="{slug}">{esc(root)} — {esc(fw.nodes[root].name or fw.name)}</h2>')
     doc.add('<div class="key"><ul>' + "".join(f"<li>{s}</li>" for s in headline_sentences(a))
             + "</ul></div>")
     notes = {k: v for k, v in a.notes.items() if not k.endswith("_traceback")}
+    # a failed stage is listed here and must not stop the rest of the report
     if notes:
         doc.add('<div class="note"><b>Notes</b><ul>' + "".join(
             f"<li><b>{esc(k)}</b>: {esc(v)}</li>" for k, v in notes.items()) + "</ul></div>")
@@ -174,6 +276,23 @@ def _index_sections(doc: _Doc, a, registry) -> None:
             f"{int((~res.screening['kept']).sum())} screened out.</p>")
     doc.figure(F.availability(res.raw, f"{root}: data availability before imputation"),
                f"{slug}_availability", "Share of units observed per indicator")
+    share = a.observed_share().reindex(res.scores.index)
+    low = share[share < LOW_OBSERVED]
+    low = low.loc[pd.DataFrame({"s": low, "r": res.ranks[root].reindex(low.index)})
+                  .sort_values(["s", "r"]).index]
+    if len(low):
+        codes = pd.Series(low.index, index=low.index)
+        lt = pd.DataFrame({"unit": low.index,
+                           "name": codes.map(names).fillna(codes).to_numpy(),
+                           "observed_share": low.to_numpy(),
+            "rank": res.ranks[root].reindex(low.index).to_numpy()})
+        doc.add(f'<p class="note">{MARK} {len(low)} ranked unit(s) have fewer than '
+                f"{LOW_OBSERVED:.0%} of their {len(fw.indicators)} indicators observed before "
+                "imputation; their scores and ranks rest mostly on imputed values and are "
+                f"marked {MARK} in the tables below. The rankings table "
+                f"(<code>tables/{esc(root)}_rankings.csv</code>) has the share of every unit "
+                "(<code>observed_share</code>).</p>")
+        doc.table(f"{root}_mostly_imputed", lt, None)
     tr = res.treatment.reset_index()
     doc.table(f"{root}_treatment", tr, None)
     log = res.log
@@ -198,23 +317,41 @@ def _index_sections(doc: _Doc, a, registry) -> None:
     doc.add(f'<h3 id="{slug}-weights">Weights</h3>')
     if wa is not None:
         t = wa.to_frame()
-        wt = pd.DataFrame({"code": t["code"], "parent": t["parent"], "nominal": t["nominal"],
-                           "pca": t["pca"], "effective": t["S_share"],
-                           "effective_lo": t["S_share_lo"], "effective_hi": t["S_share_hi"],
+        wt = pd.DataFrame({"code": t["code"], "parent": t["parent"],
+                           "nominal_in_parent": t["nominal"], "pca": t["pca"],
+                           "effective": t["S_share"], "effective_lo": t["S_share_lo"],
+                           "effective_hi": t["S_share_hi"],
                            "nominal_in_index": t["nominal_index"], "flags": t["flags"]})
         if a.bayes is not None:
-            wt["bayes_in_index"] = wt["code"].map(a.bayes["implied_weights"]["mean"])
-        doc.add("<p>Nominal weights vs PCA weights vs effective weights (correlation-ratio "
-                "importance share, Paruolo, Saisana &amp; Saltelli 2013), within each parent"
-                + ("; Bayesian implied weights are per indicator in the index" if a.bayes
-                   else "") + ".</p>")
+            iw = a.bayes["implied_weights"]
+            nz = "nominal_z" if "nominal_z" in iw else "nominal"
+            wt["nominal_z_in_index"] = wt["code"].map(iw[nz])
+            wt["bayes_in_index"] = wt["code"].map(iw["mean"])
+        doc.add("<p>Within each parent: nominal weights (<code>nominal_in_parent</code>) vs PCA "
+                "weights vs effective weights (correlation-ratio importance share, Paruolo, "
+                "Saisana &amp; Saltelli 2013). <code>nominal_in_index</code> is the nominal "
+                "weight of each indicator in the whole index (on the normalised scale)"
+                + ("; <code>bayes_in_index</code> is the Bayesian implied weight of the "
+                   "standardised indicator in the index, to be compared with "
+                   "<code>nominal_z_in_index</code> (the nominal weight put on the same z-scale: "
+                   "nominal weight in the index × SD of the normalised indicator, renormalised),"
+                   " not with <code>nominal_in_index</code>" if a.bayes else "") + ".</p>")
         doc.figure(F.weights(wt, f"{root}: weights within the parent"), f"{slug}_weights",
-                   "Nominal vs PCA vs effective weights")
+                   "Nominal (within parent) vs PCA vs effective weights")
         doc.table(f"{root}_weights", wt, None)
     if a.bayes is not None:
         doc.figure(F.bayes_weights(a.bayes["implied_weights"],
                                    f"{root}: Bayesian implied weights in the index"),
-                   f"{slug}_bayes_weights", "Bayesian implied vs nominal indicator weights")
+                   f"{slug}_bayes_weights", "Bayesian implied weights vs nominal weights on "
+                   "the same z-scale (nominal_z), per standardised indicator")
+        pairs = _equal_loading_pairs(fw)
+        if pairs:
+            doc.add(f'<p class="note">Identification rule (<code>two_child="equal"</code>): '
+                    f"the two indicators of a node with exactly two indicators share one "
+                    f"loading by construction, so the split of weight within each such pair is "
+                    f"assumed, not estimated (it then differs only through the two error "
+                    f"variances): {esc('; '.join(f'{n}: {x} + {y}' for n, (x, y) in pairs))}."
+                    "</p>")
 
     # rank uncertainty
     doc.add(f'<h3 id="{slug}-uncertainty">Rank uncertainty</h3>')
@@ -229,8 +366,11 @@ def _index_sections(doc: _Doc, a, registry) -> None:
                    f"{slug}_rank_uncertainty_top50", "Zoom on the top 50")
         wid = pd.DataFrame(a.ua.summary["widest_bands"])
         if len(wid):
-            doc.add("<p>Widest bands:</p>")
-            doc.table(f"{root}_widest_bands", wid, None)
+            wid = _with_names(wid.rename(columns={"nominal": "nominal_rank"}), a, names)
+            doc.add("<p>Widest bands (ranks; <code>observed_share</code> = share of the unit's "
+                    "indicators observed before imputation):</p>")
+            doc.table(f"{root}_widest_bands", wid, None, display=_marked(wid))
+            doc.add(_low_note(wid))
     # sensitivity
     doc.add(f'<h3 id="{slug}-sensitivity">Sensitivity analysis</h3>')
     if a.sa is not None:
@@ -250,7 +390,8 @@ def _index_sections(doc: _Doc, a, registry) -> None:
         pr["nominal"] = res.ranks[root].reindex(pr.index)
         stats = pr.rename(columns={"rank_median": "median", "rank_lo": "q5", "rank_hi": "q95"})
         doc.figure(F.rank_uncertainty(stats, title=f"{root}: posterior rank intervals "
-                                      "(90 %), sorted by nominal rank"),
+                                      "(90 %), sorted by nominal rank",
+                                      band_label="90 % posterior interval"),
                    f"{slug}_bayes_ranks", "Bayesian posterior rank intervals")
         conv = pd.DataFrame([b["convergence"]])
         doc.add(f"<p>Settings: {esc(b['settings'])}. Convergence:</p>")
@@ -258,29 +399,65 @@ def _index_sections(doc: _Doc, a, registry) -> None:
         doc.table(f"{root}_bayes_diagnostics", b["diagnostics"].reset_index()
                   .sort_values("r_hat", ascending=False), 15)
     else:
-        doc.add(f'<p class="note">Not run: {esc(a.notes.get("bayes", "see notes"))}.</p>')
+        why = a.bayes_failure() or a.notes.get("bayes", "see notes")
+        doc.add(f'<p class="note">Not available: {esc(why)}.</p>')
 
     # rank sets
     doc.add(f'<h3 id="{slug}-ranksets">Rank confidence sets</h3>')
     if a.rank_sets is not None:
-        rsets = a.rank_sets.sort_values("rank")
-        doc.add("<p>Simultaneous 90 % rank confidence sets (Mogstad, Romano, Shaikh &amp; "
-                "Wilhelm 2024) treating the uncertainty replications as draws; median set "
-                f"width {float((rsets['upper'] - rsets['lower']).median()):.0f} places. "
-                "Top 25:</p>")
-        doc.table(f"{root}_rank_sets", rsets, 25)
+        rsets = _with_names(a.rank_sets, a, names)
+        at = a.rank_sets.attrs
+        conf = 1 - at.get("alpha", 0.05)
+        w_s = (rsets["simultaneous_upper"] - rsets["simultaneous_lower"] + 1).median()
+        w_m = (rsets["marginal_upper"] - rsets["marginal_lower"] + 1).median()
+        doc.add(f"<p>Rank confidence sets (Mogstad, Romano, Shaikh &amp; Wilhelm 2024), built "
+                f"as <code>cityindex ranks</code> does by default: every indicator value is "
+                f"perturbed by a {at.get('sd', 0.1):.0%} relative measurement error "
+                f"({at.get('draws', '?')} draws) and the index recomputed with the nominal "
+                f"method, so all draws share one score scale. With probability at least "
+                f"{conf:.0%} every unit's true rank lies inside its "
+                f"<b>simultaneous</b> set [<code>simultaneous_lower</code>, "
+                f"<code>simultaneous_upper</code>] jointly; the <b>marginal</b> set holds one "
+                f"unit's true rank with probability {conf:.0%} on its own. They measure "
+                f"uncertainty from measurement error in the data only, not from methodological "
+                f"choices (those are the 5–95 % bands of the uncertainty analysis above). "
+                f"<code>nominal_rank</code> is the published-method rank. Median width: "
+                f"{w_s:.0f} places (simultaneous), {w_m:.0f} (marginal). Top 25:</p>")
+        doc.table(f"{root}_rank_sets", rsets, 25, display=_marked(rsets))
+        doc.add(_low_note(rsets.head(25)))
     else:
         doc.add(f'<p class="note">Not available: {esc(a.notes.get("rank confidence sets", "the uncertainty analysis did not run"))}.</p>')
 
     # published
     doc.add(f'<h3 id="{slug}-published">Published 2021 ranking</h3>')
     if a.published is not None:
-        doc.figure(F.published(a.published, f"{root}: published 2021 top 100 vs ours"),
-                   f"{slug}_published", "Published rank vs our rank and band")
-        doc.table(f"{root}_published", a.published, 100, digits=1)
+        try:
+            doc.figure(F.published(a.published, f"{root}: published 2021 top 100 vs ours"),
+                       f"{slug}_published", "Published rank vs our rank and band"
+                       + ("" if "in_band" in a.published else
+                          " (no band: the uncertainty analysis did not run)"))
+        except Exception as exc:  # noqa: BLE001 - never let one figure stop the report
+            doc.add(f'<p class="note">Published-ranking figure not drawn: '
+                    f"{esc(type(exc).__name__)}: {esc(exc)}</p>")
+        try:
+            doc.table(f"{root}_published", a.published, 100, digits=1)
+        except Exception as exc:  # noqa: BLE001 - never let one table stop the report
+            doc.add(f'<p class="note">Published table not shown: {esc(exc)}</p>')
     else:
         doc.add(f'<p class="note">{esc(a.notes.get("published", "not available"))}</p>')
     doc.tables[f"{root}_rankings"] = a.rankings(registry)
+
+
+def _equal_loading_pairs(fw) -> list[tuple[str, tuple[str, str]]]:
+    """(node, (indicator, indicator)) for every node with exactly two children, both
+    indicators: under ``two_child="equal"`` they share one loading in the Bayesian model."""
+    out = []
+    inds = set(fw.indicators)
+    for n in fw.aggregates:
+        kids = list(fw.children(n))
+        if len(kids) == 2 and set(kids) <= inds:
+            out.append((n, (kids[0], kids[1])))
+    return out
 
 
 def _profile_html(doc: _Doc, p: dict) -> None:
@@ -289,10 +466,19 @@ def _profile_html(doc: _Doc, p: dict) -> None:
             f'{esc(p["region"])}) — {esc(p["index"])}</h3>')
     for part, title in (("levels", "Score, rank and 5–95 % band at every level"),
                         ("peers", "Regional peers"), ("neighbours", "Rank neighbours"),
-                        ("strongest", "Strongest indicators"), ("weakest", "Weakest indicators"),
+                        ("strongest", "Strongest indicators (observed only; rank among the "
+                                      "<code>of</code> units that observed it)"),
+                        ("weakest", "Weakest indicators (observed only)"),
                         ("drivers", "What drives the rank band (Sobol STi of this city's rank)")):
         doc.add(f"<p><b>{title}</b></p>")
+        if p[part] is None or not len(p[part]):
+            doc.add('<p class="foot">(none)</p>')
+            doc.tables[f"profile_{key}_{part}"[:60]] = p[part]
+            continue
         doc.table(f"profile_{key}_{part}"[:60], p[part], None)
+    if p.get("notes"):
+        doc.add('<div class="note"><ul>' + "".join(f"<li>{esc(n)}</li>" for n in p["notes"])
+                + "</ul></div>")
 
 
 def write_report(audit, folder: Path, manifest: dict | None = None) -> Path:
@@ -319,6 +505,7 @@ def write_report(audit, folder: Path, manifest: dict | None = None) -> Path:
         for plist in audit.profiles.values():
             for p in plist:
                 _profile_html(doc, p)
+    doc.add("<h2 id='timings'>Run time</h2>" + _timings_html(audit))
     doc.add("<h2 id='files'>Files</h2><p>Figures (PNG and SVG) in <code>figures/</code>, tables "
             "as CSV in <code>tables/</code> and in <code>tables.xlsx</code> (one sheet per "
             "table), <code>results.json</code>, <code>manifest.json</code>.</p>")
@@ -336,6 +523,25 @@ def write_report(audit, folder: Path, manifest: dict | None = None) -> Path:
     if manifest is not None:
         write_json(folder / "manifest.json", manifest)
     return index
+
+
+def _timings_html(audit) -> str:
+    """Per-stage wall times; the Bayesian fit runs in a background process beside the other
+    stages, so its own wall time overlaps theirs and the stages do not add up to the total."""
+    rows = [dict(index=k, stage=st, seconds=v) for k, a in audit.indices.items()
+            for st, v in a.timings.items()]
+    if not rows:
+        return ""
+    t = pd.DataFrame(rows)
+    note = ""
+    if t["stage"].str.startswith("bayesian").any():
+        note = ("<p class='foot'>The Bayesian fit runs in a separate background process "
+                "started right after <i>compute</i>, in parallel with the other stages: "
+                "“bayesian fit (background wall time)” is its own wall time and overlaps the "
+                "other stages; “bayesian model (wait …)” is only the time the audit waited for "
+                "it after its other stages. Stage times therefore do not add up to the total "
+                f"({audit.timings.get('total_s', 0):.0f} s).</p>")
+    return table_html(t, None, digits=2) + note
 
 
 def _sheet_name(name: str, used: set) -> str:
