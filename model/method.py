@@ -267,6 +267,16 @@ class MethodSpec:
             return cls()
         return cls.from_dict(_read_extended(Path(path), ()), origin=str(path))
 
+    def restricted_to(self, framework) -> "MethodSpec":
+        """A copy without the weights and node overrides of nodes ``framework`` lacks — for a
+        framework with elements removed on purpose (leave-one-out); elsewhere an unknown node
+        stays an error."""
+        spec = copy.deepcopy(self)
+        spec.weights = {c: w for c, w in spec.weights.items() if c in framework.nodes}
+        spec.node_overrides = {c: o for c, o in spec.node_overrides.items()
+                               if c in framework.nodes}
+        return spec
+
     def to_dict(self) -> dict:
         out: dict[str, Any] = {}
         if self.name:

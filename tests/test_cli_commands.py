@@ -178,3 +178,14 @@ def test_strict_yaml_for_method_files(tmp_path):
     for path, needle in ((dup, "line 2: key 'imputation' given twice"), (empty, "is empty")):
         res = CliRunner().invoke(app, ["validate", *INPUTS[:4], "-m", str(path)])
         assert res.exit_code == 2 and needle in res.output
+
+
+def test_weights_leave_one_out_with_node_overrides(tmp_path):
+    """Leave-one-out removes nodes; the method's overrides of a removed node must not fail."""
+    method = tmp_path / "m.yaml"
+    method.write_text(f"extends: {ROOT / 'data' / 'methods' / 'asem.yaml'}\n"
+                      "overrides: {nodes: {LPI: {treatment: {method: none}}}}\n")
+    out = tmp_path / "w"
+    invoke("weights", *INPUTS[:4], "-m", method, "--boot", 0, "-o", out)
+    loo = pd.read_csv(out / "weight_audit.csv").set_index("code")
+    assert loo.filter(like="loo").loc["LPI"].notna().any()

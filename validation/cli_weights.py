@@ -28,7 +28,8 @@ def register(app: typer.Typer) -> None:
 
         fw, ind, spec = load_inputs(framework, data, method, out)
         result = compute_index(fw, ind, spec)
-        score_fn = (lambda f: compute_index(f, ind, spec).aggregated) if loo else None
+        score_fn = ((lambda f: compute_index(f, ind, spec.restricted_to(f)).aggregated)
+                    if loo else None)
         audit = audit_weights(result.framework, result.aggregated, score_fn,
                               data=result.raw.loc[result.aggregated.index], seed=seed,
                               n_boot=n_boot)

@@ -83,7 +83,8 @@ def leave_one_out(framework: Framework, score_fn: ScoreFn, elements: list[str] |
     ----------
     framework : Framework
     score_fn : callable (Framework) → DataFrame (units × codes, containing the root's column)
-        e.g. ``lambda fw: compute_index(fw, data, method).aggregated``.
+        e.g. ``lambda fw: compute_index(fw, data, method.restricted_to(fw)).aggregated``
+        (leave-one-out passes frameworks with a node removed).
     elements : list of codes, default every indicator and every aggregate but the root
 
     Returns

@@ -202,7 +202,8 @@ def _weights(a: IndexAudit, s: AuditSettings):
     from validation.weight_audit import audit_weights
 
     res = a.result
-    score_fn = None if s.quick else (lambda f: compute_index(f, a.data, a.method).aggregated)
+    score_fn = None if s.quick else (
+        lambda f: compute_index(f, a.data, a.method.restricted_to(f)).aggregated)
     return audit_weights(res.framework, res.aggregated, score_fn, data=res.raw, seed=s.seed,
                          n_boot=s.n_boot, bod=not s.quick)
 
