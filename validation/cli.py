@@ -99,6 +99,8 @@ def cli_errors(func):
         except ValueError as exc:  # an out-of-range option caught by a library's own check
             typer.echo(f"error: {str(exc).splitlines()[0] if str(exc) else exc!r}", err=True)
             raise typer.Exit(2)
+        except BrokenPipeError:  # output piped into `head` and closed: not an error
+            raise typer.Exit(0)
         except OSError as exc:  # unreadable input, full disk, …: one line, no traceback
             typer.echo(f"error: {exc.filename or ''}: {exc.strerror or exc}", err=True)
             raise typer.Exit(2)
