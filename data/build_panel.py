@@ -394,9 +394,12 @@ def country_level(raw: Path, reg, matcher, ctab) -> dict[str, pd.Series]:
     net = pd.read_csv(raw / "owid_share_individuals_using_internet.csv", **READ)
     net = net[net["Year"] <= 2021].sort_values("Year").groupby("Code").last()
     iso3 = iso3_map()
-    net_map = {iso3.get(k): float(v) for k, v in
-               net["Individuals using the Internet (% of population)"].items()}
-    internet = reg["iso2"].map(net_map).astype(float).set_axis(reg["code"])  # China included
+    # OWID aggregates (OWID_WRL, …) and unknown codes have no ISO2: skip them, so a city with no
+    # country never inherits the world average
+    net_map = {iso3[k]: float(v) for k, v in
+               net["Individuals using the Internet (% of population)"].items() if k in iso3}
+    internet = reg["iso2"].map(lambda i: net_map.get(i, np.nan) if isinstance(i, str)
+                               else np.nan).astype(float).set_axis(reg["code"])  # China incl.
     return {"ctry_aei_cn_invest_constr_musd": by_country(reg, aei_sum, default=0.0),
             "ctry_bri_partner_by_2021": by_country(reg, bri_map, default=0.0),
             "ctry_chinese_migrant_stock_2020": by_country(reg, mig_map),

@@ -94,7 +94,8 @@ def n_factors_handbook(eigenvalues: np.ndarray, min_eigenvalue: float = 1.0,
 
     Keep the leading components that (i) have eigenvalue > ``min_eigenvalue`` and (ii) each
     explain more than ``min_share`` of the total variance; if together they explain no more
-    than ``min_cumulative``, add components in order until they do (iii). At least one.
+    than ``min_cumulative``, add components in order until they do (iii). At least one, and
+    fewer than the number of indicators (as many factors as indicators reduce nothing).
     """
     ev = np.asarray(eigenvalues, dtype=float)
     ratio = ev / ev.sum()
@@ -102,7 +103,7 @@ def n_factors_handbook(eigenvalues: np.ndarray, min_eigenvalue: float = 1.0,
     while k < len(ev) and ev[k] > min_eigenvalue and ratio[k] > min_share:
         k += 1
     k = max(k, 1)
-    while k < len(ev) and ratio[:k].sum() <= min_cumulative:
+    while k < len(ev) - 1 and ratio[:k].sum() <= min_cumulative:
         k += 1
     return k
 
@@ -466,7 +467,7 @@ class BoDWeights:
 
 # ---------------------------------------------------------------- apply over a framework
 def framework_weights(framework, aggregated: pd.DataFrame, model_factory, *,
-                      min_children: int = 2) -> tuple[pd.DataFrame, dict]:
+                      min_children: int = 3) -> tuple[pd.DataFrame, dict]:
     """Fit a weight model to the children of every parent of ``framework``.
 
     Parameters
@@ -475,7 +476,9 @@ def framework_weights(framework, aggregated: pd.DataFrame, model_factory, *,
     aggregated : DataFrame, units × codes (indicators and aggregates)
     model_factory : callable () → unfitted model with ``fit(X)`` and ``weights_``
     min_children : int
-        Parents with fewer children get weight 1 for the single child and no model.
+        Parents with fewer children get no model: weight 1 for a single child, NaN for two —
+        a 2×2 correlation matrix always has eigenvectors (1, ±1)/√2, so PCA/FA weights of two
+        indicators are 0.5/0.5 whatever the data, which is no evidence of anything.
 
     Returns
     -------
@@ -486,7 +489,9 @@ def framework_weights(framework, aggregated: pd.DataFrame, model_factory, *,
     for parent in framework.aggregates:
         kids = framework.children(parent)
         if len(kids) < min_children:
-            rows += [dict(code=k, parent=parent, weight=1.0) for k in kids]
+            rows += [dict(code=k, parent=parent, weight=1.0 if len(kids) == 1 else np.nan)
+                     for k in kids]
+            models[parent] = f"{len(kids)} children: no factor structure to estimate"
             continue
         missing = [k for k in kids if k not in aggregated.columns]
         if missing:

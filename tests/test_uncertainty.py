@@ -80,7 +80,8 @@ def test_asem_rank_stats_consistent_with_coinr(asem):
     a systematic error (e.g. a wrong weight-noise rule) breaks the averages.
     """
     fw, data, method, space, p = asem
-    res = uncertainty_analysis(fw, data, method, space, n=4000, seed=11, prepared=p)
+    res = uncertainty_analysis(fw, data, method, space, n=4000, seed=11, prepared=p,
+                               quantile_method="linear")  # COINr's type-7 quantiles
     ref = pd.read_csv(ASEM / "asem_ua_rankstats_N100.csv").set_index("uCode")
     ours = res.rank_stats.loc[ref.index]
     assert (ours["nominal"] == ref["Nominal"]).all()
@@ -132,7 +133,10 @@ def test_rank_statistics_hand_example():
     assert st.loc["A", "mean"] == 1.25 and st.loc["B", "mean"] == 1.75
     assert st.loc["A", "p_top1"] == 0.75
     assert st.loc["A", "mean_abs_shift"] == 0.25
-    assert st.loc["A", "q75"] == np.percentile([1, 2, 1, 1], 75)
+    assert st.loc["A", "q75"] == 1.0  # whole ranks: P(rank ≤ 1) = 0.75 ≥ 0.75
+    lin = rank_statistics(ranks, np.array([1.0, 2.0]), ["A", "B"], percentiles=(25, 75),
+                          quantile_method="linear")
+    assert lin.loc["A", "q75"] == np.percentile([1, 2, 1, 1], 75)
 
 
 @pytest.mark.parametrize("body, match", [

@@ -147,8 +147,32 @@ def test_handbook_rules():
 def test_framework_pca_weights_asem(fw, agg):
     w, models = framework_weights(fw, agg, PCAWeights)
     assert set(w.code) == set(fw.indicators) | (set(fw.aggregates) - {"Index"})
-    for _, sub in w.groupby("parent"):
-        assert sub["weight"].sum() == pytest.approx(1.0)
+    for parent, sub in w.groupby("parent"):
+        if len(sub) == 2:  # two children: no factor structure, weights reported as missing
+            assert sub["weight"].isna().all() and isinstance(models[parent], str)
+        else:
+            assert sub["weight"].sum() == pytest.approx(1.0)
+
+
+def test_two_children_get_no_pca_weights_or_kmo():
+    """A 2×2 correlation matrix has eigenvectors (1, ±1)/√2 and KMO 0.5 whatever r is."""
+    from validation.coherence import kmo_table
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=200)
+    agg = pd.DataFrame({"a": x, "b": 0.3 * x + rng.normal(size=200), "c": rng.normal(size=200)})
+    agg["P"] = agg[["a", "b"]].mean(axis=1)
+    agg["Q"] = agg["c"]
+    agg["I"] = agg[["P", "Q"]].mean(axis=1)
+    from model.framework import Node
+    fw2 = Framework([Node("I", level=3), Node("P", parent="I", level=2),
+                     Node("Q", parent="I", level=2), Node("a", parent="P"),
+                     Node("b", parent="P"), Node("c", parent="Q")])
+    w, models = framework_weights(fw2, agg, PCAWeights)
+    assert w.set_index("code").loc[["a", "b"], "weight"].isna().all()
+    assert w.set_index("code").loc["c", "weight"] == 1.0
+    top, _ = kmo_table(fw2, agg)
+    assert top.set_index("group").loc["P", "kmo"] != top.set_index("group").loc["P", "kmo"]
 
 
 # ------------------------------------------------------------------------- optimised
@@ -226,7 +250,9 @@ def test_audit_weights_asem(fw, agg):
                 "S_parent_hi", "r_parent", "flags", "loo_mean_abs_shift"):
         assert col in t
     for col in ("nominal", "pca", "fa", "balance", "infomax"):
-        np.testing.assert_allclose(t.groupby("parent")[col].sum(), 1.0, atol=1e-9)
+        sums = t.groupby("parent")[col].sum(min_count=1).dropna()  # PCA/FA: NaN for 2 children
+        assert len(sums) >= 9
+        np.testing.assert_allclose(sums, 1.0, atol=1e-9)
     assert "Ship" in t[t["flags"].str.contains("weak_parent")].code.tolist()
     text = au.summary()
     assert "Cronbach" in text and "Leave-one-out" in text

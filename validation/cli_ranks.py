@@ -17,8 +17,10 @@ def register(app: typer.Typer) -> None:
               method: Optional[Path] = MethodOpt, seed: int = SeedOpt,
               source: str = typer.Option("measurement", "--source", help="Score draws: "
                                          "measurement (bootstrap over indicator measurement "
-                                         "error), uncertainty (the Monte Carlo replications' "
-                                         "ranks) or bayes (posterior latent scores)."),
+                                         "error; sets centred on the nominal scores), bayes "
+                                         "(posterior latent scores) or uncertainty (the Monte "
+                                         "Carlo replications' ranks: descriptive only, not a "
+                                         "confidence statement)."),
               sd: float = typer.Option(0.10, "--sd", min=0.0, help="Measurement error (relative sd) of "
                                                           "every indicator value."),
               draws: int = typer.Option(200, "--draws", min=10, help="Measurement-error draws."),
@@ -43,7 +45,7 @@ def register(app: typer.Typer) -> None:
 
         from model.errors import MethodError
 
-        from .rank_audit import (bayes_score_draws, measurement_score_draws,
+        from .rank_audit import (bayes_score_draws, centred_inputs, measurement_score_draws,
                                  published_rank_audit, rank_score_draws, separable_draws)
         from .rank_inference import (pairwise_comparisons, rank_confidence_sets, rank_summary,
                                      tau_best)
@@ -66,8 +68,11 @@ def register(app: typer.Typer) -> None:
         S, tie_note = separable_draws(S, seed=seed)
         if tie_note:
             typer.echo(f"note: {tie_note}", err=True)
-        simul = rank_confidence_sets(draws=S, alpha=alpha, simultaneous=True, seed=seed)
-        marg = rank_confidence_sets(draws=S, alpha=alpha, simultaneous=False, seed=seed)
+        # measurement error: sets centred on the nominal scores, Σ̂ from the draws; a posterior
+        # or the Monte Carlo ranks: centred on the draws' mean
+        inputs = centred_inputs(S, nominal.index_scores if source == "measurement" else None)
+        simul = rank_confidence_sets(**inputs, alpha=alpha, simultaneous=True, seed=seed)
+        marg = rank_confidence_sets(**inputs, alpha=alpha, simultaneous=False, seed=seed)
         sets = simul.rename(columns={"lower": "simultaneous_lower", "upper": "simultaneous_upper"})
         sets["marginal_lower"] = marg["lower"].to_numpy()
         sets["marginal_upper"] = marg["upper"].to_numpy()
@@ -78,9 +83,11 @@ def register(app: typer.Typer) -> None:
         sets = sets.merge(summ, on="unit", how="left")
         sets.insert(1, "nominal_rank", nominal.index_ranks.reindex(sets["unit"]).to_numpy())
         sets = sets.sort_values("nominal_rank")
-        best = tau_best(draws=S, tau=tau, alpha=alpha, seed=seed)
+        best = tau_best(**inputs, tau=tau, alpha=alpha, seed=seed)
         top_units = list(nominal.index_ranks.sort_values().index[:top])
-        pairs = pairwise_comparisons(draws=S[top_units], alpha=alpha, seed=seed, form="long")
+        top_inputs = centred_inputs(S[top_units], nominal.index_scores[top_units]
+                                    if source == "measurement" else None)
+        pairs = pairwise_comparisons(**top_inputs, alpha=alpha, seed=seed, form="long")
 
         bands = {"method_5_95": ua.rank_stats.rename(columns={"q5": "lower", "q95": "upper"}),
                  "mrsw_simultaneous": sets.set_index("unit").rename(columns={
@@ -104,8 +111,12 @@ def register(app: typer.Typer) -> None:
                        "alpha": alpha, "tau": tau,
                        "published": str(pub_path), "n_uncertainty": n}))
         width = (sets["simultaneous_upper"] - sets["simultaneous_lower"] + 1)
-        what = (f"measurement sd {sd:.0%}, {draws} draws" if source == "measurement"
-                else f"{len(S)} {source} draws")
+        what = (f"conditional on a {sd:.0%} multiplicative measurement error in every value, "
+                f"{draws} draws" if source == "measurement" else f"{len(S)} {source} draws")
+        if source == "uncertainty":
+            typer.echo("note: with --source uncertainty the sets describe the spread of ranks "
+                       "over methodological choices; they are not confidence statements",
+                       err=True)
         typer.echo(f"{fw.root}: {len(sets)} units; simultaneous {100 * (1 - alpha):.0f}% rank sets "
                    f"median width {width.median():.0f} places ({what})")
         if audit is not None:

@@ -260,10 +260,17 @@ def kmo_table(framework: Framework, aggregated: pd.DataFrame, *, threshold: floa
 
     Returns ``(per_parent, per_item)``: ``group``, ``k``, ``n``, ``kmo``, ``low_kmo`` (KMO <
     ``threshold``; Kaiser calls < 0.6 "mediocre"), ``bartlett_chi2``, ``bartlett_df``,
-    ``bartlett_p``; and ``group``, ``code``, ``msa``.
+    ``bartlett_p``; and ``group``, ``code``, ``msa``. Parents with fewer than three children get
+    NaN: the KMO of two variables is 0.5 whatever their correlation.
     """
     top, items = [], []
     for parent, kids in groups(framework).items():
+        if len(kids) < 3:  # KMO of two variables is 0.5 by construction: not informative
+            top.append(dict(group=parent, k=len(kids), n=len(aggregated), kmo=np.nan,
+                            low_kmo=False, bartlett_chi2=np.nan, bartlett_df=np.nan,
+                            bartlett_p=np.nan))
+            items.extend(dict(group=parent, code=c, msa=np.nan) for c in kids)
+            continue
         res = kmo_bartlett(_columns(aggregated, kids))
         top.append(dict(group=parent, k=res["k"], n=res["n"], kmo=res["kmo"],
                         low_kmo=bool(np.isfinite(res["kmo"]) and res["kmo"] < threshold),

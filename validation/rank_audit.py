@@ -83,6 +83,20 @@ def separable_draws(draws: pd.DataFrame, seed: int = 0) -> tuple[pd.DataFrame, s
     return out, note
 
 
+def centred_inputs(draws: pd.DataFrame, estimates: pd.Series | None = None
+                   ) -> dict:
+    """Keyword arguments for ``rank_inference`` functions: θ̂ = ``estimates`` (e.g. the nominal
+    index scores, so the sets are centred on the ranks actually published) with Σ̂ the sample
+    covariance of the draws; without estimates, the draws' mean (a posterior, say)."""
+    if estimates is None:
+        return {"draws": draws}
+    est = pd.Series(estimates).reindex(draws.columns)
+    if est.isna().any():
+        missing = list(est.index[est.isna()][:5])
+        raise ValueError(f"no estimate for unit(s) {missing}")
+    return {"estimates": est, "cov": np.cov(draws.to_numpy(dtype=float), rowvar=False)}
+
+
 def published_rank_audit(published: pd.DataFrame, nominal_ranks: pd.Series,
                          bands: dict[str, pd.DataFrame], names: pd.Series | None = None
                          ) -> pd.DataFrame:

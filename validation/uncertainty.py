@@ -61,15 +61,18 @@ class UncertaintyResult:
 
 
 def rank_statistics(ranks: np.ndarray, nominal: np.ndarray, units: Sequence[str],
-                    percentiles=(5, 95), top_k=(10,)) -> pd.DataFrame:
+                    percentiles=(5, 95), top_k=(10,), quantile_method: str = "inverted_cdf"
+                    ) -> pd.DataFrame:
     """Per-unit statistics of a replications × units rank matrix.
 
-    Quantiles use numpy's "linear" rule (R's type 7, as COINr). Returns a DataFrame indexed by
-    unit, sorted by nominal rank.
+    Quantiles of the ranks use numpy's "inverted_cdf" rule by default, so bands are whole ranks
+    that occurred (the smallest rank r with P(rank ≤ r) ≥ p); ``quantile_method="linear"``
+    interpolates as R's type 7 does (COINr). ``width`` is upper − lower percentile. Returns a
+    DataFrame indexed by unit, sorted by nominal rank.
     """
     R = np.asarray(ranks, dtype=float)
     lo, hi = percentiles[0], percentiles[-1]
-    q = np.percentile(R, list(percentiles), axis=0)
+    q = np.percentile(R, list(percentiles), axis=0, method=quantile_method)
     stats = {"nominal": nominal, "mean": R.mean(0), "median": np.median(R, 0)}
     for p, row in zip(percentiles, q):
         stats[f"q{p:g}"] = row
@@ -92,6 +95,7 @@ def uncertainty_analysis(framework: Framework, data: IndicatorData, method: Meth
                          space: UncertaintySpace, n: int = 1000, seed: int = 0,
                          sampling: str = "random", percentiles=(5, 95), top_k=(10,),
                          band_k: int = 10, node_ranks: bool = False,
+                         quantile_method: str = "inverted_cdf",
                          runner: Runner | None = None,
                          progress: Callable[[int], None] | None = None,
                          prepared: Prepared | None = None) -> UncertaintyResult:
@@ -105,6 +109,8 @@ def uncertainty_analysis(framework: Framework, data: IndicatorData, method: Meth
     sampling : "random" (numpy) or "sobol" (scrambled Sobol, scipy.stats.qmc).
     percentiles : band percentiles (lower, upper); top_k : ks for P(rank ≤ k);
     band_k : the summary reports the share of units whose band is wider than band_k places.
+    quantile_method : numpy percentile rule for the band ("inverted_cdf": whole ranks;
+        "linear": COINr's type-7 interpolation).
     node_ranks : also summarise the ranks of every aggregate node.
     runner : ``engine.SerialRunner()`` (default), ``JoblibRunner(n_jobs)`` or ``DaskRunner(client)``.
 
@@ -118,7 +124,7 @@ def uncertainty_analysis(framework: Framework, data: IndicatorData, method: Meth
     L = problem.map_levels(U)
     out = run_replications(p, L, runner, progress)
     R = out["index"]
-    stats = rank_statistics(R, p.nominal_ranks, p.units, percentiles, top_k)
+    stats = rank_statistics(R, p.nominal_ranks, p.units, percentiles, top_k, quantile_method)
     summary = {
         "n_replications": int(n), "n_units": len(p.units), "seed": seed, "sampling": sampling,
         "mean_abs_rank_shift": float(np.abs(R - p.nominal_ranks).mean()),
@@ -137,7 +143,7 @@ def uncertainty_analysis(framework: Framework, data: IndicatorData, method: Meth
         nominal = compute_index(framework, data, method).ranks
         for c in fw_nodes:
             node_stats[c] = rank_statistics(out[c], nominal[c].to_numpy(float), p.units,
-                                            percentiles, top_k)
+                                            percentiles, top_k, quantile_method)
     return UncertaintyResult(stats, summary, R, L, space, p.units, node_stats)
 
 

@@ -359,7 +359,7 @@ def _rank_sets(a: IndexAudit, s: AuditSettings) -> pd.DataFrame:
     every draw (e.g. all indicators zero) would make a pair's difference degenerate; then a
     uniform jitter of ±1e-4 × the largest per-unit score SD is added (noted in the report).
     """
-    from validation.rank_audit import measurement_score_draws, separable_draws
+    from validation.rank_audit import centred_inputs, measurement_score_draws, separable_draws
     from validation.rank_inference import rank_confidence_sets
 
     S = measurement_score_draws(a.framework, a.data, a.method, sd=s.rank_sd,
@@ -368,8 +368,9 @@ def _rank_sets(a: IndexAudit, s: AuditSettings) -> pd.DataFrame:
     S, note = separable_draws(S, seed=s.seed)
     if note:
         a.notes["rank confidence sets"] = note
-    simul = rank_confidence_sets(draws=S, alpha=s.rank_alpha, simultaneous=True, seed=s.seed)
-    marg = rank_confidence_sets(draws=S, alpha=s.rank_alpha, simultaneous=False, seed=s.seed)
+    inputs = centred_inputs(S, a.result.index_scores)  # centred on the nominal scores
+    simul = rank_confidence_sets(**inputs, alpha=s.rank_alpha, simultaneous=True, seed=s.seed)
+    marg = rank_confidence_sets(**inputs, alpha=s.rank_alpha, simultaneous=False, seed=s.seed)
     ranks = a.result.ranks[a.root]
     out = pd.DataFrame({"unit": simul["unit"].to_numpy(),
                         "nominal_rank": ranks.reindex(simul["unit"]).to_numpy(),

@@ -414,14 +414,18 @@ def _index_sections(doc: _Doc, a, registry) -> None:
                 f"as <code>cityindex ranks</code> does by default: every indicator value is "
                 f"perturbed by a {at.get('sd', 0.1):.0%} relative measurement error "
                 f"({at.get('draws', '?')} draws) and the index recomputed with the nominal "
-                f"method, so all draws share one score scale. With probability at least "
-                f"{conf:.0%} every unit's true rank lies inside its "
+                f"method, so all draws share one score scale; the sets are centred on our nominal "
+                f"scores, with the draws giving their covariance. <i>If that error model holds</i>, "
+                f"with probability at least {conf:.0%} every unit's true rank lies inside its "
                 f"<b>simultaneous</b> set [<code>simultaneous_lower</code>, "
                 f"<code>simultaneous_upper</code>] jointly; the <b>marginal</b> set holds one "
                 f"unit's true rank with probability {conf:.0%} on its own. They measure "
                 f"uncertainty from measurement error in the data only, not from methodological "
                 f"choices (those are the 5–95 % bands of the uncertainty analysis above). "
-                f"<code>nominal_rank</code> is the published-method rank. Median width: "
+                f"The error model is an assumption: zeros stay zero under a multiplicative error, "
+                f"country-level indicators are perturbed city by city, and ordinal indicators as "
+                f"if continuous. <code>nominal_rank</code> is our rank under the nominal method "
+                f"(not the report's 2021 rank). Median width: "
                 f"{w_s:.0f} places (simultaneous), {w_m:.0f} (marginal). Top 25:</p>")
         doc.table(f"{root}_rank_sets", rsets, 25, display=_marked(rsets))
         doc.add(_low_note(rsets.head(25)))
