@@ -38,9 +38,11 @@ def register(app: typer.Typer) -> None:
                 framework_b: Optional[str] = typer.Option(
                     None, "--framework-b", help="Framework B (default: as A)."),
                 space: Optional[Path] = typer.Option(
-                    None, "--space", "-s", help="Uncertainty space YAML: A's rank band "
-                                                "[q5, q95] classifies each move."),
-                n: int = typer.Option(1000, "--n", help="Replications for the band."),
+                    None, "--space", "-s", help="Uncertainty space YAML: A's method band "
+                    "[q5, q95] over that space classifies each move (default for a bundled "
+                    "index: data/spaces/default.yaml)."),
+                no_band: bool = typer.Option(False, "--no-band", help="Skip the band."),
+                n: int = typer.Option(1000, "--n", min=2, help="Replications for the band."),
                 top_k: int = typer.Option(10, "--top-k", help="Top group for entries/exits."),
                 published: Optional[Path] = typer.Option(
                     None, "--published", help="Also compare B with a published ranking CSV."),
@@ -62,7 +64,14 @@ def register(app: typer.Typer) -> None:
         from .cli import load_inputs
         from .runio import manifest, run_folder, write_json
 
-        fw_a, d_a, m_a = load_inputs(framework, data, method)
+        from .cli import DATA
+
+        fw_a, d_a, m_a = load_inputs(framework, data, method, out)
+        if space is None and not no_band and Path(fw_a.origin).parent == DATA / "frameworks":
+            space = DATA / "spaces" / "default.yaml"
+        if space is None and not no_band:
+            typer.echo("note: no --space given, so moves are not classified against a method "
+                       "band", err=True)
         if framework_b is not None:
             fw_b = Framework.load(resolve_framework(framework_b))
         else:
@@ -81,7 +90,7 @@ def register(app: typer.Typer) -> None:
         res_b = compute_index(fw_b, d_b, m_b)
         band = None
         ua_summary = None
-        if space is not None:
+        if space is not None and not no_band:
             from .space import UncertaintySpace
             from .uncertainty import uncertainty_analysis
 

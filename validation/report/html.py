@@ -389,10 +389,26 @@ def _index_sections(doc: _Doc, a, registry) -> None:
         pr = b["posterior_ranks"].copy()
         pr["nominal"] = res.ranks[root].reindex(pr.index)
         stats = pr.rename(columns={"rank_median": "median", "rank_lo": "q5", "rank_hi": "q95"})
-        doc.figure(F.rank_uncertainty(stats, title=f"{root}: posterior rank intervals "
-                                      "(90 %), sorted by nominal rank",
+        collapsed = [c for c in res.framework.aggregates if c != root
+                     and len(res.framework.indicators_under(c)) == 1]
+        doc.add(
+            "<p><b>An alternative aggregation model, not a confidence band for the ranks "
+            "above.</b> The hierarchical factor model treats each city's standing on every "
+            "node as an unknown latent score and learns how strongly each indicator measures "
+            "it; the index's posterior ranks below are ranks of that latent score, so they "
+            "differ from our nominal ranks (the dots) by design, and the implied weights are "
+            "what the data's correlation structure gives each indicator, not a revision of "
+            "the nominal weights. Identification matters: "
+            + (f"the aggregates {', '.join(map(esc, collapsed))} have a single indicator, "
+               "which therefore loads directly on the parent's latent score (a one-child node "
+               "is collapsed) and can take a large implied weight; " if collapsed else "")
+            + "two indicators under one node share one loading by assumption. Read the "
+            "intervals as the uncertainty of this model's ranking, given its assumptions.</p>")
+        doc.figure(F.rank_uncertainty(stats, title=f"{root}: posterior rank intervals of the "
+                                      "latent score (90 %), sorted by nominal rank",
                                       band_label="90 % posterior interval"),
-                   f"{slug}_bayes_ranks", "Bayesian posterior rank intervals")
+                   f"{slug}_bayes_ranks", "Bayesian posterior rank intervals (latent-score "
+                   "model; the dots are our nominal ranks, for orientation)")
         conv = pd.DataFrame([b["convergence"]])
         doc.add(f"<p>Settings: {esc(b['settings'])}. Convergence:</p>")
         doc.table(f"{root}_bayes_convergence", conv, None)
