@@ -18,21 +18,7 @@ from model.framework import Framework, Node
 from validation.coherence import (coherence, correlations, cronbach_alpha, cronbach_table,
                                   data_availability, kmo_bartlett, kmo_table, pca_table)
 
-DATA = Path(__file__).parent / "data" / "coinr_asem"
-
-
-def _read(name):
-    return pd.read_csv(DATA / name, keep_default_na=False, na_values=["", "NA"]).set_index("uCode")
-
-
-@pytest.fixture(scope="module")
-def fw():
-    return Framework.load(DATA / "asem_imeta.csv")
-
-
-@pytest.fixture(scope="module")
-def agg():
-    return _read("asem_aggregated.csv")
+from conftest import read_asem as _read  # fixtures fw, agg: tests/conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -19,21 +19,7 @@ from model.weights import (BoDWeights, FactorWeights, OptimisedWeights, PCAWeigh
 from validation.effective_weights import correlation_ratio, effective_weights
 from validation.weight_audit import audit_weights, leave_one_out, remove_node
 
-DATA = Path(__file__).parent / "data" / "coinr_asem"
-
-
-def _read(name):
-    return pd.read_csv(DATA / name, keep_default_na=False, na_values=["", "NA"]).set_index("uCode")
-
-
-@pytest.fixture(scope="module")
-def fw():
-    return Framework.load(DATA / "asem_imeta.csv")
-
-
-@pytest.fixture(scope="module")
-def agg():
-    return _read("asem_aggregated.csv")
+from conftest import read_asem as _read  # fixtures fw, agg: tests/conftest.py
 
 
 def make_score_fn(normalised):
