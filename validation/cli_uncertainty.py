@@ -125,7 +125,8 @@ def register(app: typer.Typer) -> None:
                 "sensitivity", method=spec, framework=fw, data=ind, seed=seed,
                 extra={"space": _space_record(space), "n": n, "n_boot": n_boot,
                        "jobs": jobs}))
-        typer.echo(f"{fw.root}: {res.n_runs} runs; Sobol indices of the mean |rank shift|:")
+        typer.echo(f"{fw.root}: {res.n_runs} runs; Sobol indices of the mean |rank shift| "
+                   "(95% bootstrap intervals):")
         for _, r in res.overall.iterrows():
             typer.echo(f"  {r['factor']:<16} Si {r['S1']:6.3f} [{r['S1_lo']:.3f}, {r['S1_hi']:.3f}]"
                        f"   STi {r['ST']:6.3f} [{r['ST_lo']:.3f}, {r['ST_hi']:.3f}]")

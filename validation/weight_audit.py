@@ -230,7 +230,8 @@ class WeightAudit:
             lines.append(f"  {r.code:<12} ({r.parent}): {r.flags}")
         t = self.table
         worst = t.assign(gap=(t["S_share"] - t["nominal"]).abs()).nlargest(5, "gap")
-        lines += ["", "Largest gaps between importance share (correlation ratio) and nominal weight:"]
+        lines += ["", "Largest gaps between importance share (correlation ratio, "
+                  f"{self.settings.get('level', 0.9):.0%} bootstrap interval) and nominal weight:"]
         for r in worst.itertuples():
             lines.append(f"  {r.code:<12} nominal {r.nominal:5.3f}  importance {r.S_share:5.3f} "
                          f"[{r.S_share_lo:5.3f}, {r.S_share_hi:5.3f}]")
