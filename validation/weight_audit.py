@@ -237,8 +237,13 @@ class WeightAudit:
                          f"[{r.S_share_lo:5.3f}, {r.S_share_hi:5.3f}]")
         if self.bod is not None:
             b = self.bod["bod_score"]
-            lines += ["", f"Benefit of the doubt: {int((b > 1 - 1e-9).sum())} of {len(b)} units "
-                          f"score 1; median {b.median():.3f}, min {b.min():.3f}"]
+            n_top = int((b > 1 - 1e-9).sum())
+            lines += ["", f"Benefit of the doubt: {n_top} of {len(b)} units score 1; median "
+                          f"{b.median():.3f}, min {b.min():.3f}"]
+            if n_top > 0.1 * len(b):
+                lines.append("  (over 10 % of units at the frontier: without bounds on the weight "
+                             "shares BoD hardly discriminates; set bod_lower_share/"
+                             "bod_upper_share)")
         if self.loo is not None:
             top = self.loo.nlargest(5, "mean_abs_shift")
             lines += ["", "Leave-one-out (mean |rank shift| when removed), largest:"]
