@@ -1,7 +1,7 @@
 """Benchmark of the Bayesian latent-score model (issue 5).
 
 1. Simulation check at full size: 513 units × GDCI-shaped framework (``data/frameworks/
-   gdci.yaml`` when present, else the synthetic GDCI-like tree of ``gdci_shape.py``), ~15 %
+   gdci.yaml`` when present, else a synthetic GDCI-like tree from ``framework_of_shape``), ~15 %
    missing cells, 4 chains × 1,000 draws (+1,000 tune): wall time, max R-hat, min ESS,
    divergences, 90 % rank-interval coverage of the true ranks, loading error.
 2. ASEM (COINr, 51 × 49, treated data): the same model must converge on real data.
@@ -25,11 +25,10 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from gdci_shape import gdci_like_framework  # noqa: E402
 
-from model.bayes import LatentScoreModel, loading_error, rank_coverage, simulate  # noqa: E402
+from model.bayes import (LatentScoreModel, framework_of_shape, loading_error,  # noqa: E402
+                         rank_coverage, simulate)
 from model.framework import Framework  # noqa: E402
 
 ASEM = ROOT / "tests" / "data" / "coinr_asem"
@@ -42,7 +41,7 @@ def _framework() -> tuple[Framework, str]:
             return Framework.load(path), str(path.relative_to(ROOT))
         except Exception as exc:  # the bundled file may still be in progress
             print(f"gdci.yaml not usable ({exc}); using the synthetic GDCI-like tree")
-    return gdci_like_framework(), "synthetic GDCI-like (3 dims, 8 sub-dims, 20 indicators)"
+    return framework_of_shape({"D1": [3, 2, 3], "D2": [3, 1, 3], "D3": [3, 2]}, name="gdci_like"), "synthetic GDCI-like (3 dims, 8 sub-dims, 20 indicators)"
 
 
 def _fit(X, fw, **kw) -> tuple[LatentScoreModel, float]:

@@ -25,15 +25,22 @@ from .errors import DataError
 METHODS = ("none", "coinr", "log", "log_ct", "boxcox")
 
 
-def skewness(x: np.ndarray) -> float:
-    """Adjusted Fisher–Pearson sample skewness of the non-missing values (n ≥ 3, else NaN)."""
+def _deviations(x: np.ndarray, min_n: int) -> tuple[int, np.ndarray, float] | None:
+    """(n, deviations from the mean, Σd²) of the non-missing values; None if n < min_n."""
     x = np.asarray(x, float)
     x = x[~np.isnan(x)]
-    n = x.size
-    if n < 3:
-        return float("nan")
+    if x.size < min_n:
+        return None
     d = x - x.mean()
-    m2 = np.sum(d**2)
+    return x.size, d, float(np.sum(d**2))
+
+
+def skewness(x: np.ndarray) -> float:
+    """Adjusted Fisher–Pearson sample skewness of the non-missing values (n ≥ 3, else NaN)."""
+    dev = _deviations(x, 3)
+    if dev is None:
+        return float("nan")
+    n, d, m2 = dev
     if m2 == 0:
         return 0.0
     return float(np.sqrt(n) * np.sum(d**3) / m2**1.5 * np.sqrt(n * (n - 1)) / (n - 2))
@@ -41,13 +48,10 @@ def skewness(x: np.ndarray) -> float:
 
 def kurtosis(x: np.ndarray) -> float:
     """Sample excess kurtosis of the non-missing values (n ≥ 4, else NaN)."""
-    x = np.asarray(x, float)
-    x = x[~np.isnan(x)]
-    n = x.size
-    if n < 4:
+    dev = _deviations(x, 4)
+    if dev is None:
         return float("nan")
-    d = x - x.mean()
-    m2 = np.sum(d**2)
+    n, d, m2 = dev
     if m2 == 0:
         return 0.0
     r = n * np.sum(d**4) / m2**2

@@ -14,6 +14,7 @@ import pytest
 from scipy.stats import multivariate_normal
 
 from model.bayes import (ConvergenceError, ConvergenceWarning, LatentScoreModel,
+                         framework_of_shape,
                          LatentStructure, loading_error, rank_coverage, simulate, standardise)
 from model.bayes.models import conditional_scores, tree_messages
 from model.bayes.structure import FIXED_ONE
@@ -27,19 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def small_framework() -> Framework:
     """Index → 3 dims; D3 has 2 sub-dims (shared γ); S5 has one indicator (collapsed);
     S2 has two indicators (shared λ)."""
-    shape = {"D1": [3, 2], "D2": [3, 1], "D3": [3, 3]}
-    nodes = [Node("Index", level=4)]
-    ks = ki = 0
-    for dim, sizes in shape.items():
-        nodes.append(Node(dim, parent="Index", level=3))
-        for size in sizes:
-            ks += 1
-            nodes.append(Node(f"S{ks}", parent=dim, level=2))
-            for _ in range(size):
-                ki += 1
-                nodes.append(Node(f"I{ki:02d}", parent=f"S{ks}", level=1,
-                                  direction=-1 if ki % 5 == 0 else 1))
-    return Framework(nodes, name="small")
+    return framework_of_shape({"D1": [3, 2], "D2": [3, 1], "D3": [3, 3]}, flip_every=5,
+                              name="small")
 
 
 FW = small_framework()

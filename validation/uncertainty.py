@@ -86,11 +86,6 @@ def rank_statistics(ranks: np.ndarray, nominal: np.ndarray, units: Sequence[str]
     return df.sort_values(["nominal", "median"])
 
 
-def _levels_from_unit(space: UncertaintySpace, U: np.ndarray) -> np.ndarray:
-    problem = SobolProblem(space.names, space.levels)
-    return problem.map_levels(U)
-
-
 def uncertainty_analysis(framework: Framework, data: IndicatorData, method: MethodSpec,
                          space: UncertaintySpace, n: int = 1000, seed: int = 0,
                          sampling: str = "random", percentiles=(5, 95), top_k=(10,),

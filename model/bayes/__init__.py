@@ -15,9 +15,10 @@ conditional score draws), ``estimator`` (the estimator), ``simulate`` (simulatio
 
 from .estimator import (ConvergenceError, ConvergenceWarning, LatentScoreModel,
                         compare_likelihoods)
-from .simulate import SimulatedData, loading_error, rank_coverage, simulate
+from .simulate import (SimulatedData, framework_of_shape, loading_error, rank_coverage,
+                       simulate)
 from .structure import LatentStructure, standardise
 
 __all__ = ["LatentScoreModel", "compare_likelihoods", "ConvergenceWarning", "ConvergenceError",
-           "simulate", "SimulatedData", "rank_coverage", "loading_error", "LatentStructure",
+           "simulate", "framework_of_shape", "SimulatedData", "rank_coverage", "loading_error", "LatentStructure",
            "standardise"]

@@ -12,8 +12,27 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..framework import Framework
+from ..framework import Framework, Node
 from .structure import LatentStructure
+
+
+def framework_of_shape(shape: dict[str, list[int]], flip_every: int = 4,
+                       name: str = "synthetic") -> Framework:
+    """A 4-level synthetic framework: Index → dimensions (keys of ``shape``) → sub-dimensions
+    S1, S2, … with ``shape[dim][k]`` indicators I01, I02, … each; every ``flip_every``-th
+    indicator has direction −1 (so orientation is exercised)."""
+    nodes = [Node("Index", level=4)]
+    k_sub = k_ind = 0
+    for dim, sizes in shape.items():
+        nodes.append(Node(dim, parent="Index", level=3))
+        for size in sizes:
+            k_sub += 1
+            nodes.append(Node(f"S{k_sub}", parent=dim, level=2))
+            for _ in range(size):
+                k_ind += 1
+                nodes.append(Node(f"I{k_ind:02d}", parent=f"S{k_sub}", level=1,
+                                  direction=-1 if k_ind % flip_every == 0 else 1))
+    return Framework(nodes, name=name)
 
 
 @dataclass
