@@ -27,9 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-from model.bayes import (LatentScoreModel, framework_of_shape, loading_error,  # noqa: E402
+from cityindex.model.bayes import (LatentScoreModel, framework_of_shape, loading_error,  # noqa: E402
                          rank_coverage, simulate)
-from model.framework import Framework  # noqa: E402
+from cityindex.model.framework import Framework  # noqa: E402
 
 ASEM = ROOT / "tests" / "data" / "coinr_asem"
 

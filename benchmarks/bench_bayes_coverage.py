@@ -22,8 +22,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from model import Framework, read_data  # noqa: E402
-from model.bayes import LatentScoreModel, loading_error, rank_coverage, simulate  # noqa: E402
+from cityindex.model import Framework, read_data  # noqa: E402
+from cityindex.model.bayes import LatentScoreModel, loading_error, rank_coverage, simulate  # noqa: E402
 
 
 def main() -> None:

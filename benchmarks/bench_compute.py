@@ -14,8 +14,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from model import Framework, MethodSpec, Node, compute_index
-from model.data import from_frame
+from cityindex.model import Framework, MethodSpec, Node, compute_index
+from cityindex.model.data import from_frame
 
 
 def synthetic(n_units: int = 513, n_ind: int = 60, seed: int = 0):

@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from validation.rank_inference import (
+from cityindex.validation.rank_inference import (
     pairwise_comparisons,
     point_ranks,
     rank_confidence_sets,

@@ -23,7 +23,7 @@ import warnings
 
 import numpy as np
 
-from validation.sobol import SensitivityWarning, SobolProblem, analyze, saltelli_design
+from cityindex.validation.sobol import SensitivityWarning, SobolProblem, analyze, saltelli_design
 
 
 def synthetic_ranks(design, n_units: int, seed: int = 0) -> np.ndarray:

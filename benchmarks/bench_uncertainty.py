@@ -22,11 +22,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from model import Framework, MethodSpec, compute_index, read_data  # noqa: E402
-from validation.engine import JoblibRunner, prepare, run_replications  # noqa: E402
-from validation.sobol import SobolProblem, sample_uniform  # noqa: E402
-from validation.space import UncertaintySpace  # noqa: E402
-from validation.uncertainty import sensitivity_analysis  # noqa: E402
+from cityindex.model import Framework, MethodSpec, compute_index, read_data  # noqa: E402
+from cityindex.validation.engine import JoblibRunner, prepare, run_replications  # noqa: E402
+from cityindex.validation.sobol import SobolProblem, sample_uniform  # noqa: E402
+from cityindex.validation.space import UncertaintySpace  # noqa: E402
+from cityindex.validation.uncertainty import sensitivity_analysis  # noqa: E402
 
 ASEM = ROOT / "tests" / "data" / "coinr_asem"
 

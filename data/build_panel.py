@@ -38,7 +38,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from model.registry import CityMatcher, CityMatchError, load_registry, name_key  # noqa: E402
+from cityindex.model.registry import CityMatcher, CityMatchError, load_registry, name_key  # noqa: E402
 
 READ = dict(keep_default_na=False, na_values=[""])
 EARTH_KM = 6371.0088

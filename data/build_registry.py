@@ -28,7 +28,7 @@ from unidecode import unidecode
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from model.registry import REGISTRY_COLUMNS, CityMatcher  # noqa: E402
+from cityindex.model.registry import REGISTRY_COLUMNS, CityMatcher  # noqa: E402
 
 READ = dict(keep_default_na=False, na_values=[""])
 

@@ -24,9 +24,9 @@ from pathlib import Path
 import pandas as pd
 from unidecode import unidecode
 
-from model.errors import CityIndexError
+from .bundled import registry_path
+from .errors import CityIndexError
 
-DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 """The bundled data folder (``data/`` beside the package)."""
 
 REGISTRY_COLUMNS = ["code", "name_en", "name_zh", "aliases", "iso2", "country", "region",
@@ -83,7 +83,7 @@ def load_registry(path: str | Path | None = None) -> pd.DataFrame:
     Read with ``keep_default_na=False`` so that Namibia's ISO code ``NA`` stays a string
     (pandas otherwise parses it as missing).
     """
-    path = Path(path) if path is not None else DATA_DIR / "cities.csv"
+    path = Path(path) if path is not None else registry_path()
     reg = pd.read_csv(path, keep_default_na=False, na_values=[""],
                       dtype={"iso2": str, "geonameid": "Int64"})
     missing = [c for c in REGISTRY_COLUMNS if c not in reg.columns]

@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from model.framework import Framework
+from cityindex.model.framework import Framework
 
 ASEM_DIR = Path(__file__).parent / "data" / "coinr_asem"
 

@@ -13,14 +13,14 @@ import pandas as pd
 import pytest
 from scipy.stats import multivariate_normal
 
-from model.bayes import (ConvergenceError, ConvergenceWarning, LatentScoreModel,
+from cityindex.model.bayes import (ConvergenceError, ConvergenceWarning, LatentScoreModel,
                          framework_of_shape,
                          LatentStructure, loading_error, rank_coverage, simulate, standardise)
-from model.bayes.models import conditional_scores, tree_messages
-from model.bayes.structure import FIXED_ONE
-from model.bayes.summaries import hdi
-from model.errors import DataError
-from model.framework import Framework, Node
+from cityindex.model.bayes.models import conditional_scores, tree_messages
+from cityindex.model.bayes.structure import FIXED_ONE
+from cityindex.model.bayes.summaries import hdi
+from cityindex.model.errors import DataError
+from cityindex.model.framework import Framework, Node
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -171,7 +171,7 @@ def test_strict_raises_on_bad_chains(fitted):
 
 @pytest.mark.slow
 def test_compare_likelihoods_small():
-    from model.bayes import compare_likelihoods
+    from cityindex.model.bayes import compare_likelihoods
 
     sim = simulate(FW, 40, missing_rate=0.1, seed=4, likelihood="student_t")
     with warnings.catch_warnings():

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from validation.report.html import SECTIONS
+from cityindex.report.html import SECTIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 ASEM = ROOT / "tests" / "data" / "coinr_asem"
@@ -43,8 +43,8 @@ def _chromium(args: list[str], profile: Path, timeout: int = 90) -> subprocess.C
 def report(tmp_path_factory):
     from typer.testing import CliRunner
 
-    from validation.cli import app
-    from validation.cli_audit import register
+    from cityindex.cli import app
+    from cityindex.cli.audit import register
 
     register(app)
     out = tmp_path_factory.mktemp("browser") / "asem"

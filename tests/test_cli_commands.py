@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 from typer.testing import CliRunner
 
-from validation.cli import app
+from cityindex.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
 ASEM = ROOT / "tests" / "data" / "coinr_asem"
@@ -120,7 +120,7 @@ def test_imeta_unknown_type_is_an_error(tmp_path):
 
 
 def test_screening_before_imputation_is_the_default():
-    from model import compute_index
+    from cityindex.model import compute_index
 
     spec = {"imputation": {"method": "group_mean", "group": "EurAsia_group"},
             "screening": {"min_availability": 0.9}}

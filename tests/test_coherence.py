@@ -13,9 +13,9 @@ import pingouin
 import pytest
 from scipy import stats
 
-from model.errors import DataError
-from model.framework import Framework, Node
-from validation.coherence import (coherence, correlations, cronbach_alpha, cronbach_table,
+from cityindex.model.errors import DataError
+from cityindex.model.framework import Framework, Node
+from cityindex.validation.coherence import (coherence, correlations, cronbach_alpha, cronbach_table,
                                   data_availability, kmo_bartlett, kmo_table, pca_table)
 
 from conftest import read_asem as _read  # fixtures fw, agg: tests/conftest.py

@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from model import Framework, MethodSpec, compute_index, read_data
-from model.errors import MethodError
-from validation import compare as cmp
+from cityindex.model import Framework, MethodSpec, compute_index, read_data
+from cityindex.model.errors import MethodError
+from cityindex.validation import compare as cmp
 
 REPO = Path(__file__).resolve().parents[1]
 ASEM = REPO / "tests" / "data" / "coinr_asem"
@@ -33,8 +33,8 @@ def asem():
 
 @pytest.fixture(scope="module")
 def asem_band(asem):
-    from validation.space import UncertaintySpace
-    from validation.uncertainty import uncertainty_analysis
+    from cityindex.validation.space import UncertaintySpace
+    from cityindex.validation.uncertainty import uncertainty_analysis
 
     fw, data, ref, _ = asem
     space = UncertaintySpace.load(REPO / "data" / "spaces" / "coinr_asem.yaml", fw, ref)
@@ -249,8 +249,8 @@ def test_bad_top_k_and_node(asem):
 def test_cli_compare(tmp_path):
     from typer.testing import CliRunner
 
-    from validation.cli import app
-    from validation.cli_compare import register
+    from cityindex.cli import app
+    from cityindex.cli.compare import register
 
     register(app)
     register(app)  # idempotent
@@ -294,8 +294,8 @@ def _geo_method(tmp_path) -> Path:
 def _invoke_compare(tmp_path, mb, out):
     from typer.testing import CliRunner
 
-    from validation.cli import app
-    from validation.cli_compare import register
+    from cityindex.cli import app
+    from cityindex.cli.compare import register
 
     register(app)
     return CliRunner().invoke(app, [
@@ -345,7 +345,7 @@ def test_cli_compare_geometric_groups_stages(tmp_path):
 def test_cli_compare_survives_failed_attribution(tmp_path, monkeypatch):
     """Whatever goes wrong in the attribution, the comparison is written, the reason is one
     line in summary.json and on stdout, and it is never reported as a data-file error."""
-    from model.errors import DataError
+    from cityindex.model.errors import DataError
 
     def boom(*args, **kwargs):
         raise DataError("some/panel.csv, row 2 (unit X), column 'y': hybrid went wrong")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from model.registry import CityMatcher, CityMatchError, load_registry
+from cityindex.model.registry import CityMatcher, CityMatchError, load_registry
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"

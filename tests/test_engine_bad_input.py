@@ -11,7 +11,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from validation.cli import app
+from cityindex.cli import app
 
 FRAMEWORK = {"index": "Index", "nodes": [
     {"code": "Index", "level": 3},

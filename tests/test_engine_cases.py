@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model import DataError, Framework, FrameworkError, MethodSpec, Node, compute_index
-from model.aggregate import aggregate, copeland, outranking_matrix
-from model.impute import METHODS as IMPUTE_METHODS
-from model.impute import impute
-from model.normalise import normalise
-from model.treat import kurtosis, skewness, treat_indicator
+from cityindex.model import DataError, Framework, FrameworkError, MethodSpec, Node, compute_index
+from cityindex.model.aggregate import aggregate, copeland, outranking_matrix
+from cityindex.model.impute import METHODS as IMPUTE_METHODS
+from cityindex.model.impute import impute
+from cityindex.model.normalise import normalise
+from cityindex.model.treat import kurtosis, skewness, treat_indicator
 
 
 def tree(children: dict[str, list[str]], weights: dict[str, float] | None = None,

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from model import MethodError, MethodSpec
-from model.method import STAGE_METHODS
+from cityindex.model import MethodError, MethodSpec
+from cityindex.model.method import STAGE_METHODS
 
 REPO = Path(__file__).resolve().parents[1]
 SPECS = sorted((REPO / "data" / "methods").glob("*.yaml"))

@@ -19,8 +19,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from model import compute_index
-from validation.cli import app
+from cityindex.model import compute_index
+from cityindex.cli import app
 
 REPO = Path(__file__).resolve().parents[1]
 REF = REPO / "tests" / "data" / "coinr_asem"

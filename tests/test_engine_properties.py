@@ -11,11 +11,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from model import Framework, Node, compute_index
-from model.aggregate import aggregate
-from model.impute import METHODS as IMPUTE_METHODS
-from model.impute import impute
-from model.normalise import normalise
+from cityindex.model import Framework, Node, compute_index
+from cityindex.model.aggregate import aggregate
+from cityindex.model.impute import METHODS as IMPUTE_METHODS
+from cityindex.model.impute import impute
+from cityindex.model.normalise import normalise
 
 SETTINGS = settings(max_examples=40, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -279,7 +279,7 @@ def test_iterative_imputation_never_changes_observed_values(tab):
 
 
 def test_rank_desc_treats_float_noise_as_ties():
-    from model.aggregate import rank_desc
+    from cityindex.model.aggregate import rank_desc
 
     s = np.array([0.1 + 0.2, 0.3, 0.2, np.nan])  # 0.30000000000000004 vs 0.3
     np.testing.assert_array_equal(rank_desc(s), [1.0, 1.0, 3.0, np.nan])

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 from typer.testing import CliRunner
 
-from model import Framework, MethodSpec, compute_index, read_data
-from validation.cli import app
-from validation.rank_audit import measurement_score_draws, published_rank_audit
+from cityindex.model import Framework, MethodSpec, compute_index, read_data
+from cityindex.cli import app
+from cityindex.validation.rank_audit import measurement_score_draws, published_rank_audit
 
 ROOT = Path(__file__).resolve().parents[1]
 ASEM = ROOT / "tests" / "data" / "coinr_asem"
@@ -64,7 +64,7 @@ def test_cli_ranks_on_asem(tmp_path):
 
 
 def test_rank_score_draws_keep_every_ordering():
-    from validation.rank_audit import rank_score_draws
+    from cityindex.validation.rank_audit import rank_score_draws
 
     ranks = np.array([[1, 2, 3], [1, 3, 2], [1, 2, 3]], float)
     S = rank_score_draws(ranks, ["A", "B", "C"], seed=0)

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from validation.rank_inference import (
+from cityindex.validation.rank_inference import (
     draw_ranks,
     joint_rank_band,
     pairwise_comparisons,

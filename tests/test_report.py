@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from validation.cli import app
-from validation.cli_audit import register
+from cityindex.cli import app
+from cityindex.cli.audit import register
 
 ROOT = Path(__file__).resolve().parents[1]
 ASEM = ROOT / "tests" / "data" / "coinr_asem"
@@ -114,8 +114,8 @@ def test_profile_unknown_city_one_line():
 
 
 def test_tree_marks_empty_subdimensions():
-    from model import Framework
-    from validation.report.html import tree_table
+    from cityindex.model import Framework
+    from cityindex.report.html import tree_table
 
     fw = Framework.load(ROOT / "data" / "frameworks" / "gdci.yaml")
     t = tree_table(fw)
@@ -130,7 +130,7 @@ def test_rank_uncertainty_figure():
     import numpy as np
     from matplotlib.figure import Figure
 
-    from validation.report import figures as F
+    from cityindex.report import figures as F
 
     n = 60
     stats = pd.DataFrame({"nominal": np.arange(1, n + 1), "median": np.arange(1, n + 1) + 1.0,
@@ -216,8 +216,8 @@ def test_profiles_deduped_observed_only_and_no_nan_bands(gdci_run):
 
 
 def test_profile_helpers_case_and_data_names():
-    from validation.cli import load_inputs
-    from validation.report.profile import resolve_cities
+    from cityindex.cli import load_inputs
+    from cityindex.report.profile import resolve_cities
 
     assert resolve_cities(["fr-paris", "Paris (France)", "FR-PARIS"]) == ["FR-PARIS"]
     assert resolve_cities(["Shanghai", "上海"]) == ["CN-SHANGHAI"]
@@ -237,7 +237,7 @@ def test_profile_command_asem_names():
 def test_rank_legends_outside_the_data():
     import numpy as np
 
-    from validation.report import figures as F
+    from cityindex.report import figures as F
 
     n = 120
     r = np.arange(1, n + 1, dtype=float)
@@ -252,7 +252,7 @@ def test_rank_legends_outside_the_data():
 
 
 def test_bayes_weights_figure_labels_nominal_z():
-    from validation.report import figures as F
+    from cityindex.report import figures as F
 
     iw = pd.DataFrame({"mean": [0.5, 0.5], "lo": [0.4, 0.4], "hi": [0.6, 0.6],
                        "nominal_z": [0.45, 0.55]}, index=["a", "b"])
@@ -264,9 +264,9 @@ def test_bayes_weights_figure_labels_nominal_z():
 def test_failed_stages_never_crash_rendering(tmp_path, monkeypatch):
     """A failed uncertainty stage (no bands) and a Bayesian timeout: the report is written, the
     key figures say the fit timed out, the published section has no band column."""
-    from validation.cli import load_inputs
-    from validation.report import audit as A
-    from validation.report.html import write_report
+    from cityindex.cli import load_inputs
+    import cityindex.audit as A
+    from cityindex.report.html import write_report
 
     class FakeJob:
         def __init__(self, a, s):
@@ -301,6 +301,6 @@ def test_negative_seed_and_bad_timeout_rejected():
     for opt in (["--seed", "-1"], ["--bayes-timeout", "0"]):
         res = runner.invoke(app, ["audit", "--quick", "-f", "gdci", *opt])
         assert res.exit_code == 2, res.output
-    import validation.report.audit as A
+    import cityindex.audit as A
     with pytest.raises(ValueError):
         A.AuditSettings(seed=-1)

@@ -14,7 +14,7 @@ import pytest
 from scipy import stats
 from scipy.stats import qmc
 
-from validation.sobol import (
+from cityindex.validation.sobol import (
     SaltelliDesign,
     SensitivityWarning,
     SobolProblem,

@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model import Framework, MethodSpec, compute_index, read_data
-from model.errors import DataError, MethodError
-from validation.engine import DaskRunner, JoblibRunner, prepare, run_replications
-from validation.space import UncertaintySpace
-from validation.uncertainty import rank_statistics, uncertainty_analysis
+from cityindex.model import Framework, MethodSpec, compute_index, read_data
+from cityindex.model.errors import DataError, MethodError
+from cityindex.validation.engine import DaskRunner, JoblibRunner, prepare, run_replications
+from cityindex.validation.space import UncertaintySpace
+from cityindex.validation.uncertainty import rank_statistics, uncertainty_analysis
 
 ROOT = Path(__file__).resolve().parents[1]
 ASEM = ROOT / "tests" / "data" / "coinr_asem"
@@ -49,7 +49,7 @@ def test_replication_at_nominal_levels_reproduces_compute_index(asem):
     saved = p.weight_factors
     p.weight_factors = []  # no weight noise
     try:
-        from validation.engine import _scores_group
+        from cityindex.validation.engine import _scores_group
         scores = _scores_group(p, p.Z[p.combo_ids(L)[0][0]], p.agg_methods[0],
                                p.agg_weights[[0]])[p.root][0]
     finally:
@@ -63,7 +63,7 @@ def test_geometric_alternative_matches_compute_index(asem):
             .replace("treatment.winmax", 2).replace("aggregation.method", "geometric"))
     expected = compute_index(fw, data, spec).index_scores.loc[p.units].to_numpy()
     L = np.array([[1, 1, 0, 1]])
-    from validation.engine import _scores_group
+    from cityindex.validation.engine import _scores_group
     pre, agg = p.combo_ids(L)
     got = _scores_group(p, p.Z[pre[0]], p.agg_methods[agg[0]], p.agg_weights[agg])[p.root][0]
     np.testing.assert_allclose(got, expected, atol=1e-9)
@@ -173,7 +173,7 @@ def test_leave_one_out_and_weight_sets(asem):
         fw, method)
     pp = prepare(fw, data, method, sp)
     # dropping pillar "Physical" (level 1 of the factor) equals compute_index without it
-    from validation.weight_audit import remove_node
+    from cityindex.validation.weight_audit import remove_node
     expected = compute_index(remove_node(fw, "Physical"), data, method).index_ranks
     L = np.array([[1 + fw.codes_at_level(2).index("Physical"), 0]])
     got = run_replications(pp, L)["index"][0]

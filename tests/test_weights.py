@@ -12,12 +12,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.errors import DataError, FrameworkError, MethodError
-from model.framework import Framework
-from model.weights import (BoDWeights, FactorWeights, OptimisedWeights, PCAWeights,
+from cityindex.model.errors import DataError, FrameworkError, MethodError
+from cityindex.model.framework import Framework
+from cityindex.model.weights import (BoDWeights, FactorWeights, OptimisedWeights, PCAWeights,
                            framework_weights, handbook_weights, n_factors_handbook, varimax)
-from validation.effective_weights import correlation_ratio, effective_weights
-from validation.weight_audit import audit_weights, leave_one_out, remove_node
+from cityindex.validation.effective_weights import correlation_ratio, effective_weights
+from cityindex.validation.weight_audit import audit_weights, leave_one_out, remove_node
 
 from conftest import read_asem as _read  # fixtures fw, agg: tests/conftest.py
 
@@ -142,7 +142,7 @@ def test_framework_pca_weights_asem(fw, agg):
 
 def test_two_children_get_no_pca_weights_or_kmo():
     """A 2×2 correlation matrix has eigenvectors (1, ±1)/√2 and KMO 0.5 whatever r is."""
-    from validation.coherence import kmo_table
+    from cityindex.validation.coherence import kmo_table
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=200)
@@ -150,7 +150,7 @@ def test_two_children_get_no_pca_weights_or_kmo():
     agg["P"] = agg[["a", "b"]].mean(axis=1)
     agg["Q"] = agg["c"]
     agg["I"] = agg[["P", "Q"]].mean(axis=1)
-    from model.framework import Node
+    from cityindex.model.framework import Node
     fw2 = Framework([Node("I", level=3), Node("P", parent="I", level=2),
                      Node("Q", parent="I", level=2), Node("a", parent="P"),
                      Node("b", parent="P"), Node("c", parent="Q")])

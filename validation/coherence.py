@@ -33,8 +33,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from model.errors import DataError
-from model.framework import Framework
+from cityindex.model.errors import DataError
+from cityindex.model.framework import Framework
 
 __all__ = [
     "Coherence", "coherence", "correlations", "cronbach_alpha", "cronbach_table", "kmo_bartlett",

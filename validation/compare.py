@@ -56,8 +56,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from model.errors import DataError, MethodError
-from model.method import MethodSpec
+from cityindex.model.errors import DataError, MethodError
+from cityindex.model.method import MethodSpec
 
 ARROWS = ("up", "down", "same", "new", "exit")
 _IGNORED_KEYS = ("name", "description")
@@ -604,9 +604,9 @@ def attribute_stages(framework, data, method_a, method_b, stages=None,
     invalid, or when even "A with B's settings of all the stages" cannot be computed. Errors
     of a hybrid are never raised as a ``DataError``: the data are not at fault.
     """
-    from model.framework import Framework
-    from model.pipeline import compute_index
-    from model.data import read_data
+    from cityindex.model.framework import Framework
+    from cityindex.model.pipeline import compute_index
+    from cityindex.model.data import read_data
 
     if not isinstance(framework, Framework):
         framework = Framework.load(framework)
@@ -772,7 +772,7 @@ def compare_vintages(framework, data_prev, data_curr, method=None, band=None, to
     """Year over year: two data vintages through one method. Arrows up/down/same/new/exit as
     in the published tables (``new`` = unit scored only in the current vintage);
     ``beyond_band`` uses the previous vintage's uncertainty band."""
-    from model.pipeline import compute_index
+    from cityindex.model.pipeline import compute_index
 
     a = compute_index(framework, data_prev, method)
     b = compute_index(framework, data_curr, method)
@@ -792,10 +792,10 @@ def read_published(path, matcher=None, name_col: str = "city_en",
     if "code" in df.columns and df["code"].notna().all():
         return df
     if matcher is None:
-        from model.registry import CityMatcher, load_registry
+        from cityindex.model.registry import CityMatcher, load_registry
 
         matcher = CityMatcher(load_registry())
-    from model.registry import CityMatchError
+    from cityindex.model.registry import CityMatchError
 
     codes, errs = [], []
     for _, row in df.iterrows():

@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from model.errors import DataError, MethodError
-from model.framework import Framework
+from cityindex.model.errors import DataError, MethodError
+from cityindex.model.framework import Framework
 
 __all__ = ["local_linear", "select_bandwidth", "correlation_ratio", "EffectiveWeights",
            "effective_weights", "BANDWIDTH_GRID"]

@@ -21,12 +21,12 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from model.aggregate import rank_desc
-from model.data import IndicatorData
-from model.errors import DataError, MethodError
-from model.framework import Framework
-from model.method import MethodSpec
-from model.pipeline import compute_index
+from cityindex.model.aggregate import rank_desc
+from cityindex.model.data import IndicatorData
+from cityindex.model.errors import DataError, MethodError
+from cityindex.model.framework import Framework
+from cityindex.model.method import MethodSpec
+from cityindex.model.pipeline import compute_index
 
 from .space import Assumption, UncertaintySpace
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from model.data import IndicatorData
-from model.framework import Framework
-from model.method import MethodSpec
+from cityindex.model.data import IndicatorData
+from cityindex.model.framework import Framework
+from cityindex.model.method import MethodSpec
 
 from .engine import prepare, run_replications
 from .space import UncertaintySpace
@@ -49,7 +49,7 @@ def rank_score_draws(ranks: np.ndarray, units, seed: int = 0) -> pd.DataFrame:
 def bayes_score_draws(result, seed: int = 0, quick: bool = False) -> pd.DataFrame:
     """Posterior draws of the index's latent score (draws × units) from the hierarchical
     Bayesian model fitted on the treated indicators (model.bayes)."""
-    from model.bayes import LatentScoreModel
+    from cityindex.model.bayes import LatentScoreModel
 
     chains, draws = (2, 200) if quick else (4, 1000)
     m = LatentScoreModel(chains=chains, draws=draws, tune=draws, seed=seed)

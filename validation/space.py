@@ -33,9 +33,9 @@ from typing import Any, Mapping
 import numpy as np
 import yaml
 
-from model.errors import MethodError, read_yaml
-from model.framework import Framework
-from model.method import MethodSpec
+from cityindex.model.errors import MethodError, read_yaml
+from cityindex.model.framework import Framework
+from cityindex.model.method import MethodSpec
 
 PRE_AGGREGATION_STAGES = ("denomination", "screening", "imputation", "treatment",
                           "normalisation")

@@ -20,9 +20,9 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from model.framework import Framework
-from model.method import MethodSpec
-from model.data import IndicatorData
+from cityindex.model.framework import Framework
+from cityindex.model.method import MethodSpec
+from cityindex.model.data import IndicatorData
 
 from .engine import Prepared, Runner, prepare, run_replications
 from .sobol import SobolProblem, analyze, sample_uniform, saltelli_design
@@ -133,7 +133,7 @@ def uncertainty_analysis(framework: Framework, data: IndicatorData, method: Meth
     node_stats = {}
     if node_ranks:
         fw_nodes = [c for c in out if c not in ("index", "index_scores")]
-        from model.pipeline import compute_index
+        from cityindex.model.pipeline import compute_index
 
         nominal = compute_index(framework, data, method).ranks
         for c in fw_nodes:

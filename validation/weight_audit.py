@@ -27,9 +27,9 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from model.errors import DataError, FrameworkError
-from model.framework import NO_OPEN_INDICATOR, Framework
-from model.weights import BoDWeights, FactorWeights, OptimisedWeights, PCAWeights, framework_weights
+from cityindex.model.errors import DataError, FrameworkError
+from cityindex.model.framework import NO_OPEN_INDICATOR, Framework
+from cityindex.model.weights import BoDWeights, FactorWeights, OptimisedWeights, PCAWeights, framework_weights
 
 from .coherence import Coherence, coherence
 from .effective_weights import EffectiveWeights, effective_weights

@@ -2,7 +2,7 @@
 
 Public API (PyMC/ArviZ are imported lazily, only when a model is fitted)::
 
-    from model.bayes import LatentScoreModel, compare_likelihoods, simulate
+    from cityindex.model.bayes import LatentScoreModel, compare_likelihoods, simulate
     m = LatentScoreModel(likelihood="normal", chains=4, draws=1000, tune=1000, seed=0)
     m.fit(X, framework)          # X: units × indicators (treated values, NaN = missing)
     m.latent_scores(); m.posterior_ranks("Index", top_k=(10,)); m.implied_weights()

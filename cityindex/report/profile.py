@@ -60,7 +60,7 @@ def resolve_cities(names: list[str], registry: pd.DataFrame | None = None,
 
     Raises ``model.registry.CityMatchError`` (one line) for an unknown or ambiguous name.
     """
-    from model.registry import CityMatchError, CityMatcher, load_registry, name_key
+    from cityindex.model.registry import CityMatchError, CityMatcher, load_registry, name_key
 
     if data is not None and not isinstance(data, (list, tuple)):
         data = [data]

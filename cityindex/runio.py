@@ -89,7 +89,7 @@ def check_output_folder(out: str | Path) -> Path:
     ------
     CityIndexError (one line) otherwise.
     """
-    from model.errors import CityIndexError
+    from cityindex.model.errors import CityIndexError
 
     out = Path(out)
     if not out.exists():
@@ -116,7 +116,7 @@ def run_folder(out: str | Path):
 
     ``out`` is checked by :func:`check_output_folder` first (call it before long work too).
     """
-    from model.errors import CityIndexError
+    from cityindex.model.errors import CityIndexError
 
     out = check_output_folder(out)
     try:

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .cli import DataOpt, FrameworkOpt, MethodOpt, SeedOpt, cli_errors, load_inputs
+from . import DataOpt, FrameworkOpt, MethodOpt, SeedOpt, cli_errors, load_inputs
 
 
 def register(app: typer.Typer) -> None:
@@ -21,10 +21,10 @@ def register(app: typer.Typer) -> None:
                 out: Path = typer.Option(Path("reports/weights"), "--out", "-o")):
         """Weight audit: nominal vs PCA, FA, effective (correlation ratio) and optimised weights,
         coherence flags, Cronbach's α, KMO, BoD and leave-one-out, at every level."""
-        from model import compute_index
+        from cityindex.model import compute_index
 
-        from .runio import manifest, run_folder, write_json
-        from .weight_audit import audit_weights
+        from ..runio import manifest, run_folder, write_json
+        from ..validation.weight_audit import audit_weights
 
         fw, ind, spec = load_inputs(framework, data, method, out)
         result = compute_index(fw, ind, spec)

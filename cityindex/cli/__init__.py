@@ -15,8 +15,9 @@ from typing import Optional
 
 import typer
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = REPO / "data"
+from cityindex.model.bundled import data_dir
+
+DATA = data_dir()
 DEFAULT_PANEL = DATA / "panel" / "panel.csv"
 DEFAULT_METHOD = DATA / "methods" / "default.yaml"
 
@@ -46,7 +47,7 @@ def resolve_framework(name: str) -> Path:
     bundled = DATA / "frameworks" / f"{name.lower()}.yaml"
     if bundled.exists():
         return bundled
-    from model.errors import FrameworkError
+    from cityindex.model.errors import FrameworkError
 
     names = sorted(f.stem for f in (DATA / "frameworks").glob("*.yaml"))
     raise FrameworkError(f"unknown framework '{name}'; give a file or one of {names}")
@@ -56,9 +57,9 @@ def load_inputs(framework: str, data: Optional[Path], method: Optional[Path],
                 out: Optional[Path] = None):
     """(Framework, IndicatorData, MethodSpec) from CLI options, validated; ``out`` (the run
     folder) is checked first so that a bad ``--out`` fails before any long work."""
-    from model import Framework, MethodSpec, read_data
+    from cityindex.model import Framework, MethodSpec, read_data
 
-    from .runio import check_output_folder
+    from ..runio import check_output_folder
 
     if out is not None:
         check_output_folder(out)
@@ -82,7 +83,7 @@ def cli_errors(func):
     def wrapper(*args, **kwargs):
         import warnings
 
-        from model.errors import CityIndexError
+        from cityindex.model.errors import CityIndexError
 
         try:
             with warnings.catch_warnings(record=True) as caught:
@@ -115,9 +116,9 @@ def compute(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
             out: Path = typer.Option(Path("reports/compute"), "--out", "-o", help="Output folder."),
             seed: int = SeedOpt):
     """Compute the index: scores.csv, one CSV per stage, treatment.csv, manifest.json."""
-    from model import compute_index
+    from cityindex.model import compute_index
 
-    from .runio import manifest, run_folder, write_json
+    from ..runio import manifest, run_folder, write_json
 
     fw, ind, spec = load_inputs(framework, data, method, out)
     if seed:
@@ -151,14 +152,14 @@ def validate(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
              seed: int = SeedOpt):
     """Check framework, data, method (and space: every alternative is run through the
     pipeline once) without writing anything; print a summary."""
-    from model import compute_index
+    from cityindex.model import compute_index
 
     fw, ind, spec = load_inputs(framework, data, method)
     result = compute_index(fw, ind, spec)
     if space is not None:
-        from .space import UncertaintySpace
+        from ..validation.space import UncertaintySpace
 
-        from .engine import prepare
+        from ..validation.engine import prepare
 
         sp = UncertaintySpace.load(space, fw, spec)
         prepare(fw, ind, spec, sp, seed=seed)  # every alternative must run through the pipeline
@@ -178,9 +179,9 @@ def validate(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
 
 
 def _register_commands() -> None:
-    from . import cli_audit, cli_bayes, cli_compare, cli_ranks, cli_uncertainty, cli_weights
+    from . import audit, bayes, compare, ranks, uncertainty, weights
 
-    for module in (cli_audit, cli_uncertainty, cli_weights, cli_compare, cli_ranks, cli_bayes):
+    for module in (audit, uncertainty, weights, compare, ranks, bayes):
         module.register(app)
 
 

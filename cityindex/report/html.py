@@ -503,7 +503,7 @@ def _profile_html(doc: _Doc, p: dict) -> None:
 
 def write_report(audit, folder: Path, manifest: dict | None = None) -> Path:
     """Write the run folder for an :class:`AuditResult` into ``folder``; return index.html."""
-    from validation.runio import write_json
+    from cityindex.runio import write_json
 
     folder = Path(folder)
     doc = _Doc(folder)

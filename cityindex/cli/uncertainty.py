@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .cli import DATA, DataOpt, FrameworkOpt, MethodOpt, SeedOpt, cli_errors, load_inputs
+from . import DATA, DataOpt, FrameworkOpt, MethodOpt, SeedOpt, cli_errors, load_inputs
 
 SpaceOpt = typer.Option(None, "--space", "-s", help="Uncertainty space YAML; default: "
                                                     "data/spaces/default.yaml.")
@@ -16,7 +16,7 @@ JobsOpt = typer.Option(1, "--jobs", "-j", min=1, help="Parallel processes (jobli
 
 
 def _runner(jobs: int):
-    from .engine import JoblibRunner, SerialRunner
+    from ..validation.engine import JoblibRunner, SerialRunner
 
     return SerialRunner() if jobs == 1 else JoblibRunner(jobs)
 
@@ -32,14 +32,14 @@ def _progress(total: int, label: str):
 
 
 def _space_record(space) -> dict:
-    from .runio import file_sha256
+    from ..runio import file_sha256
 
     path = Path(space or DATA / "spaces" / "default.yaml").resolve()
     return {"file": str(path), "sha256": file_sha256(path)}
 
 
 def _inputs(framework, data, method, space, out):
-    from .space import UncertaintySpace
+    from ..validation.space import UncertaintySpace
 
     fw, ind, spec = load_inputs(framework, data, method, out)
     space = space or DATA / "spaces" / "default.yaml"
@@ -60,11 +60,11 @@ def register(app: typer.Typer) -> None:
                                                                       "aggregate too."),
                     out: Path = typer.Option(Path("reports/uncertainty"), "--out", "-o")):
         """Monte Carlo uncertainty analysis: a rank band for every unit (rank_stats.csv)."""
-        from .runio import manifest, run_folder, write_json
-        from .uncertainty import uncertainty_analysis
+        from ..runio import manifest, run_folder, write_json
+        from ..validation.uncertainty import uncertainty_analysis
 
         if sampling not in ("random", "sobol"):
-            from model.errors import MethodError
+            from cityindex.model.errors import MethodError
 
             raise MethodError(f"--sampling '{sampling}'; valid: random, sobol")
         fw, ind, spec, sp = _inputs(framework, data, method, space, out)
@@ -103,8 +103,8 @@ def register(app: typer.Typer) -> None:
         """Sobol sensitivity analysis: Si and STi of each assumption, with bootstrap CIs."""
         import warnings
 
-        from .runio import manifest, run_folder, write_json
-        from .uncertainty import sensitivity_analysis
+        from ..runio import manifest, run_folder, write_json
+        from ..validation.uncertainty import sensitivity_analysis
 
         fw, ind, spec, sp = _inputs(framework, data, method, space, out)
         runs = n * (len(sp.assumptions) + 2)

@@ -31,10 +31,11 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from model.errors import CityIndexError
+from cityindex.model.errors import CityIndexError
 
-REPO = Path(__file__).resolve().parents[2]
-DATA = REPO / "data"
+from cityindex.model.bundled import data_dir
+
+DATA = data_dir()
 PUBLISHED = DATA / "published"
 
 
@@ -192,14 +193,14 @@ class AuditResult:
 
 # ------------------------------------------------------------------------ stage adapters
 def _compute(fw, data, method):
-    from model import compute_index
+    from cityindex.model import compute_index
 
     return compute_index(fw, data, method)
 
 
 def _weights(a: IndexAudit, s: AuditSettings):
-    from model import compute_index
-    from validation.weight_audit import audit_weights
+    from cityindex.model import compute_index
+    from cityindex.validation.weight_audit import audit_weights
 
     res = a.result
     score_fn = None if s.quick else (
@@ -231,7 +232,7 @@ def _uncertainty(a: IndexAudit, s: AuditSettings, progress: Callable[[int], None
     NaN. For those nodes the statistics are recomputed over the replications where the node is
     defined; ``attrs["defined_share"]`` of the node's table says in which share of them.
     """
-    from validation.uncertainty import rank_statistics, uncertainty_analysis
+    from cityindex.validation.uncertainty import rank_statistics, uncertainty_analysis
 
     runner = _KeepNodeRanks()
     ua = uncertainty_analysis(a.framework, a.data, a.method, a.space, n=s.n_ua, seed=s.seed,
@@ -252,7 +253,7 @@ def _uncertainty(a: IndexAudit, s: AuditSettings, progress: Callable[[int], None
 
 
 def _sensitivity(a: IndexAudit, s: AuditSettings, progress: Callable[[int], None]):
-    from validation.uncertainty import sensitivity_analysis
+    from cityindex.validation.uncertainty import sensitivity_analysis
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -271,7 +272,7 @@ def _bayes_child(in_path: str, out_path: str) -> None:
 
     try:
         treated, normalised, framework, s = pickle.loads(Path(in_path).read_bytes())
-        from model.bayes import LatentScoreModel
+        from cityindex.model.bayes import LatentScoreModel
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -303,8 +304,7 @@ class _BayesJob:
         self.path = d / "out.pkl"
         (d / "in.pkl").write_bytes(pickle.dumps(
             (a.result.treated, a.result.normalised, a.result.framework, s)))
-        code = (f"import sys; sys.path.insert(0, {str(REPO)!r}); "
-                "from validation.report.audit import _bayes_child; "
+        code = ("from cityindex.audit import _bayes_child; "
                 f"_bayes_child({str(d / 'in.pkl')!r}, {str(self.path)!r})")
         self.t0 = time.perf_counter()
         self.wall: float | None = None      # wall time of the background fit (s)
@@ -359,8 +359,8 @@ def _rank_sets(a: IndexAudit, s: AuditSettings) -> pd.DataFrame:
     every draw (e.g. all indicators zero) would make a pair's difference degenerate; then a
     uniform jitter of ±1e-4 × the largest per-unit score SD is added (noted in the report).
     """
-    from validation.rank_audit import centred_inputs, measurement_score_draws, separable_draws
-    from validation.rank_inference import rank_confidence_sets
+    from cityindex.validation.rank_audit import centred_inputs, measurement_score_draws, separable_draws
+    from cityindex.validation.rank_inference import rank_confidence_sets
 
     S = measurement_score_draws(a.framework, a.data, a.method, sd=s.rank_sd,
                                 draws=s.rank_draws, seed=s.seed)
@@ -468,8 +468,8 @@ def run_audit(inputs: list[tuple], space_path: str | Path | None, settings: Audi
     ``space_path``: the uncertainty space YAML (default ``data/spaces/default.yaml``).
     Raises CityIndexError for invalid inputs (before anything is written by the caller).
     """
-    from model.registry import load_registry
-    from validation.space import UncertaintySpace
+    from cityindex.model.registry import load_registry
+    from cityindex.validation.space import UncertaintySpace
 
     t_start = time.perf_counter()
     space_path = Path(space_path or DATA / "spaces" / "default.yaml")
@@ -519,7 +519,7 @@ def run_audit(inputs: list[tuple], space_path: str | Path | None, settings: Audi
             a.published = st.run(a, "published 2021", lambda adv: _published(a))
     out = AuditResult(s, audits, registry)
     if s.profiles:
-        from .profile import resolve_cities, city_profile
+        from .report.profile import resolve_cities, city_profile
 
         codes = resolve_cities(s.profiles, registry, data=[a.data for a in audits.values()])
         out.profiles = {k: [city_profile(a, c, registry) for c in codes if c in

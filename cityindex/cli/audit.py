@@ -14,7 +14,7 @@ from typing import List, Optional
 
 import typer
 
-from .cli import DataOpt, MethodOpt, cli_errors, load_inputs
+from . import DataOpt, MethodOpt, cli_errors, load_inputs
 
 DEFAULT_FRAMEWORKS = ("gdci", "brpci")
 
@@ -56,12 +56,12 @@ def register(app: typer.Typer) -> None:
               quiet: bool = typer.Option(False, "--quiet", help="No progress bars.")):
         """Audit the index: coherence, weights, uncertainty, sensitivity, Bayes, rank sets,
         published comparison → a self-contained HTML report with figures and tables."""
-        from model.errors import MethodError
+        from cityindex.model.errors import MethodError
 
-        from .report.audit import AuditSettings, run_audit
-        from .report.html import write_report
-        from .report.profile import resolve_cities
-        from .runio import manifest, run_folder
+        from ..audit import AuditSettings, run_audit
+        from ..report.html import write_report
+        from ..report.profile import resolve_cities
+        from ..runio import manifest, run_folder
 
         inputs = _inputs(framework, data, method)
         try:
@@ -113,10 +113,10 @@ def register(app: typer.Typer) -> None:
                     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write "
                                                        "an HTML report with the profiles.")):
         """Profile cities: score, rank and band at every level, peers, neighbours, drivers."""
-        from .report.audit import AuditSettings, run_audit
-        from .report.html import write_report
-        from .report.profile import profile_text, resolve_cities
-        from .runio import manifest, run_folder
+        from ..audit import AuditSettings, run_audit
+        from ..report.html import write_report
+        from ..report.profile import profile_text, resolve_cities
+        from ..runio import manifest, run_folder
 
         inputs = _inputs(framework, data, method)
         codes = resolve_cities(list(cities), data=[d for _, d, _ in inputs])

@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
     """Add the ``compare`` command to ``app`` (once)."""
     if any(getattr(c, "name", None) == "compare" for c in app.registered_commands):
         return
-    from .cli import DataOpt, FrameworkOpt, MethodOpt, SeedOpt, cli_errors
+    from . import DataOpt, FrameworkOpt, MethodOpt, SeedOpt, cli_errors
 
     @app.command("compare")
     @cli_errors
@@ -53,18 +53,18 @@ def register(app: typer.Typer) -> None:
         import matplotlib
 
         matplotlib.use("Agg")
-        from model import compute_index
-        from model.data import read_data
-        from model.framework import Framework
-        from model.errors import CityIndexError
-        from model.method import MethodSpec
+        from cityindex.model import compute_index
+        from cityindex.model.data import read_data
+        from cityindex.model.framework import Framework
+        from cityindex.model.errors import CityIndexError
+        from cityindex.model.method import MethodSpec
 
-        from . import compare as cmp
-        from .cli import resolve_framework
-        from .cli import load_inputs
-        from .runio import manifest, run_folder, write_json
+        from ..validation import compare as cmp
+        from . import resolve_framework
+        from . import load_inputs
+        from ..runio import manifest, run_folder, write_json
 
-        from .cli import DATA
+        from . import DATA
 
         fw_a, d_a, m_a = load_inputs(framework, data, method, out)
         if space is None and not no_band and Path(fw_a.origin).parent == DATA / "frameworks":
@@ -91,8 +91,8 @@ def register(app: typer.Typer) -> None:
         band = None
         ua_summary = None
         if space is not None and not no_band:
-            from .space import UncertaintySpace
-            from .uncertainty import uncertainty_analysis
+            from ..validation.space import UncertaintySpace
+            from ..validation.uncertainty import uncertainty_analysis
 
             sp = UncertaintySpace.load(space, fw_a, m_a)
             ua = uncertainty_analysis(fw_a, d_a, m_a, sp, n=n, seed=seed)

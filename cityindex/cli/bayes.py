@@ -7,13 +7,13 @@ from typing import Optional
 
 import typer
 
-from .cli import DATA, DataOpt, FrameworkOpt, MethodOpt, SeedOpt, cli_errors, load_inputs
+from . import DATA, DataOpt, FrameworkOpt, MethodOpt, SeedOpt, cli_errors, load_inputs
 
 
 def _pca_weights(result):
     """Handbook PCA weights of all indicators (None when PCA is not defined on the data)."""
-    from model.errors import CityIndexError
-    from model.weights import PCAWeights
+    from cityindex.model.errors import CityIndexError
+    from cityindex.model.weights import PCAWeights
 
     try:
         return PCAWeights().fit(result.normalised[result.framework.indicators]).weights_
@@ -45,13 +45,13 @@ def register(app: typer.Typer) -> None:
 
         import pandas as pd
 
-        from model import compute_index
-        from model.bayes import ConvergenceError, LatentScoreModel, compare_likelihoods
+        from cityindex.model import compute_index
+        from cityindex.model.bayes import ConvergenceError, LatentScoreModel, compare_likelihoods
 
-        from .runio import manifest, run_folder, write_json
+        from ..runio import manifest, run_folder, write_json
 
         if likelihood not in ("normal", "student_t"):
-            from model.errors import MethodError
+            from cityindex.model.errors import MethodError
 
             raise MethodError(f"--likelihood '{likelihood}'; valid: normal, student_t")
         fw, ind, spec = load_inputs(framework, data, method, out)

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .cli import DATA, DataOpt, FrameworkOpt, MethodOpt, SeedOpt, cli_errors, load_inputs
+from . import DATA, DataOpt, FrameworkOpt, MethodOpt, SeedOpt, cli_errors, load_inputs
 
 
 def register(app: typer.Typer) -> None:
@@ -40,18 +40,18 @@ def register(app: typer.Typer) -> None:
         τ-best set, the pairwise "A ahead of B" matrix, and the published-ranking audit."""
         import pandas as pd
 
-        from model import compute_index
-        from model.registry import load_registry
+        from cityindex.model import compute_index
+        from cityindex.model.registry import load_registry
 
-        from model.errors import MethodError
+        from cityindex.model.errors import MethodError
 
-        from .rank_audit import (bayes_score_draws, centred_inputs, measurement_score_draws,
+        from ..validation.rank_audit import (bayes_score_draws, centred_inputs, measurement_score_draws,
                                  published_rank_audit, rank_score_draws, separable_draws)
-        from .rank_inference import (pairwise_comparisons, rank_confidence_sets, rank_summary,
+        from ..validation.rank_inference import (pairwise_comparisons, rank_confidence_sets, rank_summary,
                                      tau_best)
-        from .runio import manifest, run_folder, write_json
-        from .space import UncertaintySpace
-        from .uncertainty import uncertainty_analysis
+        from ..runio import manifest, run_folder, write_json
+        from ..validation.space import UncertaintySpace
+        from ..validation.uncertainty import uncertainty_analysis
 
         if source not in ("measurement", "uncertainty", "bayes"):
             raise MethodError(f"--source '{source}'; valid: measurement, uncertainty, bayes")

@@ -1,0 +1,1 @@
+"""cityindex: composite city index engine and audit."""
