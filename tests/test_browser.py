@@ -44,9 +44,7 @@ def report(tmp_path_factory):
     from typer.testing import CliRunner
 
     from cityindex.cli import app
-    from cityindex.cli.audit import register
 
-    register(app)
     out = tmp_path_factory.mktemp("browser") / "asem"
     res = CliRunner().invoke(app, ["audit", "--quick", "--no-bayes", "--quiet", *ASEM_ARGS,
                                    "--n", "100", "--n-sobol", "16", "--out", str(out)],

@@ -250,11 +250,6 @@ def test_cli_compare(tmp_path):
     from typer.testing import CliRunner
 
     from cityindex.cli import app
-    from cityindex.cli.compare import register
-
-    register(app)
-    register(app)  # idempotent
-    assert sum(getattr(c, "name", None) == "compare" for c in app.registered_commands) == 1
     ref = MethodSpec.load(REPO / "data" / "methods" / "asem.yaml")
     b = ref.replace("treatment.winmax", 2).replace("normalisation", {"method": "rank"})
     mb = tmp_path / "b.yaml"
@@ -295,9 +290,6 @@ def _invoke_compare(tmp_path, mb, out):
     from typer.testing import CliRunner
 
     from cityindex.cli import app
-    from cityindex.cli.compare import register
-
-    register(app)
     return CliRunner().invoke(app, [
         "compare", "--framework", str(ASEM / "asem_imeta.csv"),
         "--data", str(ASEM / "asem_idata.csv"),

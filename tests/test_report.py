@@ -11,7 +11,6 @@ import pytest
 from typer.testing import CliRunner
 
 from cityindex.cli import app
-from cityindex.cli.audit import register
 
 ROOT = Path(__file__).resolve().parents[1]
 ASEM = ROOT / "tests" / "data" / "coinr_asem"
@@ -19,7 +18,6 @@ ASEM_ARGS = ["-f", str(ASEM / "asem_imeta.csv"), "--data", str(ASEM / "asem_idat
              "--method", str(ROOT / "data" / "methods" / "asem.yaml"),
              "--space", str(ROOT / "data" / "spaces" / "coinr_asem.yaml")]
 
-register(app)
 runner = CliRunner()
 
 
@@ -37,12 +35,11 @@ def asem_run(tmp_path_factory):
     return out
 
 
-def test_register_is_idempotent():
-    n = len(app.registered_commands)
-    register(app)
-    assert len(app.registered_commands) == n
-    names = {c.name for c in app.registered_commands}
-    assert {"audit", "profile"} <= names
+def test_every_command_registered_once():
+    names = [c.name or c.callback.__name__ for c in app.registered_commands]
+    assert len(names) == len(set(names)), names
+    assert {"audit", "profile", "compute", "validate", "uncertainty", "sensitivity", "weights",
+            "compare", "ranks", "bayes"} <= set(names)
 
 
 def test_run_folder_contents(asem_run):
@@ -216,7 +213,7 @@ def test_profiles_deduped_observed_only_and_no_nan_bands(gdci_run):
 
 
 def test_profile_helpers_case_and_data_names():
-    from cityindex.cli import load_inputs
+    from cityindex.cli.common import load_inputs
     from cityindex.report.profile import resolve_cities
 
     assert resolve_cities(["fr-paris", "Paris (France)", "FR-PARIS"]) == ["FR-PARIS"]
@@ -264,7 +261,7 @@ def test_bayes_weights_figure_labels_nominal_z():
 def test_failed_stages_never_crash_rendering(tmp_path, monkeypatch):
     """A failed uncertainty stage (no bands) and a Bayesian timeout: the report is written, the
     key figures say the fit timed out, the published section has no band column."""
-    from cityindex.cli import load_inputs
+    from cityindex.cli.common import load_inputs
     import cityindex.audit as A
     from cityindex.report.html import write_report
 

@@ -1,0 +1,144 @@
+"""What every ``cityindex`` command shares: the typer app, the common options, reading the
+inputs, one-line errors and progress bars.
+
+Every command takes ``--framework``, ``--data``, ``--method``, ``--out`` and ``--seed``; the
+defaults run on the bundled GDCI open panel. Input errors print one line and exit with status 2,
+and nothing is written (run folders are created atomically). Heavy libraries are imported inside
+the commands so that start-up stays fast.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Composite city index engine and audit (GDCI, BRPCI).")
+
+
+@app.callback()
+def _main() -> None:
+    """Composite city index engine and audit (GDCI, BRPCI)."""
+
+
+FrameworkOpt = typer.Option("gdci", "--framework", "-f",
+                            help="Framework YAML / COINr iMeta CSV, or a bundled name (gdci, brpci).")
+DataOpt = typer.Option(None, "--data", "-d", help="Indicator data (CSV/Parquet/XLSX/COINr iData); "
+                                                  "default: the bundled panel.")
+MethodOpt = typer.Option(None, "--method", "-m", help="Method spec YAML; default for a bundled "
+                         "index: its own bundled method (methods/<index>.yaml) if it has one, "
+                         "else methods/default.yaml; for any other framework the built-in "
+                         "defaults (see docs).")
+SeedOpt = typer.Option(None, "--seed", min=0, help="Random seed, a non-negative integer "
+                       "(default: the method file's seed, else 0).")
+SpaceOpt = typer.Option(None, "--space", "-s", help="Uncertainty space YAML (default: the "
+                        "bundled spaces/default.yaml).")
+JobsOpt = typer.Option(1, "--jobs", "-j", min=1, help="Parallel processes (joblib); results are "
+                       "identical to a serial run.")
+
+
+def out_option(default: str) -> Any:
+    """The ``--out`` option with a default run folder under ``reports/``."""
+    return typer.Option(Path(default), "--out", "-o", help="Output folder (a new or empty "
+                        "folder, or an earlier cityindex run).")
+
+
+@dataclass
+class Inputs:
+    """Validated inputs of a command: framework, data, method (with the seed in force)."""
+
+    framework: Any
+    data: Any
+    method: Any
+
+    def __iter__(self):  # (framework, data, method) unpacking
+        return iter((self.framework, self.data, self.method))
+
+    @property
+    def seed(self) -> int:
+        return self.method.seed
+
+
+def resolve_framework(name: str) -> Path:
+    """A bundled framework name (``gdci``) or a path to a framework file."""
+    from cityindex.model import bundled
+
+    p = Path(name)
+    if p.suffix.lower() in (".yaml", ".yml", ".csv") or p.exists():
+        return p
+    return bundled.framework_path(name)
+
+
+def load_inputs(framework: str, data: Optional[Path], method: Optional[Path],
+                out: Optional[Path] = None, seed: Optional[int] = None) -> Inputs:
+    """Framework, data and method from CLI options, validated. ``out`` (the run folder) is
+    checked first so that a bad ``--out`` fails before any long work; ``seed`` (when given,
+    0 included) replaces the method file's seed."""
+    from cityindex.model import Framework, MethodSpec, bundled, read_data
+
+    from ..runio import check_output_folder
+
+    if out is not None:
+        check_output_folder(out)
+    fw_path = resolve_framework(framework)
+    fw = Framework.load(fw_path)
+    if method is None and bundled.is_bundled(fw_path):
+        method = bundled.default_method_for(fw_path.stem)
+    spec = MethodSpec.load(method)
+    if seed is not None:
+        spec.seed = int(seed)
+    return Inputs(fw, read_data(data if data is not None else bundled.panel_path(), fw), spec)
+
+
+def cli_errors(func):
+    """Turn input errors into one line on stderr and exit status 2 (no traceback)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        import warnings
+
+        from cityindex.model.errors import CityIndexError
+
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("default")
+                result = func(*args, **kwargs)
+            # library and pipeline warnings as one line each, without source paths
+            for msg in dict.fromkeys(str(w.message).splitlines()[0] for w in caught
+                                     if issubclass(w.category, UserWarning)):
+                typer.echo(f"warning: {msg}", err=True)
+            return result
+        except CityIndexError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2)
+        except ValueError as exc:  # an out-of-range option caught by a library's own check
+            typer.echo(f"error: {str(exc).splitlines()[0] if str(exc) else exc!r}", err=True)
+            raise typer.Exit(2)
+        except BrokenPipeError:  # output piped into `head` and closed: not an error
+            raise typer.Exit(0)
+        except OSError as exc:  # unreadable input, full disk, …: one line, no traceback
+            typer.echo(f"error: {exc.filename or ''}: {exc.strerror or exc}", err=True)
+            raise typer.Exit(2)
+
+    return wrapper
+
+
+def progress_bar(total: int, label: str):
+    """(rich progress bar, callback(k) advancing it by k), transient."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn(label), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                   TimeElapsedColumn(), transient=True)
+    task = bar.add_task(label, total=total)
+    return bar, lambda n=1: bar.advance(task, n)
+
+
+def runner(jobs: int):
+    """The replication runner for ``--jobs``: serial, or joblib processes."""
+    from cityindex.validation.engine import JoblibRunner, SerialRunner
+
+    return SerialRunner() if jobs == 1 else JoblibRunner(jobs)
