@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import stages
 from .errors import DataError, MethodError
-
-METHODS = ("arithmetic", "geometric", "harmonic", "generalised", "copeland", "max", "min")
+from .stages import register
 
 
 def _weights(X: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -23,6 +23,7 @@ def _weights(X: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return wa, wa.sum(axis=-1)
 
 
+@register("aggregation", "arithmetic")
 def arithmetic(X, w):
     """Σ w·x / Σ w over available children."""
     wa, den = _weights(X, w)
@@ -30,6 +31,7 @@ def arithmetic(X, w):
         return np.where(den > 0, np.sum(wa * np.nan_to_num(X), axis=-1) / den, np.nan)
 
 
+@register("aggregation", "geometric", positive=True)
 def geometric(X, w):
     """exp(Σ w·log x / Σ w); every observed x must be > 0 (checked by :func:`aggregate`)."""
     wa, den = _weights(X, w)
@@ -38,6 +40,7 @@ def geometric(X, w):
         return np.where(den > 0, np.exp(np.sum(wa * logs, axis=-1) / den), np.nan)
 
 
+@register("aggregation", "harmonic", positive=True)
 def harmonic(X, w):
     """Σ w / Σ (w / x); every observed x must be > 0."""
     wa, den = _weights(X, w)
@@ -46,6 +49,7 @@ def harmonic(X, w):
         return np.where(den > 0, den / inv, np.nan)
 
 
+@register("aggregation", "generalised", params={"p"}, defaults={"p": 1.0})
 def generalised(X, w, p=1.0):
     """(Σ w·x^p / Σ w)^(1/p); p = 0 is the geometric mean."""
     if p == 0:
@@ -73,6 +77,7 @@ def outranking_matrix(X: np.ndarray, w: np.ndarray) -> np.ndarray:
     return O
 
 
+@register("aggregation", "copeland", vectorised=False)
 def copeland(X, w, tol=1e-9):
     """Copeland score: #{j: O_ij > ½} − #{j: O_ij < ½}, compared with a tolerance so that
     floating-point half-sums count as draws (case B08)."""
@@ -86,6 +91,27 @@ def copeland(X, w, tol=1e-9):
     return (wins - losses).astype(float)
 
 
+@register("aggregation", "max", vectorised=False)
+def maximum(X, w):
+    """The largest available child (weights ignored)."""
+    out = np.nanmax(np.where(np.isnan(X).all(-1, keepdims=True), 0, X), axis=-1)
+    return np.where(np.isnan(X).all(-1), np.nan, out)
+
+
+@register("aggregation", "min", vectorised=False)
+def minimum(X, w):
+    """The smallest available child (weights ignored)."""
+    out = np.nanmin(np.where(np.isnan(X).all(-1, keepdims=True), 0, X), axis=-1)
+    return np.where(np.isnan(X).all(-1), np.nan, out)
+
+
+def needs_positive(method: str, p: float = 1.0) -> bool:
+    """Whether an aggregation method needs strictly positive children (geometric, harmonic, a
+    generalised mean with p ≤ 0)."""
+    return bool(stages.get("aggregation", method).options.get("positive")) or (
+        method == "generalised" and p <= 0)
+
+
 def aggregate(X: np.ndarray, w: np.ndarray, method: str = "arithmetic", p: float = 1.0,
               min_availability: float | None = None, codes=None, units=None, *,
               node: str | None = None, where=None) -> np.ndarray:
@@ -93,7 +119,7 @@ def aggregate(X: np.ndarray, w: np.ndarray, method: str = "arithmetic", p: float
 
     Parameters
     ----------
-    method : one of ``METHODS``; ``max``/``min`` ignore the weights.
+    method : a registered aggregation method; ``max``/``min`` ignore the weights.
     p : power of the generalised mean.
     min_availability : a unit with fewer than this share of its children observed gets NaN.
     codes, units : labels, used in error messages only.
@@ -112,7 +138,8 @@ def aggregate(X: np.ndarray, w: np.ndarray, method: str = "arithmetic", p: float
     MethodError for an unknown method.
     """
     X = np.asarray(X, float)
-    if method in ("geometric", "harmonic") or (method == "generalised" and p <= 0):
+    m = stages.get("aggregation", method)
+    if needs_positive(method, p):
         bad = ~np.isnan(X) & (X <= 0)
         if bad.any():
             idx = np.argwhere(bad)
@@ -131,24 +158,7 @@ def aggregate(X: np.ndarray, w: np.ndarray, method: str = "arithmetic", p: float
                 f"{loc}: the {method} mean{of} needs positive values but this cell is {value:g} "
                 f"({len(cells)} non-positive cell(s), unit/column=value: {listed}{more}); "
                 "normalise to a strictly positive range, e.g. min-max [1, 100]")
-    if method == "arithmetic":
-        out = arithmetic(X, w)
-    elif method == "geometric":
-        out = geometric(X, w)
-    elif method == "harmonic":
-        out = harmonic(X, w)
-    elif method == "generalised":
-        out = generalised(X, w, p)
-    elif method == "copeland":
-        out = copeland(X, w)
-    elif method == "max":
-        out = np.nanmax(np.where(np.isnan(X).all(-1, keepdims=True), 0, X), axis=-1)
-        out = np.where(np.isnan(X).all(-1), np.nan, out)
-    elif method == "min":
-        out = np.nanmin(np.where(np.isnan(X).all(-1, keepdims=True), 0, X), axis=-1)
-        out = np.where(np.isnan(X).all(-1), np.nan, out)
-    else:
-        raise MethodError(f"unknown aggregation method '{method}'; valid: {list(METHODS)}")
+    out = m.func(X, w, p=p) if "p" in m.params else m.func(X, w)
     if min_availability:
         share = np.mean(~np.isnan(X), axis=-1)
         out = np.where(share + 1e-12 >= min_availability, out, np.nan)

@@ -13,9 +13,77 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from . import stages
 from .errors import DataError
+from .stages import register
 
-METHODS = ("none", "mean", "median", "min", "group_mean", "group_median", "iterative")
+
+@register("imputation", "none")
+def _none(x: pd.DataFrame, groups=None) -> pd.DataFrame:
+    """Leave missing cells missing."""
+    return x
+
+
+@register("imputation", "mean")
+def _mean(x: pd.DataFrame, groups=None) -> pd.DataFrame:
+    """The indicator's mean over observed units."""
+    return x.fillna(x.mean())
+
+
+@register("imputation", "median")
+def _median(x: pd.DataFrame, groups=None) -> pd.DataFrame:
+    """The indicator's median over observed units."""
+    return x.fillna(x.median())
+
+
+@register("imputation", "min")
+def _min(x: pd.DataFrame, groups=None) -> pd.DataFrame:
+    """The indicator's smallest observed value (for left-censored lists)."""
+    return x.fillna(x.min())
+
+
+def _group(x: pd.DataFrame, groups, stat: str, fallback: str) -> pd.DataFrame:
+    if groups is None:
+        raise DataError(f"imputation 'group_{stat}' needs a group column")
+    groups = groups.reindex(x.index)
+    out = x.fillna(x.groupby(groups, dropna=True).transform(stat))
+    # units with a missing label get NaN group statistics: left unchanged, unless a fallback
+    if fallback in ("mean", "median"):
+        out = out.fillna(x.mean() if fallback == "mean" else x.median())
+    elif fallback != "none":
+        raise DataError(f"unknown imputation fallback '{fallback}'; valid: none, mean, median")
+    elif groups.isna().any():
+        warnings.warn(f"{int(groups.isna().sum())} unit(s) have no group label and are not "
+                      "imputed", stacklevel=3)
+    return out
+
+
+@register("imputation", "group_mean", params={"group", "fallback"}, defaults={"fallback": "none"})
+def _group_mean(x: pd.DataFrame, groups=None, fallback: str = "none") -> pd.DataFrame:
+    """The mean over observed units of the same group."""
+    return _group(x, groups, "mean", fallback)
+
+
+@register("imputation", "group_median", params={"group", "fallback"},
+          defaults={"fallback": "none"})
+def _group_median(x: pd.DataFrame, groups=None, fallback: str = "none") -> pd.DataFrame:
+    """The median over observed units of the same group."""
+    return _group(x, groups, "median", fallback)
+
+
+@register("imputation", "iterative", params={"seed", "max_iter"},
+          defaults={"seed": 0, "max_iter": 10})
+def _iterative(x: pd.DataFrame, groups=None, seed: int = 0, max_iter: int = 10) -> pd.DataFrame:
+    """scikit-learn ``IterativeImputer`` (chained Bayesian-ridge regressions), seeded."""
+    from sklearn.experimental import enable_iterative_imputer  # noqa: F401
+    from sklearn.impute import IterativeImputer
+
+    imp = IterativeImputer(max_iter=max_iter, random_state=seed, sample_posterior=False,
+                           keep_empty_features=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence chatter; the result is logged
+        filled = imp.fit_transform(x.to_numpy(dtype=float, copy=True))  # writeable
+    return pd.DataFrame(filled, index=x.index, columns=x.columns)
 
 
 def impute(values: pd.DataFrame, method: str = "none", groups: pd.Series | None = None,
@@ -25,7 +93,7 @@ def impute(values: pd.DataFrame, method: str = "none", groups: pd.Series | None 
     Parameters
     ----------
     values : DataFrame, units × indicators (any numeric dtype), NaN = missing.
-    method : one of ``METHODS``.
+    method : a registered imputation method (:func:`cityindex.model.stages.methods`):
         mean / median: the indicator's mean / median over observed units;
         min: the indicator's smallest observed value — for lists that are left-censored (a unit
         is absent because it falls below the list's threshold, e.g. GaWC's 707 cities), where
@@ -44,43 +112,17 @@ def impute(values: pd.DataFrame, method: str = "none", groups: pd.Series | None 
 
     Raises
     ------
-    DataError for an unknown method or a group method without a group column.
+    DataError for a group method without a group column or an unknown fallback;
+    MethodError for an unknown method.
     """
+    m = stages.get("imputation", method)
     x = values.astype(float)
     if method == "none" or not x.isna().any().any():
         return x
-    if method in ("mean", "median", "min"):
-        fill = {"mean": x.mean, "median": x.median, "min": x.min}[method]()
-        out = x.fillna(fill)
-    elif method in ("group_mean", "group_median"):
-        if groups is None:
-            raise DataError(f"imputation '{method}' needs a group column")
-        groups = groups.reindex(x.index)
-        stat = x.groupby(groups, dropna=True).transform(
-            "mean" if method == "group_mean" else "median")
-        out = x.fillna(stat)  # units with a missing label get NaN stats: left unchanged
-        if fallback in ("mean", "median"):
-            out = out.fillna(x.mean() if fallback == "mean" else x.median())
-        elif fallback != "none":
-            raise DataError(f"unknown imputation fallback '{fallback}'; valid: none, mean, median")
-        elif groups.isna().any():
-            warnings.warn(f"{int(groups.isna().sum())} unit(s) have no group label and are not "
-                          "imputed", stacklevel=2)
-    elif method == "iterative":
-        from sklearn.experimental import enable_iterative_imputer  # noqa: F401
-        from sklearn.impute import IterativeImputer
-
-        imp = IterativeImputer(max_iter=max_iter, random_state=seed, sample_posterior=False,
-                               keep_empty_features=True)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # convergence chatter; the result is logged
-            filled = imp.fit_transform(x.to_numpy(dtype=float, copy=True))  # writeable
-        out = pd.DataFrame(filled, index=x.index, columns=x.columns)
-    else:
-        raise DataError(f"unknown imputation method '{method}'; valid: {list(METHODS)}")
+    kw = {"seed": seed, "max_iter": max_iter, "fallback": fallback}
+    out = m.func(x, groups, **{k: v for k, v in kw.items() if k in m.params})
     observed = x.notna()
-    out = out.where(~observed, x)  # guarantee: observed values untouched
-    return out
+    return out.where(~observed, x)  # guarantee: observed values untouched
 
 
 def imputation_log(before: pd.DataFrame, after: pd.DataFrame, method: str) -> list[dict]:

@@ -29,38 +29,9 @@ import yaml
 
 from .errors import MethodError, read_yaml
 
-# stage -> method -> allowed parameter keys (besides "method")
-STAGE_METHODS: dict[str, dict[str, set[str]]] = {
-    "imputation": {
-        "none": set(), "mean": set(), "median": set(), "min": set(),
-        "group_mean": {"group", "fallback"}, "group_median": {"group", "fallback"},
-        "iterative": {"seed", "max_iter"},
-    },
-    "treatment": {
-        "none": set(),
-        "coinr": {"winmax", "skew", "kurtosis", "force", "log_fallback"},
-        "log": set(), "log_ct": set(), "boxcox": {"lmbda"},
-    },
-    "normalisation": {
-        "none": {"direction"},
-        "minmax": {"range", "direction"},
-        "zscore": {"mean", "sd", "direction"},
-        "rank": {"direction"}, "prank": {"direction"}, "borda": {"direction"},
-        "fracmax": {"direction"}, "dist2max": {"direction"},
-        "dist2ref": {"ref", "cap", "direction"},
-        "dist2targ": {"target", "cap", "direction"},
-        "goalposts": {"goalposts", "scale", "truncate", "direction"},
-    },
-    "aggregation": {
-        m: {"min_availability"} for m in ("arithmetic", "geometric", "harmonic", "copeland",
-                                            "max", "min")
-    } | {"generalised": {"p", "min_availability"}},
-}
-# stages without a method choice: stage -> allowed keys
-PLAIN_STAGES: dict[str, set[str]] = {
-    "denomination": {"enabled"},
-    "screening": {"min_availability", "force_include", "force_exclude", "measure"},
-}
+from . import stages as registry
+from .stages import PLAIN_STAGES, METHOD_STAGES as STAGES_PER_NODE
+
 DEFAULTS: dict[str, dict[str, Any]] = {
     "denomination": {"enabled": True},
     "screening": {"min_availability": 0.0, "force_include": [], "force_exclude": [],
@@ -70,19 +41,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "normalisation": {"method": "minmax", "range": [0.0, 100.0]},
     "aggregation": {"method": "arithmetic"},
 }
-PARAM_DEFAULTS: dict[str, dict[str, Any]] = {
-    "coinr": {"winmax": 5, "skew": 2.0, "kurtosis": 3.5, "force": False, "log_fallback": True},
-    "minmax": {"range": [0.0, 100.0]},
-    "zscore": {"mean": 0.0, "sd": 1.0},
-    "goalposts": {"scale": 100.0, "truncate": True},
-    "dist2ref": {"cap": False},
-    "dist2targ": {"cap": False},
-    "generalised": {"p": 1.0},
-    "iterative": {"seed": 0, "max_iter": 10},
-}
-TOP_KEYS = set(STAGE_METHODS) | set(PLAIN_STAGES) | {"weights", "overrides", "name",
+TOP_KEYS = set(registry.METHOD_STAGES) | set(PLAIN_STAGES) | {"weights", "overrides", "name",
                                                      "description", "seed"}
-STAGES_PER_NODE = {"imputation", "treatment", "normalisation", "aggregation"}
 
 
 def _is_num(v: Any) -> bool:
@@ -150,7 +110,7 @@ def _check_stage(stage: str, section: Any, where: str, partial: bool = False) ->
                               f"{sorted(PLAIN_STAGES[stage])}")
         _check_params(stage, section, where)
         return
-    methods = STAGE_METHODS[stage]
+    methods = registry.stage_methods()[stage]
     method = section.get("method")
     if method is None and not partial:
         raise MethodError(f"{where}'{stage}' needs a 'method'; valid: {sorted(methods)}")
@@ -333,9 +293,8 @@ class MethodSpec:
                 out = dict(layer)
             else:
                 out.update(layer)
-        method = out.get("method")
-        if method in PARAM_DEFAULTS:
-            out = {**PARAM_DEFAULTS[method], **out}
+        if out.get("method") is not None:
+            out = {**registry.param_defaults(stage, out["method"]), **out}
         return out
 
     def __eq__(self, other: object) -> bool:

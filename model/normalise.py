@@ -13,10 +13,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
+from . import stages
 from .errors import DataError, MethodError
-
-METHODS = ("none", "minmax", "zscore", "rank", "prank", "borda", "fracmax", "dist2max",
-           "dist2ref", "dist2targ", "goalposts")
+from .stages import register
 
 
 def _range(x: np.ndarray, code: str) -> tuple[float, float]:
@@ -26,13 +25,21 @@ def _range(x: np.ndarray, code: str) -> tuple[float, float]:
     return lo, hi
 
 
+@register("normalisation", "none")
+def identity(x, code=""):
+    """No rescaling (only the direction is applied)."""
+    return x
+
+
+@register("normalisation", "minmax", params={"range"}, defaults={"range": [0.0, 100.0]})
 def minmax(x, range=(0.0, 100.0), code=""):
     """(x − min)/(max − min)·(u − l) + l."""
     lo, hi = _range(x, code)
-    l, u = range
+    l, u = tuple(range)
     return (x - lo) / (hi - lo) * (u - l) + l
 
 
+@register("normalisation", "zscore", params={"mean", "sd"}, defaults={"mean": 0.0, "sd": 1.0})
 def zscore(x, mean=0.0, sd=1.0, code=""):
     """(x − mean(x))/sd(x)·sd + mean, with the sample standard deviation (n − 1), as R's sd."""
     s = np.nanstd(x, ddof=1)
@@ -48,22 +55,26 @@ def _rank(x, method):
     return out
 
 
+@register("normalisation", "rank")
 def rank(x, code=""):
     """Ranks, ties averaged (COINr ``n_rank``; 1 = lowest value)."""
     return _rank(x, "average")
 
 
+@register("normalisation", "prank")
 def prank(x, code=""):
     """Percentile rank in [0, 100]: (rank_min − 1)/(n − 1)·100 (COINr ``n_prank`` ×100)."""
     n = np.sum(~np.isnan(x))
     return (_rank(x, "min") - 1) / (n - 1) * 100
 
 
+@register("normalisation", "borda")
 def borda(x, code=""):
     """Borda score: number of units with a lower value, rank_min − 1 (COINr ``n_borda``)."""
     return _rank(x, "min") - 1
 
 
+@register("normalisation", "fracmax")
 def fracmax(x, code=""):
     """Fraction of the maximum, x / max(x)·100."""
     mx = np.nanmax(x)
@@ -72,12 +83,14 @@ def fracmax(x, code=""):
     return x / mx * 100
 
 
+@register("normalisation", "dist2max")
 def dist2max(x, code=""):
     """Distance to the maximum: 100 − (max − x)/(max − min)·100 (COINr ``n_dist2max``)."""
     lo, hi = _range(x, code)
     return 100 - (hi - x) / (hi - lo) * 100
 
 
+@register("normalisation", "dist2ref", params={"ref", "cap"}, defaults={"cap": False})
 def dist2ref(x, ref_value: float, cap=False, code=""):
     """Distance to a reference unit: x / x_ref·100, optionally capped at 100."""
     if not np.isfinite(ref_value) or ref_value == 0:
@@ -86,6 +99,8 @@ def dist2ref(x, ref_value: float, cap=False, code=""):
     return np.minimum(out, 100) if cap else out
 
 
+@register("normalisation", "dist2targ", params={"target", "cap"}, defaults={"cap": False},
+          directional=True)
 def dist2targ(x, target: float, direction=1, cap=False, code=""):
     """Distance to target (COINr ``n_dist2targ``): direction +1: (x − min)/(target − min)·100;
     −1: (max − x)/(max − target)·100; optionally capped at 100."""
@@ -104,7 +119,9 @@ def dist2targ(x, target: float, direction=1, cap=False, code=""):
     return np.minimum(out, 100) if cap else out
 
 
-def goalposts(x, goalposts, direction=1, scale=100.0, truncate=True, code=""):
+@register("normalisation", "goalposts", params={"goalposts", "scale", "truncate"},
+          defaults={"scale": 100.0, "truncate": True}, directional=True)
+def goalposts(x, goalposts=None, direction=1, scale=100.0, truncate=True, code=""):
     """Goalposts (L, U): +1: (x − L)/(U − L)·scale; −1: (U − x)/(U − L)·scale; truncated to
     [0, scale] if ``truncate`` (case B04)."""
     if goalposts is None:
@@ -121,14 +138,15 @@ def goalposts(x, goalposts, direction=1, scale=100.0, truncate=True, code=""):
 def normalise(x: np.ndarray, method: str = "minmax", direction: int = 1, code: str = "",
               ref_value: float | None = None, target: float | None = None, **params
               ) -> np.ndarray:
-    """Normalise one indicator.
+    """Normalise one indicator with a method of the stage registry.
 
     Parameters
     ----------
     x : array (units,), NaN kept.
-    method : one of ``METHODS``; params as in the method spec (range, mean, sd, cap,
-        goalposts, scale, truncate).
-    direction : +1 (higher is better) or −1.
+    method : a registered normalisation method (:func:`cityindex.model.stages.methods`);
+        params as in the method spec (range, mean, sd, cap, goalposts, scale, truncate).
+    direction : +1 (higher is better) or −1; applied to the values first, except by the
+        methods that take it into their formula (goalposts, dist2targ).
     ref_value : the reference unit's value (dist2ref); target : the target (dist2targ).
 
     Raises
@@ -136,23 +154,12 @@ def normalise(x: np.ndarray, method: str = "minmax", direction: int = 1, code: s
     DataError / MethodError for zero range, missing goalposts or target, unknown method.
     """
     x = np.asarray(x, dtype=float)
-    if method in ("goalposts", "dist2targ"):
-        if method == "goalposts":
-            return goalposts(x, params.get("goalposts"), direction, params.get("scale", 100.0),
-                             params.get("truncate", True), code)
-        return dist2targ(x, target, direction, params.get("cap", False), code)
-    xd = x * direction
-    if method == "none":
-        return xd
-    if method == "minmax":
-        return minmax(xd, tuple(params.get("range", (0.0, 100.0))), code)
-    if method == "zscore":
-        return zscore(xd, params.get("mean", 0.0), params.get("sd", 1.0), code)
+    m = stages.get("normalisation", method)
+    kw = {k: v for k, v in params.items() if k in m.params and k not in ("ref", "target")}
+    if method == "dist2targ":
+        kw["target"] = target
+    if m.options.get("directional"):
+        return m.func(x, direction=direction, code=code, **kw)
     if method == "dist2ref":
-        return dist2ref(xd, ref_value * direction if ref_value is not None else np.nan,
-                        params.get("cap", False), code)
-    funcs = {"rank": rank, "prank": prank, "borda": borda, "fracmax": fracmax,
-             "dist2max": dist2max}
-    if method not in funcs:
-        raise MethodError(f"unknown normalisation method '{method}'; valid: {list(METHODS)}")
-    return funcs[method](xd, code=code)
+        kw["ref_value"] = ref_value * direction if ref_value is not None else np.nan
+    return m.func(x * direction, code=code, **kw)

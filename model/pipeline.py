@@ -41,6 +41,8 @@ class IndexResult:
     framework, method, data : the inputs (framework with the method's weights applied).
     raw, denominated, screened, imputed, treated, normalised : DataFrames, units × indicators.
         ``raw`` and ``denominated`` hold every unit; the later ones only the screened-in units.
+        ``screened`` is the table screening measured (the denominated values with their missing
+        cells by default; the imputed values with ``screening.measure: imputed``).
     aggregated : units × (indicators + aggregates): normalised indicators, then the score of
         every aggregate node, lowest level first (COINr's "Aggregated" data set).
     scores, ranks : units × aggregates (rank 1 = highest score, ties share the lowest rank).
@@ -213,8 +215,10 @@ def compute_index(framework: Framework | str | Path, data, method=None) -> Index
                     "value": row["availability"], "detail": row["reason"]})
     if basis is denominated:
         imputed_all = _impute_all(denominated.loc[kept], fw, method, meta.loc[kept], data.source)
-    screened = imputed_all.loc[kept]
-    imputed = screened
+    # the screened table is the screening basis restricted to the kept units: with missing cells
+    # when screening comes first (default), imputed when it comes after imputation (COINr)
+    screened = basis.loc[kept].copy()
+    imputed = imputed_all.loc[kept]
     log += imputation_log(denominated.loc[kept], imputed, "; ".join(sorted(
         {method.resolve("imputation", c, 1)["method"] for c in inds})))
 

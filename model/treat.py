@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from . import stages
 from .errors import DataError
-
-METHODS = ("none", "coinr", "log", "log_ct", "boxcox")
+from .stages import register
 
 
 def _deviations(x: np.ndarray, min_n: int) -> tuple[int, np.ndarray, float] | None:
@@ -123,62 +123,83 @@ def _require_positive(x: np.ndarray, code: str, units, what: str, where=None) ->
                         f"values ({bad.size} cell(s): units {listed})")
 
 
-def treat_indicator(x: pd.Series, method: str = "coinr", winmax: int = 5, skew: float = 2.0,
-                    kurtosis: float = 3.5, force: bool = False, log_fallback: bool = True,
-                    lmbda: float | None = None, *, where=None
-                    ) -> tuple[pd.Series, dict, pd.Series]:
-    """Treat one indicator; returns (treated values, details record, per-unit flags).
+# Each registered treatment takes the indicator's values (units,) and returns (treated values,
+# per-unit flags, action, points winsorised); ``ok0`` says whether the values pass the COINr rule.
+@register("treatment", "none")
+def _none(v, *, ok0, **_):
+    return v, np.full(v.shape, "", dtype=object), "none", 0
 
-    ``where`` is an optional callable ``(unit, column) -> str`` locating a cell in the input
-    file (e.g. :meth:`IndicatorData.where`), used in error messages.
+
+@register("treatment", "coinr", params={"winmax", "skew", "kurtosis", "force", "log_fallback"},
+          defaults={"winmax": 5, "skew": 2.0, "kurtosis": 3.5, "force": False,
+                    "log_fallback": True})
+def _coinr(v, *, ok0, winmax=5, skew=2.0, kurtosis=3.5, force=False, log_fallback=True, **_):
+    flags = np.full(v.shape, "", dtype=object)
+    if ok0 and not force:
+        return v, flags, "none", 0
+    out, flags, nwin = winsorise(v, winmax, skew, kurtosis, force)
+    ok1, _, _ = passes(out, skew, kurtosis)
+    # the log fallback is for an indicator that failed the rule; a forced winsorisation of one
+    # that passed keeps its winsorised values (case B03)
+    if not ok1 and log_fallback and not ok0:
+        return log_ct(v), np.where(np.isnan(v), "", "log"), "log", 0
+    return out, flags, "winsorised" if nwin else "none", nwin
+
+
+@register("treatment", "log")
+def _log(v, *, ok0, code="", units=None, where=None, **_):
+    _require_positive(v, code, units, "the log transform", where)
+    return np.log(v), np.full(v.shape, "", dtype=object), "log", 0
+
+
+@register("treatment", "log_ct")
+def _log_ct(v, *, ok0, **_):
+    return log_ct(v), np.full(v.shape, "", dtype=object), "log", 0
+
+
+@register("treatment", "boxcox", params={"lmbda"})
+def _boxcox(v, *, ok0, lmbda=None, code="", units=None, where=None, **_):
+    _require_positive(v, code, units, "the Box-Cox transform", where)
+    obs = ~np.isnan(v)
+    out = np.full(v.shape, np.nan)
+    if lmbda is None:
+        out[obs], lam = stats.boxcox(v[obs])
+    else:
+        out[obs], lam = stats.boxcox(v[obs], lmbda=lmbda), lmbda
+    return out, np.full(v.shape, "", dtype=object), f"boxcox(lambda={lam:.4g})", 0
+
+
+def treat_indicator(x: pd.Series, method: str = "coinr", *, where=None, **params
+                    ) -> tuple[pd.Series, dict, pd.Series]:
+    """Treat one indicator with a registered treatment method; returns (treated values,
+    details record, per-unit flags).
+
+    ``params`` are the method's keys of the method spec (``winmax``, ``skew``, ``kurtosis``,
+    ``force``, ``log_fallback`` for ``coinr``; ``lmbda`` for ``boxcox``); ``skew`` and
+    ``kurtosis`` (default 2 and 3.5) are also the thresholds of the pass/fail rule reported for
+    every method. ``where`` is an optional callable ``(unit, column) -> str`` locating a cell in
+    the input file (e.g. :meth:`IndicatorData.where`), used in error messages.
 
     The details record has: code, method, skew0, kurt0, pass0, action ("none", "winsorised",
-    "log", "boxcox"), nwin (points winsorised), skew1, kurt1, pass1 (after treatment).
+    "log", "boxcox(lambda=…)"), nwin (points winsorised), skew1, kurt1, pass1 (after treatment).
 
     Raises
     ------
-    DataError when ``log``/``boxcox`` meet a value ≤ 0 (naming the unit and column).
+    DataError when ``log``/``boxcox`` meet a value ≤ 0 (naming the unit and column);
+    MethodError for an unknown method.
     """
+    m = stages.get("treatment", method)
     v = x.to_numpy(dtype=float)
     code = str(x.name)
-    ok0, s0, k0 = passes(v, skew, kurtosis)
+    skew, kurt = params.get("skew", 2.0), params.get("kurtosis", 3.5)
+    ok0, s0, k0 = passes(v, skew, kurt)
     rec = {"code": code, "method": method, "skew0": s0, "kurt0": k0, "pass0": ok0,
            "action": "none", "nwin": 0, "skew1": np.nan, "kurt1": np.nan, "pass1": np.nan}
-    flags = np.full(v.shape, "", dtype=object)
-    out = v
-    if method == "none":
-        pass
-    elif method == "coinr":
-        if not ok0 or force:
-            out, flags, nwin = winsorise(v, winmax, skew, kurtosis, force)
-            rec.update(action="winsorised" if nwin else "none", nwin=nwin)
-            ok1, _, _ = passes(out, skew, kurtosis)
-            # the log fallback is for an indicator that failed the rule; a forced winsorisation
-            # of one that passed keeps its winsorised values (case B03)
-            if not ok1 and log_fallback and not ok0:
-                out = log_ct(v)
-                flags = np.where(np.isnan(v), "", "log")
-                rec.update(action="log", nwin=0)
-    elif method == "log":
-        _require_positive(v, code, x.index, "the log transform", where)
-        out = np.log(v)
-        rec["action"] = "log"
-    elif method == "log_ct":
-        out = log_ct(v)
-        rec["action"] = "log"
-    elif method == "boxcox":
-        _require_positive(v, code, x.index, "the Box-Cox transform", where)
-        obs = ~np.isnan(v)
-        out = np.full(v.shape, np.nan)
-        if lmbda is None:
-            out[obs], lam = stats.boxcox(v[obs])
-        else:
-            out[obs], lam = stats.boxcox(v[obs], lmbda=lmbda), lmbda
-        rec["action"] = f"boxcox(lambda={lam:.4g})"
-    else:
-        raise DataError(f"unknown treatment method '{method}'; valid: {list(METHODS)}")
-    if rec["action"] != "none":
-        ok1, s1, k1 = passes(out, skew, kurtosis)
+    kw = {k: val for k, val in params.items() if k in m.params}
+    out, flags, action, nwin = m.func(v, ok0=ok0, code=code, units=x.index, where=where, **kw)
+    rec.update(action=action, nwin=nwin)
+    if action != "none":
+        ok1, s1, k1 = passes(out, skew, kurt)
         rec.update(skew1=s1, kurt1=k1, pass1=ok1)
     return (pd.Series(out, index=x.index, name=x.name), rec,
             pd.Series(flags, index=x.index, name=x.name))

@@ -11,7 +11,9 @@ import pytest
 
 from cityindex.model import DataError, Framework, FrameworkError, MethodSpec, Node, compute_index
 from cityindex.model.aggregate import aggregate, copeland, outranking_matrix
-from cityindex.model.impute import METHODS as IMPUTE_METHODS
+from cityindex.model import stages
+
+IMPUTE_METHODS = stages.methods("imputation")
 from cityindex.model.impute import impute
 from cityindex.model.normalise import normalise
 from cityindex.model.treat import kurtosis, skewness, treat_indicator

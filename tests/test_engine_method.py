@@ -8,7 +8,9 @@ import pytest
 import yaml
 
 from cityindex.model import MethodError, MethodSpec
-from cityindex.model.method import STAGE_METHODS
+from cityindex.model.stages import stage_methods
+
+STAGE_METHODS = stage_methods()
 
 REPO = Path(__file__).resolve().parents[1]
 SPECS = sorted((REPO / "data" / "methods").glob("*.yaml"))

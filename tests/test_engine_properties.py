@@ -13,7 +13,9 @@ from hypothesis.extra.numpy import arrays
 
 from cityindex.model import Framework, Node, compute_index
 from cityindex.model.aggregate import aggregate
-from cityindex.model.impute import METHODS as IMPUTE_METHODS
+from cityindex.model import stages
+
+IMPUTE_METHODS = stages.methods("imputation")
 from cityindex.model.impute import impute
 from cityindex.model.normalise import normalise
 
