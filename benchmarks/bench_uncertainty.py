@@ -42,7 +42,7 @@ def main() -> None:
     space = UncertaintySpace.load(ROOT / "data" / "spaces" / "coinr_asem.yaml", fw, method)
 
     t = time.perf_counter()
-    p = prepare(fw, data, method, space, seed=0)
+    p = prepare(compute_index(fw, data, method), space, seed=0)
     t_prep = time.perf_counter() - t
     problem = SobolProblem(space.names, space.levels)
     L = problem.map_levels(sample_uniform(problem, args.n, seed=0, method="random"))
@@ -83,7 +83,7 @@ def main() -> None:
     t_cli = time.perf_counter() - t
 
     t = time.perf_counter()
-    sa = sensitivity_analysis(fw, data, method, space, n=4096, seed=0, n_boot=200,
+    sa = sensitivity_analysis(compute_index(fw, data, method), space, n=4096, seed=0, n_boot=200,
                               per_unit=True, prepared=p)
     t_sa = time.perf_counter() - t
 

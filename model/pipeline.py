@@ -26,14 +26,15 @@ from .impute import impute, imputation_log
 from .method import MethodSpec
 from .normalise import normalise
 from .screen import screen
+from .summary import Result, Summary, json_safe
 from .treat import treat_indicator
 
 STAGE_TABLES = ("raw", "denominated", "screened", "imputed", "treated", "normalised",
                 "aggregated")
 
 
-@dataclass
-class IndexResult:
+@dataclass(repr=False)
+class IndexResult(Result):
     """Everything one run of the pipeline produced.
 
     Attributes
@@ -100,6 +101,62 @@ class IndexResult:
 
     def stage_tables(self) -> dict[str, pd.DataFrame]:
         return {name: getattr(self, name) for name in STAGE_TABLES}
+
+    # ------------------------------------------------------------------ results protocol
+    @property
+    def n_imputed(self) -> int:
+        """Cells imputed (missing before imputation, filled after) among the kept units."""
+        before = self.denominated.loc[self.imputed.index].isna()
+        return int((before & self.imputed.notna()).to_numpy().sum())
+
+    def _methods(self) -> dict[str, str]:
+        return {st: str(self.method.stages[st].get("method")) for st in
+                ("imputation", "treatment", "normalisation", "aggregation")}
+
+    def to_frame(self) -> pd.DataFrame:
+        """The results table (see :meth:`results_table`)."""
+        return self.results_table()
+
+    def to_dict(self) -> dict:
+        fw = self.framework
+        return json_safe({
+            "index": fw.root, "framework": fw.origin or fw.name,
+            "data": {"source": self.data.source, "sha256": self.data.sha256},
+            "method": self.method.to_dict(), "n_units": len(self.scores),
+            "n_screened_out": int((~self.screening["kept"]).sum()),
+            "n_imputed": self.n_imputed,
+            "treated": self.treatment.index[self.treatment["action"] != "none"].tolist(),
+            "scores": self.results_table()})
+
+    def summary(self, top: int = 10) -> Summary:
+        """The index at a glance: inputs, what the stages changed, the top of the ranking."""
+        fw, root = self.framework, self.framework.root
+        s = Summary(f"Index result: {root}" + (f" ({fw.nodes[root].name})"
+                                              if fw.nodes[root].name else ""))
+        treated = self.treatment.index[self.treatment["action"] != "none"].tolist()
+        s.add_text(
+            f"{len(self.scores)} units scored from {self.data.source}; "
+            f"{int((~self.screening['kept']).sum())} screened out.",
+            f"Framework: {len(fw.indicators)} indicators, {len(fw.aggregates)} aggregates, "
+            f"levels 1..{fw.max_level}"
+            + (f"; no open indicator: {', '.join(fw.empty_aggregates)}"
+               if fw.empty_aggregates else "") + ".",
+            "Method: " + ", ".join(f"{k} {v}" for k, v in self._methods().items()) + ".",
+            f"Imputed cells: {self.n_imputed}; treated indicators: {len(treated)}"
+            + (f" ({', '.join(treated)})" if treated else "") + ".")
+        t = self.results_table().head(top)
+        s.add_table(t[["unit", f"{root}_rank", f"{root}_score"]].rename(
+            columns={f"{root}_rank": "rank", f"{root}_score": "score"}), f"Top {top}")
+        return s
+
+    def _repr_lines(self):
+        fw = self.framework
+        top = self.index_ranks.sort_values().index[:3].tolist()
+        return [f"index {fw.root}: {len(self.scores)} units × {len(fw.indicators)} indicators, "
+                f"{len(fw.aggregates)} aggregates",
+                f"data: {self.data.source}",
+                "method: " + ", ".join(f"{k}={v}" for k, v in self._methods().items()),
+                f"top 3: {', '.join(map(str, top))}"]
 
 
 def _as_method(method) -> MethodSpec:

@@ -155,7 +155,7 @@ def test_outputs(fitted, tmp_path):
     assert len(pp) == 5 * len(FW.indicators) and pp["p_value"].between(0, 1).all()
     loo = m.loo()
     assert np.isfinite(loo.elpd)
-    tab = m.summary()
+    tab = m.parameter_table()
     assert "r_hat" in tab.columns and tab["parameter"].str.startswith("loading").any()
     path = m.save(tmp_path / "post.nc")
     import xarray as xr

@@ -15,7 +15,7 @@ from scipy import stats
 
 from cityindex.model.errors import DataError
 from cityindex.model.framework import Framework, Node
-from cityindex.validation.coherence import (coherence, correlations, cronbach_alpha, cronbach_table,
+from cityindex.validation.coherence import (coherence_tables, correlations, cronbach_alpha, cronbach_table,
                                   data_availability, kmo_bartlett, kmo_table, pca_table)
 
 from conftest import read_asem as _read  # fixtures fw, agg: tests/conftest.py
@@ -154,7 +154,7 @@ def test_availability_on_raw(fw):
 
 
 def test_coherence_bundle(fw, agg):
-    c = coherence(fw, agg)
+    c = coherence_tables(fw, agg)
     g = c.per_group()
     assert list(g["group"]) == fw.aggregates
     assert len(c.flags) > 0 and (c.flags["flags"] != "").all()

@@ -38,7 +38,7 @@ def asem_band(asem):
 
     fw, data, ref, _ = asem
     space = UncertaintySpace.load(REPO / "data" / "spaces" / "coinr_asem.yaml", fw, ref)
-    return uncertainty_analysis(fw, data, ref, space, n=300, seed=3).rank_stats
+    return uncertainty_analysis(compute_index(fw, data, ref), space, n=300, seed=3).rank_stats
 
 
 def variants(ref):

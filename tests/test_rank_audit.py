@@ -22,11 +22,11 @@ def _asem():
 def test_measurement_draws_shrink_to_nominal_scores():
     fw, data, method = _asem()
     nominal = compute_index(fw, data, method).index_scores
-    tiny = measurement_score_draws(fw, data, method, sd=1e-9, draws=5, seed=1)
+    tiny = measurement_score_draws(compute_index(fw, data, method), sd=1e-9, draws=5, seed=1)
     np.testing.assert_allclose(tiny.to_numpy(), np.tile(nominal.loc[tiny.columns], (5, 1)),
                                atol=1e-5)
-    wide = measurement_score_draws(fw, data, method, sd=0.2, draws=40, seed=1)
-    again = measurement_score_draws(fw, data, method, sd=0.2, draws=40, seed=1)
+    wide = measurement_score_draws(compute_index(fw, data, method), sd=0.2, draws=40, seed=1)
+    again = measurement_score_draws(compute_index(fw, data, method), sd=0.2, draws=40, seed=1)
     pd.testing.assert_frame_equal(wide, again)
     assert (wide.std() > tiny.std()).all()
     # noise is centred: the mean draw stays close to the nominal score

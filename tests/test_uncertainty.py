@@ -27,7 +27,7 @@ def asem():
     method = MethodSpec.load(ROOT / "data" / "methods" / "asem.yaml")
     data = read_data(ASEM / "asem_idata.csv", fw)
     space = UncertaintySpace.load(ROOT / "data" / "spaces" / "coinr_asem.yaml", fw, method)
-    return fw, data, method, space, prepare(fw, data, method, space, seed=3)
+    return fw, data, method, space, prepare(compute_index(fw, data, method), space, seed=3)
 
 
 def test_nominal_ranks_equal_compute_index(asem):
@@ -80,7 +80,7 @@ def test_asem_rank_stats_consistent_with_coinr(asem):
     a systematic error (e.g. a wrong weight-noise rule) breaks the averages.
     """
     fw, data, method, space, p = asem
-    res = uncertainty_analysis(fw, data, method, space, n=4000, seed=11, prepared=p,
+    res = uncertainty_analysis(compute_index(fw, data, method), space, n=4000, seed=11, prepared=p,
                                quantile_method="linear")  # COINr's type-7 quantiles
     ref = pd.read_csv(ASEM / "asem_ua_rankstats_N100.csv").set_index("uCode")
     ours = res.rank_stats.loc[ref.index]
@@ -96,9 +96,9 @@ def test_asem_rank_stats_consistent_with_coinr(asem):
 
 def test_same_seed_identical_and_seed_matters(asem):
     fw, data, method, space, p = asem
-    a = uncertainty_analysis(fw, data, method, space, n=500, seed=5, prepared=p)
-    b = uncertainty_analysis(fw, data, method, space, n=500, seed=5, prepared=p)
-    c = uncertainty_analysis(fw, data, method, space, n=500, seed=6, prepared=p)
+    a = uncertainty_analysis(compute_index(fw, data, method), space, n=500, seed=5, prepared=p)
+    b = uncertainty_analysis(compute_index(fw, data, method), space, n=500, seed=5, prepared=p)
+    c = uncertainty_analysis(compute_index(fw, data, method), space, n=500, seed=6, prepared=p)
     np.testing.assert_array_equal(a.ranks, b.ranks)
     assert not np.array_equal(a.ranks, c.ranks)
     pd.testing.assert_frame_equal(a.rank_stats, b.rank_stats)
@@ -162,7 +162,7 @@ def test_geometric_with_zeros_fails_before_running(asem):
         "agg": {"path": "aggregation.method", "values": ["arithmetic", "geometric"]}}},
         fw, method)  # the nominal min-max [0, 100] has zeros
     with pytest.raises(DataError, match="not positive"):
-        prepare(fw, data, method, sp)
+        prepare(compute_index(fw, data, method), sp)
 
 
 def test_leave_one_out_and_weight_sets(asem):
@@ -171,7 +171,7 @@ def test_leave_one_out_and_weight_sets(asem):
         "drop": {"leave_one_out": {"level": 2}},
         "ws": {"weight_sets": {"nominal": {}, "equal": "equal", "conn": {"Conn": 3}}}}},
         fw, method)
-    pp = prepare(fw, data, method, sp)
+    pp = prepare(compute_index(fw, data, method), sp)
     # dropping pillar "Physical" (level 1 of the factor) equals compute_index without it
     from cityindex.validation.weight_audit import remove_node
     expected = compute_index(remove_node(fw, "Physical"), data, method).index_ranks

@@ -240,12 +240,15 @@ def test_audit_weights_asem(fw, agg):
         assert len(sums) >= 9
         np.testing.assert_allclose(sums, 1.0, atol=1e-9)
     assert "Ship" in t[t["flags"].str.contains("weak_parent")].code.tolist()
-    text = au.summary()
+    text = au.summary().as_text()
     assert "Cronbach" in text and "Leave-one-out" in text
     assert au.loo is not None and au.availability["availability"].min() < 1
     b = au.bod
     assert (b.bod_score <= 1 + 1e-9).all() and (b.bod_score >= b.equal_weight_score - 1e-9).all()
-    for name in ("correlations", "cronbach", "kmo", "pca", "availability", "loo"):
-        assert getattr(au, name) is not None
+    for name in ("correlations", "cronbach", "kmo", "pca", "availability"):
+        assert getattr(au, name) is getattr(au.coherence, name) and len(getattr(au, name))
+    # leave-one-out: one row per indicator and aggregate below the root
+    assert sorted(au.loo["removed"]) == sorted(c for c in fw.nodes if c != fw.root
+                                               and c not in fw.empty_aggregates)
     with pytest.raises(DataError):
         audit_weights(fw, agg.drop(columns="LPI"))

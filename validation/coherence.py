@@ -35,9 +35,10 @@ from scipy import stats
 
 from cityindex.model.errors import DataError
 from cityindex.model.framework import Framework
+from cityindex.model.summary import Result, Summary, json_safe
 
 __all__ = [
-    "Coherence", "coherence", "correlations", "cronbach_alpha", "cronbach_table", "kmo_bartlett",
+    "Coherence", "coherence", "coherence_tables", "correlations", "cronbach_alpha", "cronbach_table", "kmo_bartlett",
     "kmo_table", "pca_table", "data_availability", "groups",
 ]
 
@@ -361,8 +362,8 @@ def data_availability(framework: Framework, data: pd.DataFrame, *, unit_threshol
 
 
 # ---------------------------------------------------------------------------------- bundle
-@dataclass
-class Coherence:
+@dataclass(repr=False)
+class Coherence(Result):
     """All coherence tables of one index (see :func:`coherence`)."""
 
     correlations: pd.DataFrame
@@ -388,11 +389,59 @@ class Coherence:
             self.pca[["group", "pc1_ratio", "n_kaiser"]], on="group")
         return out
 
+    # results protocol
+    def to_frame(self) -> pd.DataFrame:
+        """One row per parent (see :meth:`per_group`)."""
+        return self.per_group()
 
-def coherence(framework: Framework, aggregated: pd.DataFrame, data: pd.DataFrame | None = None, *,
-              redundancy: float = 0.9, weak: float = 0.3, negative: float = 0.0,
+    def to_dict(self) -> dict:
+        return json_safe({"per_group": self.per_group(), "flags": self.flags,
+                          "settings": self.settings})
+
+    def summary(self) -> Summary:
+        s = Summary("Coherence")
+        thr = self.settings.get("alpha_threshold", 0.7)
+        s.add_text(f"Missing values: {self.settings.get('missing', '')}.",
+                   f"Cronbach's α below {thr}: "
+                   + (", ".join(self.cronbach.loc[self.cronbach["alpha"] < thr, "group"])
+                      or "none") + ".")
+        s.add_table(self.per_group(), "Per parent: α, KMO, Bartlett p, PC1 share, "
+                    "eigenvalues > 1", max_rows=None)
+        f = self.flags
+        s.add_table(f[["code", "other", "relation", "pearson", "flags"]],
+                    f"Flagged correlations ({len(f)})")
+        return s
+
+    def _repr_lines(self):
+        return [f"{len(self.cronbach)} parents, {len(self.correlations)} correlations, "
+                f"{len(self.flags)} flagged"]
+
+
+def coherence(result, *, redundancy: float = 0.9, weak: float = 0.3, negative: float = 0.0,
               alpha_threshold: float = 0.7) -> Coherence:
-    """Run every coherence check (see the module docstring).
+    """Every coherence check on an index result (see the module docstring).
+
+    Parameters
+    ----------
+    result : IndexResult — its framework and ``aggregated`` table (units × codes: normalised
+        indicators and aggregate scores); its raw indicator values (units × indicators, NaN =
+        missing) give the availability tables.
+    redundancy, weak, negative, alpha_threshold : flag thresholds (see :func:`correlations`).
+
+    Returns
+    -------
+    Coherence
+    """
+    raw = result.raw.loc[result.aggregated.index]
+    return coherence_tables(result.framework, result.aggregated, raw, redundancy=redundancy,
+                            weak=weak, negative=negative, alpha_threshold=alpha_threshold)
+
+
+def coherence_tables(framework: Framework, aggregated: pd.DataFrame,
+                     data: pd.DataFrame | None = None, *, redundancy: float = 0.9,
+                     weak: float = 0.3, negative: float = 0.0, alpha_threshold: float = 0.7
+                     ) -> Coherence:
+    """Every coherence check on a framework and an ``aggregated`` table (units × codes).
 
     ``data`` (units × indicators, with NaN for missing) is used for the availability tables; by
     default the indicator columns of ``aggregated``.

@@ -36,6 +36,7 @@ import pandas as pd
 
 from cityindex.model.errors import DataError, MethodError
 from cityindex.model.framework import Framework
+from cityindex.model.summary import Result, Summary, json_safe
 
 __all__ = ["local_linear", "select_bandwidth", "correlation_ratio", "EffectiveWeights",
            "effective_weights", "BANDWIDTH_GRID"]
@@ -166,8 +167,8 @@ def _ratio_with_idx(x, y, bandwidth, adjust, idx, level) -> dict:
 
 
 # --------------------------------------------------------------------------- over a framework
-@dataclass
-class EffectiveWeights:
+@dataclass(repr=False)
+class EffectiveWeights(Result):
     """Correlation-ratio importances of every node, vs nominal weights.
 
     ``table``: one row per (node, target): ``code``, ``level``, ``target`` (``parent`` or
@@ -186,6 +187,25 @@ class EffectiveWeights:
 
     def to_frame(self) -> pd.DataFrame:
         return self.table.copy()
+
+    def to_dict(self) -> dict:
+        return json_safe({"table": self.table, "divergence": self.divergence,
+                          "settings": self.settings})
+
+    def summary(self) -> Summary:
+        lvl = self.settings.get("level", 0.9)
+        s = Summary("Effective weights (correlation ratio)")
+        s.add_text(f"Importance shares with {lvl:.0%} bootstrap intervals "
+                   f"({self.settings.get('n_boot')} resamples) beside nominal weights.")
+        cols = ["code", "target", "share", "share_lo", "share_hi", "nominal", "diff"]
+        s.add_table(self.table[self.table["target"] == "parent"][cols], "Within each parent",
+                    max_rows=None)
+        s.add_table(self.divergence, "Divergence per group", max_rows=None)
+        return s
+
+    def _repr_lines(self):
+        return [f"{len(self.table)} node-target rows, {len(self.divergence)} groups, "
+                f"{self.settings.get('n_boot')} bootstrap resamples"]
 
 
 def effective_weights(framework: Framework, aggregated: pd.DataFrame, *, n_boot: int = 200,

@@ -1,7 +1,8 @@
 """Vectorised replication engine for uncertainty and sensitivity analysis.
 
 Performance rules (DESIGN.md): every discrete alternative that changes the normalised
-indicators is computed once through the real pipeline (``compute_index``); replications are then
+indicators is computed once through the real pipeline (``compute_index``; the nominal one is
+taken from the :class:`IndexResult` the analysis was given, never recomputed); replications are then
 evaluated as batched array operations — weights as a replications × nodes matrix, each parent's
 weighted mean as one matrix product over its children, ranks along an axis — in chunks that
 bound memory. Chunks depend only on their rows of the (pre-drawn) design, so any runner (serial,
@@ -26,9 +27,9 @@ from cityindex.model.data import IndicatorData
 from cityindex.model.errors import DataError, MethodError
 from cityindex.model.framework import Framework
 from cityindex.model.method import MethodSpec
-from cityindex.model.pipeline import compute_index
+from cityindex.model.pipeline import IndexResult, compute_index
 
-from .space import Assumption, UncertaintySpace
+from .space import Assumption, UncertaintySpace, load_space
 
 VECTOR_METHODS = ("arithmetic", "geometric", "harmonic", "generalised")
 CHUNK_BYTES = 48 * 2**20  # memory bound of the largest array in a chunk
@@ -52,8 +53,9 @@ class Prepared:
     agg_levels: list[int]
     agg_sizes: list[int]
     weight_factors: list[tuple[int, str, np.ndarray]]  # (factor id, kind, table)
-    nominal_ranks: np.ndarray              # (units,) index ranks of compute_index
-    node_codes_out: list[str] = field(default_factory=list)  # aggregates returned per node
+    nominal_ranks: np.ndarray              # (units,) index ranks of the nominal result
+    space: UncertaintySpace | None = None  # what was prepared, with which seed
+    seed: int = 0
 
     def combo_ids(self, L: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         pre = _mixed_radix(L[:, self.pre_levels], self.pre_sizes)
@@ -91,9 +93,18 @@ def _draw_weight_noise(a: Assumption, fw: Framework, nodes: list[str], base: np.
     return table
 
 
-def prepare(framework: Framework, data: IndicatorData, method: MethodSpec,
-            space: UncertaintySpace, seed: int = 0, node_ranks: bool = False) -> Prepared:
-    """Precompute every alternative of ``space`` (see module docstring).
+def prepare(result: IndexResult, space=None, seed: int | None = None) -> Prepared:
+    """Precompute every alternative of ``space`` around the nominal ``result`` (see the module
+    docstring). One :class:`Prepared` serves the uncertainty analysis, the sensitivity analysis
+    and the measurement-error draws of the same result, space and seed.
+
+    Parameters
+    ----------
+    result : IndexResult, the nominal index (its framework, data and method).
+    space : UncertaintySpace, a YAML path, a bundled space's name or None (the bundled
+        default space), validated against the result's framework and method.
+    seed : seeds the pre-drawn weight sets and measurement-noise data sets (default: the
+        result's method seed).
 
     Raises
     ------
@@ -101,10 +112,11 @@ def prepare(framework: Framework, data: IndicatorData, method: MethodSpec,
     max, min) — run those as separate ``compute`` runs; DataError from the pipeline (e.g. a
     geometric mean alternative meeting zeros) naming the alternative.
     """
+    space = load_space(space, result)
+    seed = result.method.seed if seed is None else int(seed)
     rng = np.random.default_rng([seed, 0xC17])
-    fw = framework
-    nominal = compute_index(fw, data, method)
-    units = list(nominal.scores.index)
+    fw, data, method = result.framework, result.data, result.method
+    units = list(result.scores.index)
     nodes = list(fw.nodes)
     pos = {c: i for i, c in enumerate(nodes)}
 
@@ -134,7 +146,8 @@ def prepare(framework: Framework, data: IndicatorData, method: MethodSpec,
                     noise_draws[lv] = _noisy_data(data, a, np.random.default_rng([seed, 7, lv]))
                 d = noise_draws[lv]
         try:
-            res = compute_index(fw, d, spec)
+            # the nominal alternative is the result itself: never recompute it
+            res = result if (d is data and spec == method) else compute_index(fw, d, spec)
         except (DataError, MethodError) as exc:
             label = ", ".join(f"{space.assumptions[j].name}={space.assumptions[j].label(lv)}"
                               for j, lv in assign)
@@ -206,12 +219,11 @@ def prepare(framework: Framework, data: IndicatorData, method: MethodSpec,
                     table[k, pos[code]] = 0.0
             weight_factors.append((j, "multiply", table))
 
-    out_codes = fw.aggregates if node_ranks else []
     return Prepared(units, nodes, levels, children, prev_pos, pos[fw.root], Z, pre_ids,
                     [space.assumptions[j].n_levels for j in pre_ids], agg_methods,
                     np.array(agg_weights), agg_ids,
                     [space.assumptions[j].n_levels for j in agg_ids], weight_factors,
-                    nominal.index_ranks.to_numpy(dtype=float), out_codes)
+                    result.index_ranks.to_numpy(dtype=float), space, seed)
 
 
 def _noisy_data(data: IndicatorData, a: Assumption, rng: np.random.Generator) -> IndicatorData:
@@ -279,23 +291,24 @@ def _scores_group(p: Prepared, Z: np.ndarray, methods: list[tuple[str, float]],
     return out
 
 
-def evaluate(p: Prepared, L: np.ndarray) -> dict[str, np.ndarray]:
+def evaluate(p: Prepared, L: np.ndarray, nodes: Sequence[str] = ()) -> dict[str, np.ndarray]:
     """Ranks for the replications in ``L`` (reps × factors, integer levels).
 
     Returns {"index": ranks (reps × units) float32, "index_scores": the index scores (reps ×
-    units; on each alternative's own scale), optionally CODE: ranks per aggregate}.
+    units; on each alternative's own scale), and CODE: ranks (reps × units) of each aggregate
+    in ``nodes``}.
     """
     pre_id, agg_id = p.combo_ids(L)
     W = _weights_for(p, L, agg_id)
     n, u = L.shape[0], len(p.units)
     root_scores = np.empty((n, u))
-    node_scores = {c: np.empty((n, u)) for c in p.node_codes_out}
+    node_scores = {c: np.empty((n, u)) for c in nodes}
     key = pre_id * max(1, len(p.agg_methods)) + agg_id
     for k in np.unique(key):
         rows = np.flatnonzero(key == k)
         s = _scores_group(p, p.Z[pre_id[rows[0]]], p.agg_methods[agg_id[rows[0]]], W[rows])
         root_scores[rows] = s[p.root]
-        for c in p.node_codes_out:
+        for c in nodes:
             node_scores[c][rows] = s[p.nodes.index(c)]
     out = {"index": rank_desc(root_scores, axis=1).astype(np.float32),
            "index_scores": root_scores}
@@ -342,7 +355,7 @@ class DaskRunner:
 
     def __call__(self, func, tasks):
         p = self.client.scatter(tasks[0][0], broadcast=True)
-        futures = [self.client.submit(func, p, t[1], pure=False) for t in tasks]
+        futures = [self.client.submit(func, p, *t[1:], pure=False) for t in tasks]
         return self.client.gather(futures)
 
 
@@ -350,7 +363,8 @@ Runner = SerialRunner | JoblibRunner | DaskRunner
 serial_runner = SerialRunner()
 
 
-def evaluate_block(p: Prepared, L: np.ndarray) -> dict[str, np.ndarray]:
+def evaluate_block(p: Prepared, L: np.ndarray, nodes: Sequence[str] = ()
+                   ) -> dict[str, np.ndarray]:
     """:func:`evaluate` over memory-bounded chunks of ``L`` (one task of a runner)."""
     from threadpoolctl import threadpool_limits
 
@@ -358,13 +372,15 @@ def evaluate_block(p: Prepared, L: np.ndarray) -> dict[str, np.ndarray]:
     # the products are small (units × children): a multi-threaded BLAS only adds overhead,
     # and parallelism comes from the runner's processes
     with threadpool_limits(limits=1, user_api="blas"):
-        parts = [evaluate(p, L[s:s + cs]) for s in range(0, L.shape[0], cs)]
+        parts = [evaluate(p, L[s:s + cs], nodes) for s in range(0, L.shape[0], cs)]
     return {k: np.concatenate([q[k] for q in parts]) for k in parts[0]}
 
 
 def run_replications(p: Prepared, L: np.ndarray, runner=None,
-                     progress: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
-    """Evaluate all rows of ``L`` with ``runner`` (default serial), in order.
+                     progress: Callable[[int], None] | None = None,
+                     nodes: Sequence[str] = ()) -> dict[str, np.ndarray]:
+    """Evaluate all rows of ``L`` with ``runner`` (default serial), in order; ``nodes``: the
+    aggregates whose ranks are returned besides the index's.
 
     Rows are split into contiguous blocks (a few per worker, each evaluated in memory-bounded
     chunks), so the result does not depend on the runner or the number of workers.
@@ -382,8 +398,27 @@ def run_replications(p: Prepared, L: np.ndarray, runner=None,
     if runner.n_workers > 1:
         step = len(starts) if not progress else runner.n_workers
     for b in range(0, len(starts), step):
-        tasks = [(p, L[s:s + size]) for s in starts[b:b + step]]
+        tasks = [(p, L[s:s + size], tuple(nodes)) for s in starts[b:b + step]]
         parts.extend(runner(evaluate_block, tasks))
         if progress:
             progress(sum(t[1].shape[0] for t in tasks))
     return {k: np.concatenate([q[k] for q in parts]) for k in parts[0]}
+
+
+def prepared_for(result: IndexResult, space: UncertaintySpace, seed: int,
+                 prepared: Prepared | None = None) -> Prepared:
+    """``prepared`` when it was built for this result and space (so one preparation serves the
+    uncertainty and the sensitivity analysis; its pre-drawn weight and noise sets keep the seed
+    they were drawn with, ``prepared.seed``), else a new :func:`prepare` with ``seed``.
+
+    Raises
+    ------
+    ValueError if ``prepared`` was built for another space or result.
+    """
+    if prepared is None:
+        return prepare(result, space, seed)
+    if prepared.space is not space:
+        raise ValueError("the prepared alternatives belong to another uncertainty space")
+    if list(prepared.units) != list(result.scores.index):
+        raise ValueError("the prepared alternatives belong to another index result")
+    return prepared

@@ -12,23 +12,22 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cityindex.model.data import IndicatorData
-from cityindex.model.framework import Framework
-from cityindex.model.method import MethodSpec
-
 from .engine import prepare, run_replications
 from .space import UncertaintySpace
 
 
-def measurement_score_draws(framework: Framework, data: IndicatorData, method: MethodSpec,
-                            sd: float = 0.10, draws: int = 200, seed: int = 0) -> pd.DataFrame:
-    """Index scores under measurement error: DataFrame (draws × units).
+def measurement_score_draws(result, sd: float = 0.10, draws: int = 200, seed: int | None = None
+                            ) -> pd.DataFrame:
+    """Index scores of ``result`` (an IndexResult) under measurement error: DataFrame
+    (draws × units).
 
-    Each draw goes through the full pipeline (treatment and normalisation included) once.
+    Each draw perturbs the data and goes through the full pipeline (treatment and
+    normalisation included) with the result's method once.
     """
     space = UncertaintySpace.from_dict({"assumptions": {"measurement": {"measurement": {
-        "kind": "multiplicative", "sd": float(sd), "draws": int(draws)}}}}, framework, method)
-    p = prepare(framework, data, method, space, seed=seed)
+        "kind": "multiplicative", "sd": float(sd), "draws": int(draws)}}}}, result.framework,
+        result.method)
+    p = prepare(result, space, seed)
     out = run_replications(p, np.arange(draws)[:, None])
     return pd.DataFrame(out["index_scores"], columns=p.units).rename_axis("draw")
 

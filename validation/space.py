@@ -84,6 +84,7 @@ class UncertaintySpace:
     assumptions: list[Assumption]
     name: str = ""
     seed_offset: int = 0
+    origin: str = ""  # the file the space was read from ("" when built in memory)
 
     @property
     def names(self) -> list[str]:
@@ -116,7 +117,28 @@ class UncertaintySpace:
                for name, body in spec["assumptions"].items()]
         if not out:
             raise MethodError(f"{where}the space has no assumptions")
-        return cls(out, name=str(spec.get("name", "")))
+        return cls(out, name=str(spec.get("name", "")), origin=origin)
+
+
+def load_space(space, result) -> UncertaintySpace:
+    """The uncertainty space of an analysis of ``result`` (an IndexResult): an
+    :class:`UncertaintySpace` as it is; ``None`` for the bundled default space; a bundled
+    space's name (``"default"``, ``"coinr_asem"``); or a YAML path — validated against the
+    result's framework and method.
+
+    Raises
+    ------
+    MethodError naming the file and the assumption at fault.
+    """
+    from cityindex.model import bundled
+
+    if isinstance(space, UncertaintySpace):
+        return space
+    if space is None:
+        space = bundled.space_path()
+    elif isinstance(space, str) and not Path(space).suffix and not Path(space).exists():
+        space = bundled.space_path(space)
+    return UncertaintySpace.load(space, result.framework, result.method)
 
 
 def _parse(name: str, body: Any, fw: Framework, method: MethodSpec, where: str) -> Assumption:

@@ -1,15 +1,13 @@
-"""Monte Carlo uncertainty analysis and variance-based sensitivity analysis of the ranks.
+"""Monte Carlo uncertainty analysis of the ranks (OECD/JRC Handbook 2008, Step 7; Saisana,
+Saltelli & Tarantola 2005, JRSS-A 168:307).
 
-``uncertainty_analysis`` draws N replications of the assumptions in an
-:class:`~validation.space.UncertaintySpace` (random or scrambled-Sobol sampling), evaluates them
-with the vectorised engine and summarises each unit's rank distribution: nominal, mean and
-median rank, percentile band (5th–95th by default), standard deviation, P(rank ≤ k); and overall
-the mean absolute rank shift R̄s = mean |rank − nominal rank| and the share of units whose band
-is wider than k places (Saisana, Saltelli & Tarantola 2005; OECD/JRC Handbook 2008, Step 7).
-
-``sensitivity_analysis`` runs a Saltelli A/B/AB_i design and estimates first-order (Si,
-Saltelli 2010) and total-order (STi, Jansen 1999) Sobol indices of every assumption on R̄s and
-on every unit's rank, with bootstrap intervals (``validation.sobol``).
+:func:`uncertainty_analysis` draws N replications of the assumptions in an
+:class:`~cityindex.validation.space.UncertaintySpace` (random or scrambled-Sobol sampling) around
+a nominal :class:`~cityindex.model.pipeline.IndexResult`, evaluates them with the vectorised
+engine and summarises each unit's rank distribution: nominal, mean and median rank, percentile
+band (5th–95th by default: the *methodological band*), standard deviation, P(rank ≤ k); and
+overall the mean absolute rank shift R̄s = mean |rank − nominal rank| and the share of units
+whose band is wider than k places.
 """
 
 from __future__ import annotations
@@ -20,17 +18,15 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from cityindex.model.framework import Framework
-from cityindex.model.method import MethodSpec
-from cityindex.model.data import IndicatorData
+from cityindex.model.summary import Result, Summary, json_safe
 
-from .engine import Prepared, Runner, prepare, run_replications
-from .sobol import SobolProblem, analyze, sample_uniform, saltelli_design
-from .space import UncertaintySpace
+from .engine import Prepared, Runner, prepared_for, run_replications
+from .sobol import SobolProblem, sample_uniform
+from .space import UncertaintySpace, load_space
 
 
-@dataclass
-class UncertaintyResult:
+@dataclass(repr=False)
+class UncertaintyResult(Result):
     """Result of :func:`uncertainty_analysis`.
 
     Attributes
@@ -38,14 +34,17 @@ class UncertaintyResult:
     rank_stats : DataFrame, one row per unit (index: unit code): nominal, mean, median,
         q{p} for each percentile, sd, width (upper − lower percentile), mean_abs_shift,
         p_top{k} for each k. Sorted by nominal rank.
-    summary : dict of overall figures (mean_abs_rank_shift, share_band_wider_than_k, …).
+    figures : dict of overall figures (mean_abs_rank_shift, median_band_width,
+        share_band_wider_than_k, widest_bands, …), each with its reference in the keys.
     ranks : array (replications × units) of index ranks (float32), replication order.
     levels : int array (replications × assumptions): the alternative each replication used.
-    node_stats : {aggregate code: rank-stat DataFrame} when node ranks were requested.
+    node_stats : {aggregate code: rank-stat DataFrame} when node ranks were requested; a node
+        that is undefined in some replications (its only indicator left out) is summarised over
+        the replications where it is defined (``attrs["defined_share"]``).
     """
 
     rank_stats: pd.DataFrame
-    summary: dict
+    figures: dict
     ranks: np.ndarray
     levels: np.ndarray
     space: UncertaintySpace
@@ -58,6 +57,37 @@ class UncertaintyResult:
                for j, a in enumerate(self.space.assumptions)}
         df = pd.DataFrame(self.ranks, columns=self.units).astype("float32")
         return pd.concat([pd.DataFrame(lab), df], axis=1).rename_axis("replication")
+
+    # results protocol
+    def to_frame(self) -> pd.DataFrame:
+        return self.rank_stats.reset_index()
+
+    def to_dict(self) -> dict:
+        return json_safe({"figures": self.figures, "space": self.space.names,
+                          "rank_stats": self.to_frame()})
+
+    def summary(self) -> Summary:
+        f = self.figures
+        lo, hi = f["percentiles"][0], f["percentiles"][-1]
+        s = Summary("Uncertainty analysis of the ranks")
+        s.add_text(f"{f['n_replications']} replications ({f['sampling']} sampling, seed "
+                   f"{f['seed']}) over the assumptions {', '.join(self.space.names)}.",
+                   f"Methodological band: the {lo:g}th–{hi:g}th percentile of each unit's rank "
+                   "over the replications (not a confidence interval).",
+                   f"Mean absolute rank shift from the nominal ranking: "
+                   f"{f['mean_abs_rank_shift']:.2f} places; median band width "
+                   f"{f['median_band_width']:.0f} places; "
+                   f"{f[f'share_band_wider_than_{f['band_k']}']:.1%} of units have a band wider "
+                   f"than {f['band_k']} places.")
+        s.add_table(pd.DataFrame(f["widest_bands"]), "Widest bands")
+        return s
+
+    def _repr_lines(self):
+        f = self.figures
+        return [f"{f['n_replications']} replications × {f['n_units']} units over "
+                f"{len(self.space.names)} assumptions",
+                f"mean |rank shift| {f['mean_abs_rank_shift']:.2f}, median band width "
+                f"{f['median_band_width']:.0f}"]
 
 
 def rank_statistics(ranks: np.ndarray, nominal: np.ndarray, units: Sequence[str],
@@ -77,7 +107,7 @@ def rank_statistics(ranks: np.ndarray, nominal: np.ndarray, units: Sequence[str]
     for p, row in zip(percentiles, q):
         stats[f"q{p:g}"] = row
     stats["sd"] = R.std(0, ddof=1) if R.shape[0] > 1 else np.zeros(R.shape[1])
-    stats[f"width"] = q[-1] - q[0]
+    stats["width"] = q[-1] - q[0]
     stats["mean_abs_shift"] = np.abs(R - nominal).mean(0)
     for k in top_k:
         stats[f"p_top{k}"] = (R <= k).mean(0)
@@ -86,41 +116,51 @@ def rank_statistics(ranks: np.ndarray, nominal: np.ndarray, units: Sequence[str]
     return df.sort_values(["nominal", "median"])
 
 
-def uncertainty_analysis(framework: Framework, data: IndicatorData, method: MethodSpec,
-                         space: UncertaintySpace, n: int = 1000, seed: int = 0,
+def uncertainty_analysis(result, space=None, n: int = 1000, *, seed: int | None = None,
                          sampling: str = "random", percentiles=(5, 95), top_k=(10,),
-                         band_k: int = 10, node_ranks: bool = False,
-                         quantile_method: str = "inverted_cdf",
-                         runner: Runner | None = None,
+                         band_k: int = 10, nodes: bool = False,
+                         quantile_method: str = "inverted_cdf", runner: Runner | None = None,
                          progress: Callable[[int], None] | None = None,
                          prepared: Prepared | None = None) -> UncertaintyResult:
-    """Monte Carlo uncertainty analysis of the ranks (see module docstring).
+    """Monte Carlo uncertainty analysis of the ranks of ``result`` (see the module docstring).
 
     Parameters
     ----------
-    framework, data, method : as for ``model.compute_index``; ``method`` is the nominal method.
-    space : the uncertain assumptions.
-    n : number of replications; seed : seeds the sample and the pre-drawn weight sets.
+    result : IndexResult, the nominal index (never recomputed).
+    space : UncertaintySpace, a YAML path, a bundled space's name, or None (the bundled
+        default space); see :func:`~cityindex.validation.space.load_space`.
+    n : number of replications; seed : seeds the sample and the pre-drawn weight sets
+        (default: the result's method seed).
     sampling : "random" (numpy) or "sobol" (scrambled Sobol, scipy.stats.qmc).
     percentiles : band percentiles (lower, upper); top_k : ks for P(rank ≤ k);
-    band_k : the summary reports the share of units whose band is wider than band_k places.
+    band_k : the figures report the share of units whose band is wider than band_k places.
+    nodes : also summarise the ranks of every aggregate node (``node_stats``).
     quantile_method : numpy percentile rule for the band ("inverted_cdf": whole ranks;
         "linear": COINr's type-7 interpolation).
-    node_ranks : also summarise the ranks of every aggregate node.
     runner : ``engine.SerialRunner()`` (default), ``JoblibRunner(n_jobs)`` or ``DaskRunner(client)``.
+    prepared : the alternatives prepared once for this result, space and seed
+        (:func:`~cityindex.validation.engine.prepare`), shared with the sensitivity analysis.
+
+    Returns
+    -------
+    UncertaintyResult
 
     Raises
     ------
     MethodError / DataError if the space or an alternative is invalid.
     """
-    p = prepared or prepare(framework, data, method, space, seed=seed, node_ranks=node_ranks)
+    space = load_space(space, result)
+    seed = result.method.seed if seed is None else int(seed)
+    p = prepared_for(result, space, seed, prepared)
     problem = SobolProblem(space.names, space.levels)
     U = sample_uniform(problem, n, seed=seed, method=sampling)
     L = problem.map_levels(U)
-    out = run_replications(p, L, runner, progress)
+    node_codes = [c for c in result.framework.aggregates if c != result.framework.root] \
+        if nodes else []
+    out = run_replications(p, L, runner, progress, nodes=node_codes)
     R = out["index"]
     stats = rank_statistics(R, p.nominal_ranks, p.units, percentiles, top_k, quantile_method)
-    summary = {
+    figures = {
         "n_replications": int(n), "n_units": len(p.units), "seed": seed, "sampling": sampling,
         "mean_abs_rank_shift": float(np.abs(R - p.nominal_ranks).mean()),
         "median_band_width": float(stats["width"].median()),
@@ -131,55 +171,23 @@ def uncertainty_analysis(framework: Framework, data: IndicatorData, method: Meth
         ].reset_index().to_dict("records"),
     }
     node_stats = {}
-    if node_ranks:
-        fw_nodes = [c for c in out if c not in ("index", "index_scores")]
-        from cityindex.model.pipeline import compute_index
-
-        nominal = compute_index(framework, data, method).ranks
-        for c in fw_nodes:
-            node_stats[c] = rank_statistics(out[c], nominal[c].to_numpy(float), p.units,
-                                            percentiles, top_k, quantile_method)
-    return UncertaintyResult(stats, summary, R, L, space, p.units, node_stats)
+    nominal = result.ranks
+    if nodes:
+        node_stats[result.framework.root] = stats
+    for c in node_codes:
+        node_stats[c] = _node_statistics(out[c], nominal[c].to_numpy(float), p.units,
+                                         percentiles, top_k, quantile_method)
+    return UncertaintyResult(stats, figures, R, L, space, p.units, node_stats)
 
 
-@dataclass
-class SensitivityResult:
-    """Result of :func:`sensitivity_analysis`.
-
-    ``table``: tidy DataFrame — output ("mean_abs_rank_shift" or a unit code), factor, S1,
-    S1_lo, S1_hi, ST, ST_lo, ST_hi, flag. ``overall``: the rows for R̄s. ``sobol``: the raw
-    :class:`validation.sobol.SobolResult`.
-    """
-
-    table: pd.DataFrame
-    overall: pd.DataFrame
-    sobol: object
-    n_base: int
-    n_runs: int
-
-
-def sensitivity_analysis(framework: Framework, data: IndicatorData, method: MethodSpec,
-                         space: UncertaintySpace, n: int = 1024, seed: int = 0,
-                         n_boot: int = 500, conf_level: float = 0.95,
-                         per_unit: bool = True, runner: Runner | None = None,
-                         progress: Callable[[int], None] | None = None,
-                         prepared: Prepared | None = None) -> SensitivityResult:
-    """Sobol sensitivity of the ranks to each assumption (Saltelli design, N(d+2) runs).
-
-    Outputs analysed: the mean absolute rank shift per replication and, with ``per_unit``,
-    every unit's rank. ``n`` is the base sample size (a power of two for Sobol balance).
-    """
-    p = prepared or prepare(framework, data, method, space, seed=seed)
-    problem = SobolProblem(space.names, space.levels)
-    design = saltelli_design(problem, n, seed=seed)
-    L = design.levels()
-    out = run_replications(p, L, runner, progress)
-    R = out["index"].astype(float)
-    shift = np.abs(R - p.nominal_ranks).mean(1)
-    Y = np.column_stack([shift, R]) if per_unit else shift[:, None]
-    names = ["mean_abs_rank_shift"] + (list(p.units) if per_unit else [])
-    res = analyze(design, Y, n_resamples=n_boot, conf_level=conf_level, seed=seed,
-                  output_names=names)
-    table = res.to_frame()
-    overall = table[table["output"] == "mean_abs_rank_shift"].reset_index(drop=True)
-    return SensitivityResult(table, overall, res, n, design.n_runs)
+def _node_statistics(R: np.ndarray, nominal: np.ndarray, units, percentiles, top_k,
+                     quantile_method) -> pd.DataFrame:
+    """Rank statistics of one aggregate, over the replications where it is defined (a node
+    whose only indicator is left out has no score, hence no rank, in that replication)."""
+    R = np.asarray(R, float)
+    ok = ~np.isnan(R).any(axis=1)
+    if ok.all() or not ok.any():
+        return rank_statistics(R, nominal, units, percentiles, top_k, quantile_method)
+    st = rank_statistics(R[ok], nominal, units, percentiles, top_k, quantile_method)
+    st.attrs["defined_share"] = float(ok.mean())
+    return st

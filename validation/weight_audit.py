@@ -16,7 +16,8 @@
   weights renormalised), rank shift per unit and mean absolute shift per removed element.
 
 and returns one :class:`WeightAudit`: ``.to_frame()`` (one row per indicator and aggregate),
-``.summary()`` (text), and the component tables as attributes.
+``.summary()`` (a :class:`~cityindex.model.summary.Summary`), and the component tables as
+attributes.
 """
 
 from __future__ import annotations
@@ -31,10 +32,12 @@ from cityindex.model.errors import DataError, FrameworkError
 from cityindex.model.framework import NO_OPEN_INDICATOR, Framework
 from cityindex.model.weights import BoDWeights, FactorWeights, OptimisedWeights, PCAWeights, framework_weights
 
-from .coherence import Coherence, coherence
+from cityindex.model.summary import Result, Summary, json_safe
+
+from .coherence import Coherence, coherence_tables
 from .effective_weights import EffectiveWeights, effective_weights
 
-__all__ = ["WeightAudit", "audit_weights", "remove_node", "leave_one_out", "rank_scores"]
+__all__ = ["WeightAudit", "weight_audit", "audit_weights", "remove_node", "leave_one_out", "rank_scores"]
 
 ScoreFn = Callable[[Framework], pd.DataFrame]
 
@@ -119,8 +122,8 @@ def leave_one_out(framework: Framework, score_fn: ScoreFn, elements: list[str] |
 
 
 # ------------------------------------------------------------------------------- the result
-@dataclass
-class WeightAudit:
+@dataclass(repr=False)
+class WeightAudit(Result):
     """Everything one weight audit produced (see :func:`audit_weights`).
 
     Attributes
@@ -207,54 +210,84 @@ class WeightAudit:
         """
         return self.table.copy()
 
-    def summary(self) -> str:
-        """A readable text summary of the audit."""
-        fw = self.framework
-        lines = [f"Weight audit of '{fw.root}': {len(fw.indicators)} indicators, "
-                 f"{len(fw.aggregates)} aggregates, {self.settings.get('n_units')} units "
-                 f"(seed {self.settings.get('seed')}, {self.settings.get('n_boot')} bootstrap "
-                 "replicates)", ""]
+    def to_dict(self) -> dict:
+        return json_safe({"index": self.framework.root, "elements": self.table,
+                          "groups": self.groups, "bod": self.bod, "loo": self.loo,
+                          "settings": {k: v for k, v in self.settings.items()
+                                       if k != "effective_weights"}})
+
+    def summary(self) -> Summary:
+        """The audit at a glance: per-parent coherence, flags, the largest gaps between
+        importance and nominal weight, BoD and leave-one-out."""
+        fw, st = self.framework, self.settings
+        s = Summary(f"Weight audit of {fw.root}")
+        s.add_text(f"{len(fw.indicators)} indicators, {len(fw.aggregates)} aggregates, "
+                   f"{st.get('n_units')} units (seed {st.get('seed')}, {st.get('n_boot')} "
+                   "bootstrap resamples).")
         g = self.groups
-        lines.append("Per parent: Cronbach α, KMO, PC1 share, eigenvalues>1, factors (PCA/FA), "
-                     "Σ|importance share − nominal|")
-        for r in g.itertuples():
-            lines.append(f"  {r.group:<12} k={r.k:<2} α={r.alpha:6.3f}  KMO={r.kmo:5.3f}  "
-                         f"PC1={r.pc1_ratio:5.1%}  λ>1: {r.n_kaiser}  factors {r.n_factors_pca}/"
-                         f"{r.n_factors_fa}  divergence {r.divergence:5.3f}")
-        low = g[g["alpha"] < self.settings.get("alpha_threshold", 0.7)]["group"].tolist()
+        s.add_table(g[["group", "k", "alpha", "kmo", "pc1_ratio", "n_kaiser", "n_factors_pca",
+                       "n_factors_fa", "divergence"]],
+                    "Per parent: Cronbach α, KMO, PC1 share, eigenvalues > 1, factors (PCA/FA),"
+                    " Σ|importance share − nominal|", max_rows=None)
+        low = g[g["alpha"] < st.get("alpha_threshold", 0.7)]["group"].tolist()
         if low:
-            lines.append(f"  α below {self.settings.get('alpha_threshold', 0.7)}: {', '.join(low)}")
+            s.add_text(f"α below {st.get('alpha_threshold', 0.7)}: {', '.join(low)}.")
         flagged = self.table[self.table["flags"] != ""]
-        lines += ["", f"Flags ({len(flagged)} of {len(self.table)} elements):"]
-        for r in flagged.itertuples():
-            lines.append(f"  {r.code:<12} ({r.parent}): {r.flags}")
+        s.add_table(flagged[["code", "parent", "flags"]],
+                    f"Flags ({len(flagged)} of {len(self.table)} elements)", max_rows=None)
         t = self.table
         worst = t.assign(gap=(t["S_share"] - t["nominal"]).abs()).nlargest(5, "gap")
-        lines += ["", "Largest gaps between importance share (correlation ratio, "
-                  f"{self.settings.get('level', 0.9):.0%} bootstrap interval) and nominal weight:"]
-        for r in worst.itertuples():
-            lines.append(f"  {r.code:<12} nominal {r.nominal:5.3f}  importance {r.S_share:5.3f} "
-                         f"[{r.S_share_lo:5.3f}, {r.S_share_hi:5.3f}]")
+        s.add_table(worst[["code", "nominal", "S_share", "S_share_lo", "S_share_hi"]],
+                    "Largest gaps between importance share (correlation ratio, "
+                    f"{st.get('level', 0.9):.0%} bootstrap interval) and nominal weight")
         if self.bod is not None:
             b = self.bod["bod_score"]
             n_top = int((b > 1 - 1e-9).sum())
-            lines += ["", f"Benefit of the doubt: {n_top} of {len(b)} units score 1; median "
-                          f"{b.median():.3f}, min {b.min():.3f}"]
+            s.add_text(f"Benefit of the doubt: {n_top} of {len(b)} units score 1; median "
+                       f"{b.median():.3f}, min {b.min():.3f}.")
             if n_top > 0.1 * len(b):
-                lines.append("  (over 10 % of units at the frontier: without bounds on the weight "
-                             "shares BoD hardly discriminates; set bod_lower_share/"
-                             "bod_upper_share)")
+                s.add_text("Over 10 % of units at the frontier: without bounds on the weight "
+                           "shares BoD hardly discriminates (set bod_lower_share/"
+                           "bod_upper_share).")
         if self.loo is not None:
-            top = self.loo.nlargest(5, "mean_abs_shift")
-            lines += ["", "Leave-one-out (mean |rank shift| when removed), largest:"]
-            for r in top.itertuples():
-                lines.append(f"  {r.removed:<12} level {r.level}: {r.mean_abs_shift:5.2f} "
-                             f"(max {r.max_abs_shift:.0f})")
-        return "\n".join(lines)
+            s.add_table(self.loo.nlargest(5, "mean_abs_shift")[
+                ["removed", "level", "mean_abs_shift", "max_abs_shift"]],
+                "Leave-one-out: mean |rank shift| when removed, largest")
+        return s
 
-    def __repr__(self) -> str:
-        return (f"WeightAudit('{self.framework.root}', {len(self.table)} elements, "
-                f"{int((self.table['flags'] != '').sum())} flagged)")
+    def _repr_lines(self):
+        return [f"index {self.framework.root}: {len(self.table)} elements, "
+                f"{int((self.table['flags'] != '').sum())} flagged",
+                f"leave-one-out: {'yes' if self.loo is not None else 'no'}; BoD: "
+                f"{'yes' if self.bod is not None else 'no'}"]
+
+
+def weight_audit(result, *, loo: bool = True, seed: int | None = None, n_boot: int = 200,
+                 level: float = 0.90, bod: bool = True, **kwargs) -> WeightAudit:
+    """Audit the weights of an index result (see the module docstring and
+    :func:`audit_weights` for the keyword arguments).
+
+    Parameters
+    ----------
+    result : IndexResult
+    loo : rebuild the index without each indicator and aggregate in turn (leave-one-out; the
+        only part that recomputes the index, under the reduced frameworks).
+    seed : bootstrap seed (default: the result's method seed).
+
+    Returns
+    -------
+    WeightAudit
+    """
+    from cityindex.model.pipeline import compute_index
+
+    score_fn = None
+    if loo:
+        def score_fn(f):
+            return compute_index(f, result.data, result.method.restricted_to(f)).aggregated
+    seed = result.method.seed if seed is None else seed
+    return audit_weights(result.framework, result.aggregated, score_fn,
+                         data=result.raw.loc[result.aggregated.index], seed=seed,
+                         n_boot=n_boot, level=level, bod=bod, **kwargs)
 
 
 # --------------------------------------------------------------------------------- assembly
@@ -303,7 +336,7 @@ def audit_weights(framework: Framework, aggregated: pd.DataFrame,
     root = framework.root
     A = aggregated[codes].apply(pd.to_numeric, errors="coerce").astype(float)
 
-    coh = coherence(framework, A, data, redundancy=redundancy, weak=weak,
+    coh = coherence_tables(framework, A, data, redundancy=redundancy, weak=weak,
                     alpha_threshold=alpha_threshold)
     eff = effective_weights(framework, A, n_boot=n_boot, seed=seed, level=level)
     pca_w, pca_m = framework_weights(framework, A, PCAWeights)

@@ -20,19 +20,15 @@ def validate(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
     """Check framework, data, method (and space: every alternative is run through the
     pipeline once) without writing anything; print a summary."""
     from cityindex.model import compute_index
+    from cityindex.validation.engine import prepare
 
-    fw, ind, spec = load_inputs(framework, data, method, seed=seed)
-    seed = spec.seed
-    result = compute_index(fw, ind, spec)
+    inp = load_inputs(framework, data, method, seed=seed)
+    fw, ind = inp.framework, inp.data
+    result = compute_index(*inp)
     if space is not None:
-        from ..validation.space import UncertaintySpace
-
-        from ..validation.engine import prepare
-
-        sp = UncertaintySpace.load(space, fw, spec)
-        prepare(fw, ind, spec, sp, seed=seed)  # every alternative must run through the pipeline
-        typer.echo(f"space: {len(sp.assumptions)} assumptions "
-                   f"({', '.join(f'{a.name}×{a.n_levels}' for a in sp.assumptions)})")
+        p = prepare(result, space)  # every alternative must run through the pipeline
+        typer.echo(f"space: {len(p.space.assumptions)} assumptions "
+                   f"({', '.join(f'{a.name}×{a.n_levels}' for a in p.space.assumptions)})")
     miss = ind.values[fw.indicators].isna()
     typer.echo(f"framework {fw.root}: {len(fw.indicators)} indicators, "
                f"{len(fw.aggregates)} aggregates, levels 1..{fw.max_level}"
@@ -40,7 +36,6 @@ def validate(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
                   if fw.empty_aggregates else ""))
     typer.echo(f"data {ind.source}: {len(ind.units)} units, {int(miss.to_numpy().sum())} missing "
                f"cells ({100 * miss.to_numpy().mean():.1f}%), sha256 {ind.sha256[:12]}…")
-    log = result.log
-    typer.echo(f"method: {len(log[log.stage == 'imputation'])} cells imputed, "
+    typer.echo(f"method: {result.n_imputed} cells imputed, "
                f"{int((result.treatment['action'] != 'none').sum())} indicators treated, "
                f"{int((~result.screening['kept']).sum())} units screened out; valid")

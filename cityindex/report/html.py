@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..audit import LOW_OBSERVED
 from . import figures as F
 
 CSS = """
@@ -44,8 +45,6 @@ SECTIONS = ["Framework", "Data availability and treatment", "Coherence", "Weight
             "Rank confidence sets", "Published 2021 ranking"]
 
 
-#: units with less than this share of their indicators observed are flagged in the report
-LOW_OBSERVED = 0.5
 #: the mark put after the name of such a unit in HTML tables
 MARK = "†"
 #: columns shown as integer ranks (round half up) wherever they appear in an HTML table
@@ -147,82 +146,46 @@ def _tree_html(t: pd.DataFrame) -> str:
 
 
 def headline_sentences(a) -> list[str]:
-    """The measured figures of one index, as sentences."""
+    """The measured figures of one index, as sentences (escaped HTML)."""
     h = a.headline()
     out = []
     if "mean_abs_rank_shift" in h:
         out.append(f"Mean absolute rank shift over {h['n_replications']} Monte Carlo "
                    f"replications: <b>{h['mean_abs_rank_shift']:.2f}</b> places.")
-        out.append(f"Share of cities whose 5–95 % rank band is wider than 10 places: "
-                   f"<b>{h['share_band_wider_than_10']:.1%}</b>.")
+        out.append(f"Share of units whose 5–95 % methodological rank band is wider than 10 "
+                   f"places: <b>{h['share_band_wider_than_10']:.1%}</b>.")
     else:
-        out.append("Uncertainty analysis did not run (see notes).")
+        out.append(f"Uncertainty analysis did not run ({esc(a.note('uncertainty'))}).")
     if "top_drivers" in h:
         d = "; ".join(f"{esc(x['factor'])} (STi {x['ST']:.2f} [{x['ST_lo']:.2f}, "
                       f"{x['ST_hi']:.2f}])" for x in h["top_drivers"])
-        out.append(f"Three strongest drivers of rank uncertainty (total Sobol index of the mean "
-                   f"absolute rank shift): <b>{d}</b>.")
+        out.append(f"Largest total Sobol indices of the mean absolute rank shift (one output "
+                   f"of the sensitivity analysis): <b>{d}</b>.")
+    bayes = a.status.get("bayes")
     if h.get("max_rhat") is not None:
         out.append(f"Largest R-hat of the Bayesian model: <b>{h['max_rhat']:.3f}</b>"
                    f"{' (converged: ≤ 1.01)' if h['max_rhat'] <= 1.01 else ' (above 1.01: not converged)'}.")
-    elif h.get("bayes_failed"):
-        msg = h["bayes_failed"]
-        what = ("<b>timed out</b> — the fit did not finish within the time allowed "
-                f"({a_timeout(a)}) and was stopped" if "Timeout" in msg
-                else "<b>failed</b>")
-        msg = msg[len("failed: "):] if msg.startswith("failed: ") else msg
-        out.append(f"Bayesian model: {what}; no Bayesian figures in this report "
-                   f"(<code>{esc(msg)}</code>).")
-    elif a.notes.get("bayes"):
-        out.append(f"Bayesian model: {esc(a.notes['bayes'])}.")
+    elif bayes is not None and bayes.state == "timeout":
+        out.append(f"Bayesian model: <b>timed out</b> — {esc(bayes.message)}; no Bayesian "
+                   "figures in this report.")
+    elif bayes is not None and bayes.state == "failed":
+        out.append(f"Bayesian model: <b>failed</b>; no Bayesian figures in this report "
+                   f"(<code>{esc(bayes.message)}</code>).")
+    elif bayes is not None and bayes.message:
+        out.append(f"Bayesian model: {esc(bayes.message)}.")
     if "rank_set_median_width" in h and a.rank_sets is not None:
-        r = a.rank_sets.attrs
-        out.append(f"Simultaneous {1 - r.get('alpha', 0.05):.0%} rank confidence sets under "
-                   f"{r.get('sd', 0.1):.0%} measurement error in every indicator value: median "
-                   f"width <b>{h['rank_set_median_width']:.0f}</b> places.")
-    if a.result is not None:
-        low = a.observed_share()
-        low = low.reindex(a.result.scores.index)
-        k = int((low < LOW_OBSERVED).sum())
-        if k:
-            out.append(f"<b>{k}</b> ranked unit(s) have fewer than {LOW_OBSERVED:.0%} of their "
-                       f"indicators observed (marked {MARK}; their ranks rest mostly on "
-                       "imputed values).")
+        out.append(f"Simultaneous {1 - a.rank_sets.alpha:.0%} rank confidence sets under "
+                   f"{esc(a.rank_sets.assumption)}: median width "
+                   f"<b>{h['rank_set_median_width']:.0f}</b> places.")
+    k = h.get("n_mostly_imputed", 0)
+    if k:
+        out.append(f"<b>{k}</b> ranked unit(s) have fewer than {LOW_OBSERVED:.0%} of their "
+                   f"indicators observed (marked {MARK}; their ranks rest mostly on "
+                   "imputed values).")
     if "published_in_band" in h:
-        out.append(f"Published 2021 rank inside our 5–95 % band for "
-                   f"<b>{h['published_in_band']:.0%}</b> of the published top 100.")
+        out.append(f"Published rank inside our 5–95 % methodological band for "
+                   f"<b>{h['published_in_band']:.0%}</b> of the published table.")
     return out
-
-
-def a_timeout(a) -> str:
-    """The Bayesian timeout of the run, as text (the stage note carries it)."""
-    import re
-
-    m = re.search(r"within (\d+) s", a.notes.get("bayesian model", ""))
-    return f"{m.group(1)} s; raise <code>--bayes-timeout</code>" if m else "see notes"
-
-
-def _names(registry, a) -> pd.Series:
-    """Unit code → display name: the registry's English name, else the data's own name."""
-    from .profile import unit_names
-
-    own = pd.Series(unit_names([a.data]), dtype=object)
-    if registry is None:
-        return own
-    reg = registry.set_index("code")["name_en"]
-    return reg.combine_first(own) if len(own) else reg
-
-
-def _with_names(df: pd.DataFrame, a, names: pd.Series, unit_col: str = "unit") -> pd.DataFrame:
-    """``df`` with a ``name`` column after ``unit_col`` and ``observed_share`` at the end."""
-    t = df.copy()
-    share = a.observed_share()
-    if "name" not in t.columns:
-        t.insert(list(t.columns).index(unit_col) + 1, "name",
-                 t[unit_col].map(names).fillna(t[unit_col]).to_numpy())
-    if "observed_share" not in t.columns:
-        t["observed_share"] = t[unit_col].map(share).to_numpy()
-    return t
 
 
 def _marked(df: pd.DataFrame, col: str = "name") -> pd.DataFrame:
@@ -247,18 +210,18 @@ def _low_note(df: pd.DataFrame) -> str:
             f"observed before imputation (share observed in brackets): {who}.</p>")
 
 
-def _index_sections(doc: _Doc, a, registry) -> None:
+def _index_sections(doc: _Doc, a) -> None:
     fw, res, root = a.framework, a.result, a.root
-    names = _names(registry, a)
     slug = root.lower()
     doc.add(f'<h2 id="{slug}">{esc(root)} — {esc(fw.nodes[root].name or fw.name)}</h2>')
     doc.add('<div class="key"><ul>' + "".join(f"<li>{s}</li>" for s in headline_sentences(a))
             + "</ul></div>")
-    notes = {k: v for k, v in a.notes.items() if not k.endswith("_traceback")}
-    # a failed stage is listed here and must not stop the rest of the report
+    # a failed, skipped or warned stage is listed here and must not stop the rest of the report
+    notes = {k: st for k, st in a.status.items() if st.message}
     if notes:
         doc.add('<div class="note"><b>Notes</b><ul>' + "".join(
-            f"<li><b>{esc(k)}</b>: {esc(v)}</li>" for k, v in notes.items()) + "</ul></div>")
+            f"<li><b>{esc(k)}</b> ({esc(st.state)}): {esc(st.message)}</li>"
+            for k, st in notes.items()) + "</ul></div>")
 
     # framework
     doc.add(f'<h3 id="{slug}-framework">Framework</h3>')
@@ -276,16 +239,9 @@ def _index_sections(doc: _Doc, a, registry) -> None:
             f"{int((~res.screening['kept']).sum())} screened out.</p>")
     doc.figure(F.availability(res.raw, f"{root}: data availability before imputation"),
                f"{slug}_availability", "Share of units observed per indicator")
-    share = a.observed_share().reindex(res.scores.index)
-    low = share[share < LOW_OBSERVED]
-    low = low.loc[pd.DataFrame({"s": low, "r": res.ranks[root].reindex(low.index)})
-                  .sort_values(["s", "r"]).index]
-    if len(low):
-        codes = pd.Series(low.index, index=low.index)
-        lt = pd.DataFrame({"unit": low.index,
-                           "name": codes.map(names).fillna(codes).to_numpy(),
-                           "observed_share": low.to_numpy(),
-            "rank": res.ranks[root].reindex(low.index).to_numpy()})
+    lt = a.mostly_imputed()
+    if len(lt):
+        low = lt
         doc.add(f'<p class="note">{MARK} {len(low)} ranked unit(s) have fewer than '
                 f"{LOW_OBSERVED:.0%} of their {len(fw.indicators)} indicators observed before "
                 "imputation; their scores and ranks rest mostly on imputed values and are "
@@ -311,22 +267,12 @@ def _index_sections(doc: _Doc, a, registry) -> None:
         doc.add("<p>Cronbach's α, KMO and PCA per parent:</p>")
         doc.table(f"{root}_coherence", wa.groups, None)
     else:
-        doc.add(f'<p class="note">Weight audit unavailable: {esc(a.notes.get("coherence & weights", ""))}</p>')
+        doc.add(f'<p class="note">Weight audit unavailable: {esc(a.note("weights"))}</p>')
 
     # weights
     doc.add(f'<h3 id="{slug}-weights">Weights</h3>')
     if wa is not None:
-        t = wa.to_frame()
-        wt = pd.DataFrame({"code": t["code"], "parent": t["parent"],
-                           "nominal_in_parent": t["nominal"], "pca": t["pca"],
-                           "effective": t["S_share"], "effective_lo": t["S_share_lo"],
-                           "effective_hi": t["S_share_hi"],
-                           "nominal_in_index": t["nominal_index"], "flags": t["flags"]})
-        if a.bayes is not None:
-            iw = a.bayes["implied_weights"]
-            nz = "nominal_z" if "nominal_z" in iw else "nominal"
-            wt["nominal_z_in_index"] = wt["code"].map(iw[nz])
-            wt["bayes_in_index"] = wt["code"].map(iw["mean"])
+        wt = a.weights_table()
         doc.add("<p>Within each parent: nominal weights (<code>nominal_in_parent</code>) vs PCA "
                 "weights vs effective weights (correlation-ratio importance share, Paruolo, "
                 "Saisana &amp; Saltelli 2013). <code>nominal_in_index</code> is the nominal "
@@ -340,7 +286,7 @@ def _index_sections(doc: _Doc, a, registry) -> None:
                    "Nominal (within parent) vs PCA vs effective weights")
         doc.table(f"{root}_weights", wt, None)
     if a.bayes is not None:
-        doc.figure(F.bayes_weights(a.bayes["implied_weights"],
+        doc.figure(F.bayes_weights(a.bayes.implied_weights,
                                    f"{root}: Bayesian implied weights in the index"),
                    f"{slug}_bayes_weights", "Bayesian implied weights vs nominal weights on "
                    "the same z-scale (nominal_z), per standardised indicator")
@@ -355,30 +301,30 @@ def _index_sections(doc: _Doc, a, registry) -> None:
 
     # rank uncertainty
     doc.add(f'<h3 id="{slug}-uncertainty">Rank uncertainty</h3>')
-    if a.ua is not None:
-        rs = a.ua.rank_stats
+    if a.uncertainty is not None:
+        rs = a.uncertainty.rank_stats
         doc.add(f"<p>Monte Carlo over the uncertainty space <i>{esc(a.space.name if hasattr(a.space, 'name') else '')}</i> "
-                f"({', '.join(map(esc, a.space.names))}); N = {a.ua.summary['n_replications']}.</p>")
+                f"({', '.join(map(esc, a.space.names))}); N = {a.uncertainty.figures['n_replications']}.</p>")
         doc.figure(F.rank_uncertainty(rs, title=f"{root}: rank uncertainty, all {len(rs)} cities"),
                    f"{slug}_rank_uncertainty", "Nominal rank (dot), median (tick) and 5–95 % "
                    "band (line), sorted by nominal rank")
-        doc.figure(F.rank_uncertainty(rs, top=50, title=f"{root}: top 50", labels=names),
+        doc.figure(F.rank_uncertainty(rs, top=50, title=f"{root}: top 50", labels=a.names),
                    f"{slug}_rank_uncertainty_top50", "Zoom on the top 50")
-        wid = pd.DataFrame(a.ua.summary["widest_bands"])
+        wid = a.widest_bands()
         if len(wid):
-            wid = _with_names(wid.rename(columns={"nominal": "nominal_rank"}), a, names)
             doc.add("<p>Widest bands (ranks; <code>observed_share</code> = share of the unit's "
                     "indicators observed before imputation):</p>")
             doc.table(f"{root}_widest_bands", wid, None, display=_marked(wid))
             doc.add(_low_note(wid))
     # sensitivity
     doc.add(f'<h3 id="{slug}-sensitivity">Sensitivity analysis</h3>')
-    if a.sa is not None:
+    if a.sensitivity is not None:
         doc.add(f"<p>Sobol indices of the mean absolute rank shift (Saltelli design, base N = "
-                f"{a.sa.n_base}, {a.sa.n_runs} runs; bootstrap intervals).</p>")
-        doc.figure(F.sobol(a.sa.overall, f"{root}: Sobol indices"), f"{slug}_sobol",
+                f"{a.sensitivity.n_base}, {a.sensitivity.n_runs} runs; {a.sensitivity.conf_level:.0%} "
+                f"bootstrap intervals).</p>")
+        doc.figure(F.sobol(a.sensitivity.overall, f"{root}: Sobol indices"), f"{slug}_sobol",
                    "First-order and total Sobol indices with intervals")
-        doc.table(f"{root}_sobol", a.sa.overall, None)
+        doc.table(f"{root}_sobol", a.sensitivity.overall, None)
     else:
         doc.add('<p class="note">Sensitivity analysis did not run.</p>')
 
@@ -386,7 +332,7 @@ def _index_sections(doc: _Doc, a, registry) -> None:
     doc.add(f'<h3 id="{slug}-bayes">Bayesian latent-score model</h3>')
     if a.bayes is not None:
         b = a.bayes
-        pr = b["posterior_ranks"].copy()
+        pr = b.posterior_ranks.copy()
         pr["nominal"] = res.ranks[root].reindex(pr.index)
         stats = pr.rename(columns={"rank_median": "median", "rank_lo": "q5", "rank_hi": "q95"})
         collapsed = [c for c in res.framework.aggregates if c != root
@@ -409,63 +355,61 @@ def _index_sections(doc: _Doc, a, registry) -> None:
                                       band_label="90 % posterior interval"),
                    f"{slug}_bayes_ranks", "Bayesian posterior rank intervals (latent-score "
                    "model; the dots are our nominal ranks, for orientation)")
-        conv = pd.DataFrame([b["convergence"]])
-        doc.add(f"<p>Settings: {esc(b['settings'])}. Convergence:</p>")
+        conv = pd.DataFrame([b.convergence])
+        doc.add(f"<p>Settings: {esc(b.settings)}. Convergence:</p>")
         doc.table(f"{root}_bayes_convergence", conv, None)
-        doc.table(f"{root}_bayes_diagnostics", b["diagnostics"].reset_index()
+        doc.table(f"{root}_bayes_diagnostics", b.diagnostics.reset_index()
                   .sort_values("r_hat", ascending=False), 15)
     else:
-        why = a.bayes_failure() or a.notes.get("bayes", "see notes")
+        why = a.note("bayes") or "see notes"
         doc.add(f'<p class="note">Not available: {esc(why)}.</p>')
 
     # rank sets
     doc.add(f'<h3 id="{slug}-ranksets">Rank confidence sets</h3>')
     if a.rank_sets is not None:
-        rsets = _with_names(a.rank_sets, a, names)
-        at = a.rank_sets.attrs
-        conf = 1 - at.get("alpha", 0.05)
+        rsets = a.rank_set_table()
+        conf = 1 - a.rank_sets.alpha
         w_s = (rsets["simultaneous_upper"] - rsets["simultaneous_lower"] + 1).median()
         w_m = (rsets["marginal_upper"] - rsets["marginal_lower"] + 1).median()
-        doc.add(f"<p>Rank confidence sets (Mogstad, Romano, Shaikh &amp; Wilhelm 2024), built "
-                f"as <code>cityindex ranks</code> does by default: every indicator value is "
-                f"perturbed by a {at.get('sd', 0.1):.0%} relative measurement error "
-                f"({at.get('draws', '?')} draws) and the index recomputed with the nominal "
-                f"method, so all draws share one score scale; the sets are centred on our nominal "
-                f"scores, with the draws giving their covariance. <i>If that error model holds</i>, "
-                f"with probability at least {conf:.0%} every unit's true rank lies inside its "
-                f"<b>simultaneous</b> set [<code>simultaneous_lower</code>, "
-                f"<code>simultaneous_upper</code>] jointly; the <b>marginal</b> set holds one "
-                f"unit's true rank with probability {conf:.0%} on its own. They measure "
-                f"uncertainty from measurement error in the data only, not from methodological "
-                f"choices (those are the 5–95 % bands of the uncertainty analysis above). "
-                f"The error model is an assumption: zeros stay zero under a multiplicative error, "
-                f"country-level indicators are perturbed city by city, and ordinal indicators as "
-                f"if continuous. <code>nominal_rank</code> is our rank under the nominal method "
-                f"(not the report's 2021 rank). Median width: "
+        doc.add(f"<p>Rank confidence sets (Mogstad, Romano, Shaikh &amp; Wilhelm 2024) under "
+                f"<b>{esc(a.rank_sets.assumption)}</b>: the index is recomputed with the nominal "
+                f"method on each perturbed data set, so all draws share one score scale; the "
+                f"sets are centred on our nominal scores, with the draws giving their "
+                f"covariance. <i>If that error model holds</i>, with probability at least "
+                f"{conf:.0%} every unit's true rank lies inside its <b>simultaneous</b> set "
+                f"[<code>simultaneous_lower</code>, <code>simultaneous_upper</code>] jointly; "
+                f"the <b>marginal</b> set holds one unit's true rank with probability "
+                f"{conf:.0%} on its own. They measure uncertainty from measurement error in the "
+                f"data only, not from methodological choices (those are the 5–95 % bands of the "
+                f"uncertainty analysis above). The error model is an assumption: zeros stay "
+                f"zero under a multiplicative error, country-level indicators are perturbed city "
+                f"by city, and ordinal indicators as if continuous. <code>nominal_rank</code> is "
+                f"our rank under the nominal method (not a published rank). Median width: "
                 f"{w_s:.0f} places (simultaneous), {w_m:.0f} (marginal). Top 25:</p>")
         doc.table(f"{root}_rank_sets", rsets, 25, display=_marked(rsets))
         doc.add(_low_note(rsets.head(25)))
     else:
-        doc.add(f'<p class="note">Not available: {esc(a.notes.get("rank confidence sets", "the uncertainty analysis did not run"))}.</p>')
+        doc.add(f'<p class="note">Not available: {esc(a.note("rank_sets") or "not run")}.</p>')
 
     # published
     doc.add(f'<h3 id="{slug}-published">Published 2021 ranking</h3>')
-    if a.published is not None:
+    pub = a.published_comparison()
+    if pub is not None:
         try:
-            doc.figure(F.published(a.published, f"{root}: published 2021 top 100 vs ours"),
+            doc.figure(F.published(pub, f"{root}: published ranking vs ours"),
                        f"{slug}_published", "Published rank vs our rank and band"
-                       + ("" if "in_band" in a.published else
+                       + ("" if "in_band" in pub else
                           " (no band: the uncertainty analysis did not run)"))
         except Exception as exc:  # noqa: BLE001 - never let one figure stop the report
             doc.add(f'<p class="note">Published-ranking figure not drawn: '
                     f"{esc(type(exc).__name__)}: {esc(exc)}</p>")
         try:
-            doc.table(f"{root}_published", a.published, 100, digits=1)
+            doc.table(f"{root}_published", pub, 100, digits=1)
         except Exception as exc:  # noqa: BLE001 - never let one table stop the report
             doc.add(f'<p class="note">Published table not shown: {esc(exc)}</p>')
     else:
-        doc.add(f'<p class="note">{esc(a.notes.get("published", "not available"))}</p>')
-    doc.tables[f"{root}_rankings"] = a.rankings(registry)
+        doc.add('<p class="note">No published ranking was given for this index.</p>')
+    doc.tables[f"{root}_rankings"] = a.rankings()
 
 
 def _equal_loading_pairs(fw) -> list[tuple[str, tuple[str, str]]]:
@@ -480,29 +424,26 @@ def _equal_loading_pairs(fw) -> list[tuple[str, tuple[str, str]]]:
     return out
 
 
-def _profile_html(doc: _Doc, p: dict) -> None:
-    key = f"{p['index']}_{p['code']}"
-    doc.add(f'<h3 id="profile-{esc(key)}">{esc(p["name"])} ({esc(p["code"])}, '
-            f'{esc(p["region"])}) — {esc(p["index"])}</h3>')
-    for part, title in (("levels", "Score, rank and 5–95 % band at every level"),
-                        ("peers", "Regional peers"), ("neighbours", "Rank neighbours"),
-                        ("strongest", "Strongest indicators (observed only; rank among the "
-                                      "<code>of</code> units that observed it)"),
-                        ("weakest", "Weakest indicators (observed only)"),
-                        ("drivers", "What drives the rank band (Sobol STi of this city's rank)")):
-        doc.add(f"<p><b>{title}</b></p>")
-        if p[part] is None or not len(p[part]):
+def _profile_html(doc: _Doc, p) -> None:
+    key = f"{p.index}_{p.code}"
+    doc.add(f'<h3 id="profile-{esc(key)}">{esc(p.name)} ({esc(p.code)}, '
+            f'{esc(p.region)}) — {esc(p.index)}</h3>')
+    for part, title in p.PARTS:
+        table = getattr(p, part)
+        doc.add(f"<p><b>{esc(title)}</b></p>")
+        if table is None or not len(table):
             doc.add('<p class="foot">(none)</p>')
-            doc.tables[f"profile_{key}_{part}"[:60]] = p[part]
+            doc.tables[f"profile_{key}_{part}"[:60]] = table
             continue
-        doc.table(f"profile_{key}_{part}"[:60], p[part], None)
-    if p.get("notes"):
-        doc.add('<div class="note"><ul>' + "".join(f"<li>{esc(n)}</li>" for n in p["notes"])
+        doc.table(f"profile_{key}_{part}"[:60], table, None)
+    if p.notes:
+        doc.add('<div class="note"><ul>' + "".join(f"<li>{esc(n)}</li>" for n in p.notes)
                 + "</ul></div>")
 
 
 def write_report(audit, folder: Path, manifest: dict | None = None) -> Path:
-    """Write the run folder for an :class:`AuditResult` into ``folder``; return index.html."""
+    """Write the run folder of an :class:`~cityindex.audit.Audit` into ``folder``; return the
+    path of index.html."""
     from cityindex.runio import write_json
 
     folder = Path(folder)
@@ -519,7 +460,7 @@ def write_report(audit, folder: Path, manifest: dict | None = None) -> Path:
         doc.add(f"<h3>{esc(k)}</h3><ul>" + "".join(f"<li>{x}</li>" for x in
                                                   headline_sentences(a)) + "</ul>")
     for a in audit.indices.values():
-        _index_sections(doc, a, audit.registry)
+        _index_sections(doc, a)
     if audit.profiles:
         doc.add('<h2 id="profiles">City profiles</h2>')
         for plist in audit.profiles.values():
@@ -554,11 +495,11 @@ def _timings_html(audit) -> str:
         return ""
     t = pd.DataFrame(rows)
     note = ""
-    if t["stage"].str.startswith("bayesian").any():
+    if t["stage"].str.startswith("bayes").any():
         note = ("<p class='foot'>The Bayesian fit runs in a separate background process "
                 "started right after <i>compute</i>, in parallel with the other stages: "
-                "“bayesian fit (background wall time)” is its own wall time and overlaps the "
-                "other stages; “bayesian model (wait …)” is only the time the audit waited for "
+                "“bayes_fit_background” is its own wall time and overlaps the other stages; "
+                "“bayes_wait” is only the time the audit waited for "
                 "it after its other stages. Stage times therefore do not add up to the total "
                 f"({audit.timings.get('total_s', 0):.0f} s).</p>")
     return table_html(t, None, digits=2) + note

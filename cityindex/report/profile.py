@@ -1,13 +1,4 @@
-"""City profiles: score, rank and band at every level beside regional peers and rank neighbours,
-strongest and weakest indicators, and what drives the city's rank band (per-unit Sobol STi).
-
-``city_profile(audit, code, registry)`` reads one :class:`~validation.report.audit.IndexAudit`
-and returns a dict of small tidy DataFrames; ``profile_text`` renders it for the terminal.
-
-Strongest and weakest indicators are chosen among the indicators the city has *observed* (before
-imputation) only, ranked among the units that observed them; imputed indicators are listed
-separately, and a value at the indicator's minimum is never called a strength.
-"""
+"""Text rendering of city profiles (:class:`cityindex.profiles.CityProfile`)."""
 
 from __future__ import annotations
 
@@ -16,8 +7,6 @@ import pandas as pd
 
 #: columns of profile tables that hold ranks (shown as integers, round half up)
 RANK_COLS = ("rank", "median", "q5", "q95")
-#: name columns looked for in a data set's unit metadata (non-bundled data such as COINr ASEM)
-NAME_COLS = ("name_en", "uName", "name", "unit_name", "city", "City")
 
 
 def display_rank(v) -> str:
@@ -27,221 +16,6 @@ def display_rank(v) -> str:
     except (TypeError, ValueError):
         return str(v)
     return "–" if not np.isfinite(v) else str(int(np.floor(v + 0.5)))
-
-
-def _name_column(meta: pd.DataFrame | None) -> str | None:
-    if meta is None:
-        return None
-    return next((c for c in NAME_COLS if c in meta.columns), None)
-
-
-def unit_names(data_list) -> dict[str, str]:
-    """Unit code → display name from the data's own metadata (first name column found)."""
-    out: dict[str, str] = {}
-    for d in data_list or []:
-        meta = getattr(d, "meta", None)
-        col = _name_column(meta)
-        if col:
-            for u, v in meta[col].items():
-                if isinstance(v, str) and v.strip():
-                    out.setdefault(str(u), v)
-    return out
-
-
-def resolve_cities(names: list[str], registry: pd.DataFrame | None = None,
-                   data=None) -> list[str]:
-    """Unit codes for city names ("Shanghai", "上海", "Paris (France)") or codes, deduplicated
-    in the order given.
-
-    Codes match case-insensitively ("fr-paris"). Names are matched in the city registry; with
-    ``data`` (an IndicatorData or a list of them: non-bundled data such as COINr ASEM) also
-    against the data's own unit codes and name column (``uName`` …), which wins when the
-    registry has no match or its match is not a unit of the data.
-
-    Raises ``model.registry.CityMatchError`` (one line) for an unknown or ambiguous name.
-    """
-    from cityindex.model.registry import CityMatchError, CityMatcher, load_registry, name_key
-
-    if data is not None and not isinstance(data, (list, tuple)):
-        data = [data]
-    if registry is None:
-        try:
-            registry = load_registry()
-        except Exception:  # noqa: BLE001 - the data's own names may still resolve
-            registry = None
-    matcher = CityMatcher(registry) if registry is not None else None
-    reg_codes = list(registry["code"]) if registry is not None else []
-    units: list[str] = []
-    for d in data or []:
-        units.extend(str(u) for u in d.values.index if str(u) not in units)
-    unit_set = set(units)
-    by_upper: dict[str, str] = {}
-    for c in units + reg_codes:          # data units first: they win a case-insensitive clash
-        by_upper.setdefault(str(c).upper(), str(c))
-    by_name: dict[str, list[str]] = {}
-    for u, n in unit_names(data).items():
-        by_name.setdefault(name_key(n), []).append(u)
-
-    out: list[str] = []
-    for n in names:
-        code = by_upper.get(str(n).strip().upper())
-        if code is None:
-            err = None
-            try:
-                code = matcher.match(n) if matcher is not None else None
-            except CityMatchError as exc:
-                err = exc
-            if data and (code is None or code not in unit_set):
-                hits = by_name.get(name_key(n), [])
-                if len(hits) == 1:
-                    code = hits[0]
-                elif len(hits) > 1:
-                    raise CityMatchError(f"ambiguous city {n!r}; candidates: "
-                                         f"{', '.join(hits)}")
-            if code is None:
-                raise err or CityMatchError(f"unknown city {n!r}; candidates: none")
-        if code not in out:
-            out.append(code)
-    return out
-
-
-def _band(a, node: str, unit: str) -> tuple[float, float, float]:
-    """(median, q5, q95) of a unit's rank on ``node`` from the uncertainty analysis."""
-    if a.ua is None:
-        return (float("nan"),) * 3
-    rs = a.ua.rank_stats if node == a.root else a.ua.node_stats.get(node)
-    if rs is None or unit not in rs.index:
-        return (float("nan"),) * 3
-    r = rs.loc[unit]
-    return float(r["median"]), float(r["q5"]), float(r["q95"])
-
-
-def _indicator_tables(a, code: str, n_ind: int) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """(strongest, weakest, imputed indicator codes) of unit ``code`` (see the module docs)."""
-    res, fw = a.result, a.framework
-    inds = [i for i in fw.indicators if i in res.normalised.columns]
-    norm = res.normalised[inds]
-    raw = res.raw.reindex(index=norm.index, columns=inds)
-    observed = raw.notna()
-    obs_norm = norm.where(observed)
-    ind_rank = obs_norm.rank(ascending=False, method="min")
-    own = observed.loc[code]
-    imputed = [i for i in inds if not own[i]]
-    cols = ["indicator", "name", "value", "rank", "of"]
-    ind = pd.DataFrame({"indicator": inds, "name": [fw.nodes[i].name for i in inds],
-                        "value": norm.loc[code, inds].to_numpy(float),
-                        "rank": ind_rank.loc[code, inds].to_numpy(float),
-                        "of": observed.sum().reindex(inds).to_numpy(int)})
-    ind = ind[own.reindex(inds).to_numpy(bool)]
-    if ind.empty:
-        empty = pd.DataFrame(columns=cols)
-        return empty, empty.copy(), imputed
-    # share of observing units this unit beats or ties: 1 = best, 0 = worst
-    ind["pct"] = 1 - (ind["rank"] - 1) / ind["of"].clip(lower=2).sub(1)
-    at_min = ind["value"].to_numpy() <= obs_norm[ind["indicator"]].min().to_numpy() + 1e-12
-    ind = ind.assign(at_min=at_min).sort_values(["pct", "value"], ascending=False)
-    # the better half of the city's own observed indicators are strength candidates, the worse
-    # half weakness candidates (an odd middle one is a strength only if in the better half of
-    # the units); a value at the indicator's minimum is never a strength
-    k = len(ind)
-    n_top = k // 2 + (1 if k % 2 and ind["pct"].iloc[k // 2] >= 0.5 else 0)
-    top, bottom = ind.iloc[:n_top], ind.iloc[n_top:]
-    strong = top[~top["at_min"]].head(n_ind)
-    weak = (pd.concat([bottom, top[top["at_min"]]])
-            .sort_values(["pct", "value"], ascending=True).head(n_ind))
-    tidy = lambda t: t[cols].reset_index(drop=True)
-    return tidy(strong), tidy(weak), imputed
-
-
-def city_profile(a, code: str, registry: pd.DataFrame | None = None, n_peers: int = 5,
-                 n_neighbours: int = 3, n_ind: int = 3) -> dict:
-    """Profile of unit ``code`` in index audit ``a`` (see the module docstring).
-
-    Returns a dict: ``code``, ``name``, ``region``; DataFrames ``levels`` (node, level, score,
-    rank, median, q5, q95), ``peers`` (same region, nearest in rank), ``neighbours`` (rank ± k),
-    ``strongest`` / ``weakest`` (observed indicators only: normalised value, rank among the
-    ``of`` units that observed it), ``imputed`` (indicator codes imputed for this unit),
-    ``observed_share``, ``drivers`` (factor, ST, ST_lo, ST_hi, S1, flag of this city's rank,
-    largest first) and ``notes`` (list of sentences: imputation, flagged Sobol estimates, bands
-    computed over part of the replications).
-    """
-    res, fw = a.result, a.framework
-    meta = res.data.meta
-    reg = registry.set_index("code") if registry is not None else None
-    own_names = unit_names([res.data])
-
-    def name_of(u):
-        if reg is not None and u in reg.index:
-            return reg.at[u, "name_en"]
-        return own_names.get(u, u)
-
-    name = name_of(code)
-    region_col = "region" if "region" in meta.columns else None
-    region = meta.at[code, region_col] if region_col and code in meta.index else ""
-    ranks, scores = res.ranks, res.scores
-    nodes = [fw.root] + [c for c in reversed(fw.aggregates) if c != fw.root]
-    notes: list[str] = []
-    rows = []
-    for n in nodes:
-        med, lo, hi = _band(a, n, code)
-        rows.append(dict(node=n, name=fw.nodes[n].name, level=fw.level(n),
-                         score=scores.at[code, n], rank=ranks.at[code, n], median=med, q5=lo,
-                         q95=hi))
-        st = a.ua.node_stats.get(n) if a.ua is not None and n != fw.root else None
-        share = st.attrs.get("defined_share") if st is not None else None
-        if share is not None and share < 1:
-            notes.append(f"{n}: its only indicator is left out in {1 - share:.0%} of the "
-                         f"uncertainty replications; its band is over the other {share:.0%}.")
-    levels = pd.DataFrame(rows)
-
-    def table(units):
-        rows = []
-        for u in units:
-            med, lo, hi = _band(a, fw.root, u)
-            rows.append(dict(unit=u, name=name_of(u), score=scores.at[u, fw.root],
-                             rank=ranks.at[u, fw.root], median=med, q5=lo, q95=hi))
-        if not rows:
-            return pd.DataFrame(columns=["unit", "name", "score", "rank", "median", "q5",
-                                         "q95"])
-        return pd.DataFrame(rows).sort_values("rank")
-
-    r0 = ranks.at[code, fw.root]
-    order = ranks[fw.root].sort_values()
-    pos = order.index.get_loc(code)
-    neighbours = order.index[max(0, pos - n_neighbours): pos + n_neighbours + 1]
-    peers = pd.Index([])
-    if region_col:
-        same = meta.reindex(order.index)[region_col] == region
-        peer_ranks = order[same.to_numpy()]
-        peers = (peer_ranks - r0).abs().sort_values().index[: n_peers + 1]
-    strongest, weakest, imputed = _indicator_tables(a, code, n_ind)
-    n_all = len([i for i in fw.indicators if i in res.normalised.columns])
-    observed_share = 1 - len(imputed) / n_all if n_all else float("nan")
-    if imputed:
-        notes.append(f"{len(imputed)} of {n_all} indicators are imputed for this unit (not "
-                     f"observed), so they are left out of strongest/weakest: "
-                     f"{', '.join(imputed)}.")
-    if observed_share < 0.5:
-        notes.append(f"Only {observed_share:.0%} of its indicators are observed: its scores "
-                     "and ranks rest mostly on imputed values.")
-    drivers = pd.DataFrame(columns=["factor", "ST", "ST_lo", "ST_hi", "S1", "flag"])
-    if a.sa is not None:
-        t = a.sa.table
-        cols = [c for c in ("factor", "ST", "ST_lo", "ST_hi", "S1", "flag") if c in t]
-        drivers = (t[t["output"] == code][cols]
-                   .sort_values("ST", ascending=False).reset_index(drop=True))
-        if "flag" in drivers:
-            drivers["flag"] = drivers["flag"].fillna("")
-            bad = drivers[drivers["flag"] != ""]
-            if len(bad):
-                notes.append(f"{len(bad)} of {len(drivers)} Sobol estimates of this city's rank "
-                             f"are flagged (values outside [0, 1], S1 > ST or intervals wider "
-                             f"than 0.2; Sobol base N = {a.sa.n_base}): read them as rough, or "
-                             "rerun with a larger --n-sobol.")
-    return dict(code=code, name=name, region=region, index=a.root, levels=levels,
-                peers=table(peers), neighbours=table(neighbours),
-                strongest=strongest, weakest=weakest, imputed=imputed,
-                observed_share=observed_share, drivers=drivers, notes=notes)
 
 
 def _fmt(df: pd.DataFrame) -> str:
@@ -254,17 +28,15 @@ def _fmt(df: pd.DataFrame) -> str:
     return shown.to_string(index=False, float_format=lambda v: f"{v:.2f}")
 
 
-def profile_text(p: dict) -> str:
-    """A plain-text rendering of :func:`city_profile` for the terminal (ranks as integers)."""
-    region = f", {p['region']}" if p.get("region") else ""
-    parts = [f"{p['name']} ({p['code']}{region}) — {p['index']}",
-             "Score, rank and 5–95 % rank band at every level:", _fmt(p["levels"]),
-             "Regional peers:", _fmt(p["peers"]), "Rank neighbours:", _fmt(p["neighbours"]),
-             "Strongest indicators (observed only; rank among the units that observed it):",
-             _fmt(p["strongest"]),
-             "Weakest indicators (observed only):", _fmt(p["weakest"]),
-             "What drives the rank band (Sobol STi of this city's rank):",
-             _fmt(p["drivers"]) if len(p["drivers"]) else "  (sensitivity analysis not run)"]
-    if p.get("notes"):
-        parts += ["Notes:"] + [f"  * {n}" for n in p["notes"]]
+def profile_text(p) -> str:
+    """A plain-text rendering of a :class:`~cityindex.profiles.CityProfile` for the terminal
+    (ranks as integers)."""
+    region = f", {p.region}" if p.region else ""
+    parts = [f"{p.name} ({p.code}{region}) — {p.index}"]
+    for part, title in p.PARTS:
+        table = getattr(p, part)
+        parts += [f"{title}:", _fmt(table) if part != "drivers" or len(table)
+                  else "  (sensitivity analysis not run)"]
+    if p.notes:
+        parts += ["Notes:"] + [f"  * {n}" for n in p.notes]
     return "\n".join(parts)

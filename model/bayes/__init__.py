@@ -8,17 +8,18 @@ Public API (PyMC/ArviZ are imported lazily, only when a model is fitted)::
     m.latent_scores(); m.posterior_ranks("Index", top_k=(10,)); m.implied_weights()
     m.ppc(); m.loo(); m.summary(); m.save("posterior.nc")
 
-Modules: ``structure`` (tree → latent structure, standardisation), ``models`` (PyMC builders,
+Modules: ``result`` (the fit to an index result), ``structure`` (tree → latent structure, standardisation), ``models`` (PyMC builders,
 conditional score draws), ``estimator`` (the estimator), ``simulate`` (simulation check),
 ``summaries`` (HDI, ranks).
 """
 
+from .result import BayesResult, fit_bayes
 from .estimator import (ConvergenceError, ConvergenceWarning, LatentScoreModel,
                         compare_likelihoods)
 from .simulate import (SimulatedData, framework_of_shape, loading_error, rank_coverage,
                        simulate)
 from .structure import LatentStructure, standardise
 
-__all__ = ["LatentScoreModel", "compare_likelihoods", "ConvergenceWarning", "ConvergenceError",
+__all__ = ["BayesResult", "fit_bayes", "LatentScoreModel", "compare_likelihoods", "ConvergenceWarning", "ConvergenceError",
            "simulate", "framework_of_shape", "SimulatedData", "rank_coverage", "loading_error", "LatentStructure",
            "standardise"]

@@ -412,7 +412,7 @@ class LatentScoreModel:
         self.posterior_.to_netcdf(path, engine="h5netcdf")
         return path
 
-    def summary(self, prob: float = 0.90) -> pd.DataFrame:
+    def parameter_table(self, prob: float = 0.90) -> pd.DataFrame:
         """Tidy parameter table: one row per parameter (alpha, loading, sigma, gamma[, nu]) with
         mean, sd, equal-tailed ``prob`` interval, ess_bulk, ess_tail, r_hat, mcse."""
         self._check_fitted()
