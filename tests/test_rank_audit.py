@@ -1,4 +1,5 @@
-"""Measurement-error score draws and the published-ranking audit (validation.rank_audit)."""
+"""Measurement-error score draws (validation.rank_audit) and the published-ranking audit
+(validation.compare.published)."""
 
 from pathlib import Path
 
@@ -8,7 +9,8 @@ from typer.testing import CliRunner
 
 from cityindex.model import Framework, MethodSpec, compute_index, read_data
 from cityindex.cli import app
-from cityindex.validation.rank_audit import measurement_score_draws, published_rank_audit
+from cityindex.validation.compare import published_rank_audit
+from cityindex.validation.rank_audit import measurement_score_draws
 
 ROOT = Path(__file__).resolve().parents[1]
 ASEM = ROOT / "tests" / "data" / "coinr_asem"

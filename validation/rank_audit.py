@@ -1,4 +1,4 @@
-"""Score draws for rank inference, and the audit of a published ranking against our bands.
+"""Score draws for rank inference.
 
 Sources of score uncertainty accepted by ``validation.rank_inference``: Bayesian posterior draws
 (``model.bayes``), uncertainty-analysis replications, and — built here — a bootstrap over
@@ -94,33 +94,3 @@ def centred_inputs(draws: pd.DataFrame, estimates: pd.Series | None = None
         missing = list(est.index[est.isna()][:5])
         raise ValueError(f"no estimate for unit(s) {missing}")
     return {"estimates": est, "cov": np.cov(draws.to_numpy(dtype=float), rowvar=False)}
-
-
-def published_rank_audit(published: pd.DataFrame, nominal_ranks: pd.Series,
-                         bands: dict[str, pd.DataFrame], names: pd.Series | None = None
-                         ) -> pd.DataFrame:
-    """Published rank beside our nominal rank and each band; flags where it lies outside.
-
-    Parameters
-    ----------
-    published : table with ``code`` and ``rank`` (e.g. data/published/gdci_2021_top100.csv).
-    nominal_ranks : Series unit → our rank.
-    bands : {label: DataFrame indexed by unit with ``lower`` and ``upper`` columns}.
-    names : Series unit → display name.
-
-    Returns one row per published city: code, name, published_rank, our_rank, then
-    ``{label}_lower``, ``{label}_upper``, ``{label}_outside`` for each band. Our data are open
-    proxies for the report's indicators, so "outside" means "not supported by the open data",
-    not "wrong".
-    """
-    out = pd.DataFrame({"code": published["code"].to_numpy(),
-                        "published_rank": published["rank"].to_numpy()})
-    if names is not None:
-        out.insert(1, "name", names.reindex(out["code"]).to_numpy())
-    out["our_rank"] = nominal_ranks.reindex(out["code"]).to_numpy()
-    for label, band in bands.items():
-        lo = band["lower"].reindex(out["code"]).to_numpy()
-        hi = band["upper"].reindex(out["code"]).to_numpy()
-        out[f"{label}_lower"], out[f"{label}_upper"] = lo, hi
-        out[f"{label}_outside"] = (out["published_rank"] < lo) | (out["published_rank"] > hi)
-    return out
