@@ -53,8 +53,8 @@ _API = {
     "measurement_draws": ("cityindex.validation.rank_audit", "measurement_score_draws"),
     "rank_sets": ("cityindex.validation.rank_inference", "rank_sets"),
     "compare": ("cityindex.validation.compare", "compare"),
-    "audit": ("cityindex.audit", "audit"),
-    "Audit": ("cityindex.audit", "Audit"),
+    "audit": ("cityindex.auditing", "audit"),
+    "Audit": ("cityindex.auditing", "Audit"),
 }
 
 __all__ = sorted(_API) + ["__version__"]

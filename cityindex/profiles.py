@@ -1,6 +1,6 @@
 """City profiles: score, rank and band at every level beside regional peers and rank neighbours,
 strongest and weakest indicators, and what drives the city's rank band (per-unit Sobol STi) —
-a view of one :class:`~cityindex.audit.IndexAudit`.
+a view of one :class:`~cityindex.auditing.IndexAudit`.
 
 Strongest and weakest indicators are chosen among the indicators the city has *observed* (before
 imputation) only, ranked among the units that observed them; imputed indicators are listed

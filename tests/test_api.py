@@ -52,8 +52,17 @@ def test_compute_bundled_and_files(asem):
 
 
 def test_namespace_is_lazy_and_complete():
+    import importlib
+    import pkgutil
+    import types
+
+    # importing every submodule must not shadow a public name (a submodule is bound as an
+    # attribute of its package when imported)
+    for m in pkgutil.walk_packages(ci.__path__, "cityindex."):
+        importlib.import_module(m.name)
     for name in ci.__all__:
-        assert getattr(ci, name) is not None, name
+        value = getattr(ci, name)
+        assert value is not None and not isinstance(value, types.ModuleType), name
     with pytest.raises(AttributeError):
         ci.no_such_thing  # noqa: B018
 

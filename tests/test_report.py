@@ -262,7 +262,7 @@ def test_failed_stages_never_crash_rendering(tmp_path, monkeypatch):
     """A failed uncertainty stage (no bands) and a Bayesian timeout: the report is written, the
     key figures say the fit timed out, the published section has no band column."""
     from cityindex.cli.common import load_inputs
-    import cityindex.audit as A
+    import cityindex.auditing as A
     from cityindex.report.html import write_report
 
     class FakeJob:
@@ -298,6 +298,6 @@ def test_negative_seed_and_bad_timeout_rejected():
     for opt in (["--seed", "-1"], ["--bayes-timeout", "0"]):
         res = runner.invoke(app, ["audit", "--quick", "-f", "gdci", *opt])
         assert res.exit_code == 2, res.output
-    import cityindex.audit as A
+    import cityindex.auditing as A
     with pytest.raises(ValueError):
         A.AuditSettings(seed=-1)

@@ -1,7 +1,7 @@
 """``cityindex audit`` (the main job) and ``cityindex profile``.
 
 ``audit`` computes GDCI and BRPCI (or the ``--framework`` given), runs the statistical audit
-(:func:`cityindex.audit.audit`) and writes ``reports/<run>/`` (index.html, figures/, tables/,
+(:func:`cityindex.auditing.audit`) and writes ``reports/<run>/`` (index.html, figures/, tables/,
 tables.xlsx, results.json, manifest.json) atomically: invalid input stops the run with one line
 before anything is written. ``profile`` prints city profiles.
 """
@@ -55,7 +55,7 @@ def audit(framework: Optional[List[str]] = FrameworksOpt, data: Optional[Path] =
           quiet: bool = typer.Option(False, "--quiet", help="No progress bars.")):
     """Audit the index: coherence, weights, uncertainty, sensitivity, Bayes, rank sets,
     published comparison → a self-contained HTML report with figures and tables."""
-    from cityindex.audit import AuditSettings, audit as run_audit
+    from cityindex.auditing import AuditSettings, audit as run_audit
     from cityindex.profiles import resolve_cities
 
     from ..report.html import write_report
@@ -92,7 +92,7 @@ def profile_cmd(cities: List[str] = typer.Argument(..., help="City names or code
                 out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write "
                                                    "an HTML report with the profiles.")):
     """Profile cities: score, rank and band at every level, peers, neighbours, drivers."""
-    from cityindex.audit import AuditSettings, audit as run_audit
+    from cityindex.auditing import AuditSettings, audit as run_audit
     from cityindex.profiles import resolve_cities
 
     from ..report.html import write_report

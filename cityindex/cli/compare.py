@@ -20,19 +20,16 @@ import typer
 
 from cityindex.model import bundled as _bundled
 
-from .common import app, DataOpt, FrameworkOpt, MethodOpt, SeedOpt, cli_errors, load_inputs
+from .common import DataOpt, FrameworkOpt, MethodOpt, SeedOpt, app, cli_errors, load_inputs
 
 
 def _band(inputs, result, space: Path, n: int) -> tuple:
     """Method A's methodological band: (rank_stats, figures for summary.json) of an uncertainty
     analysis of A over ``space``."""
-    from cityindex.validation.space import UncertaintySpace
     from cityindex.validation.uncertainty import uncertainty_analysis
 
-    fw, data, method = inputs
-    ua = uncertainty_analysis(fw, data, method, UncertaintySpace.load(space, fw, method), n=n,
-                              seed=method.seed)
-    return ua.rank_stats, {"space": str(space), **{k: v for k, v in ua.summary.items()
+    ua = uncertainty_analysis(result, space, n=n)
+    return ua.rank_stats, {"space": str(space), **{k: v for k, v in ua.figures.items()
                                                    if k != "widest_bands"}}
 
 

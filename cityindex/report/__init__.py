@@ -1,4 +1,4 @@
-"""Rendering of an audit (``cityindex audit``): it reads an :class:`~cityindex.audit.Audit` and
+"""Rendering of an audit (``cityindex audit``): it reads an :class:`~cityindex.auditing.Audit` and
 computes nothing.
 
 * :mod:`.figures` draws each figure (matplotlib, Agg) as a function returning a Figure;

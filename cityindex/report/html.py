@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..audit import LOW_OBSERVED
+from ..auditing import LOW_OBSERVED
 from . import figures as F
 
 CSS = """
@@ -442,7 +442,7 @@ def _profile_html(doc: _Doc, p) -> None:
 
 
 def write_report(audit, folder: Path, manifest: dict | None = None) -> Path:
-    """Write the run folder of an :class:`~cityindex.audit.Audit` into ``folder``; return the
+    """Write the run folder of an :class:`~cityindex.auditing.Audit` into ``folder``; return the
     path of index.html."""
     from cityindex.runio import write_json
 
