@@ -1,7 +1,5 @@
-"""Inference on ranks: frequentist confidence sets and Bayesian/simulation rank summaries.
+"""Frequentist confidence sets for ranks from estimates ``theta_hat`` with covariance ``Sigma_hat``.
 
-Frequentist part (estimates ``theta_hat`` with covariance ``Sigma_hat``)
-------------------------------------------------------------------------
 * :func:`rank_confidence_sets` -- marginal or simultaneous confidence sets for ranks by the
   max-t parametric bootstrap over pairwise differences with the Romano-Wolf stepdown
   (Mogstad, Romano, Shaikh & Wilhelm, "Inference for ranks with applications to mobility across
@@ -15,19 +13,11 @@ Frequentist part (estimates ``theta_hat`` with covariance ``Sigma_hat``)
 * :func:`rank_confidence_sets_kww` -- the Klein, Wright & Wieczorek (2020, *JRSS-C* 69:589)
   Bonferroni/Sidak baseline.
 
-Bayesian / simulation part (``draws``: S x K array of score draws)
------------------------------------------------------------------
-* :func:`rank_summary` -- posterior mean rank (Laird & Louis 1989), median rank, equal-tailed rank
-  interval, P(rank <= k), SUCRA (Salanti, Ades & Ioannidis 2011) and optionally the Besag, Green,
-  Higdon & Mengersen (1995, *Statistical Science* 10:3) joint rank band.
-* :func:`rankogram`, :func:`joint_rank_band`, :func:`top_tau_credible_set`, :func:`draw_ranks`.
-
-Conventions
------------
-Higher score = better.  Rank ``r_j = 1 + #{k : theta_k > theta_j}`` (1 = best; ties share the
-smallest rank).  Every random result takes a ``seed``; the same seed gives the same result.
-Everything is vectorised over bootstrap draws; memory is bounded by processing pairs of units in
-chunks (``max_chunk_bytes``).
+Every routine takes a :class:`~cityindex.validation.rank_inference.draws.ScoreDraws` (theta_hat,
+Sigma_hat and what they assume).  Higher score = better; rank 1 = best, ties share the smallest
+rank.  Every random result takes a ``seed``; the same seed gives the same result.  Everything is
+vectorised over bootstrap draws; memory is bounded by processing pairs of units in chunks
+(``max_chunk_bytes``).
 """
 
 from __future__ import annotations
@@ -39,161 +29,43 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .draws import ScoreDraws, _check_alpha, point_ranks
+
 __all__ = [
     "rank_confidence_sets",
     "tau_best",
     "pairwise_comparisons",
     "rank_confidence_sets_kww",
-    "draw_ranks",
-    "rank_summary",
-    "rankogram",
-    "joint_rank_band",
-    "top_tau_credible_set",
-    "point_ranks",
 ]
 
 _KINDS = ("two-sided", "lower", "upper")
 _DEFAULT_CHUNK_BYTES = 32 * 2**20  # 32 MiB per working array
-_DEFAULT_TOP_K = (10,)
 
 
 # ----------------------------------------------------------------------------------------------
-# helpers: ranks and input validation
+# helpers: input, bootstrap draws, units of interest
 # ----------------------------------------------------------------------------------------------
-def point_ranks(scores: Any) -> np.ndarray:
-    """Competition ("min") ranks, 1 = highest score: ``r_j = 1 + #{k : s_k > s_j}``.
-
-    Parameters
-    ----------
-    scores : array-like, shape (n_units,) or (n_draws, n_units)
-        Ranked along the last axis.
-
-    Returns
-    -------
-    numpy.ndarray of int64, same shape as ``scores``.
-    """
-    x = np.asarray(scores, dtype=float)
-    if x.ndim == 1:
-        return draw_ranks(x[None, :])[0].astype(np.int64)
-    return draw_ranks(x).astype(np.int64)
-
-
-def draw_ranks(draws: Any) -> np.ndarray:
-    """Rank every row (draw) of an (S, K) array, 1 = highest, ties share the smallest rank.
-
-    Vectorised: one ``argsort`` along the rows, no Python loop over draws.
-
-    Parameters
-    ----------
-    draws : array-like, shape (S, K)
-
-    Returns
-    -------
-    numpy.ndarray of int32, shape (S, K).
-    """
-    x = np.asarray(draws, dtype=float)
-    if x.ndim != 2:
-        raise ValueError(f"draws must be 2-D (n_draws, n_units), got shape {x.shape}")
-    n_draws, k = x.shape
-    order = np.argsort(-x, axis=1, kind="stable")
-    v = np.take_along_axis(x, order, axis=1)
-    new_group = np.ones_like(v, dtype=bool)
-    new_group[:, 1:] = v[:, 1:] != v[:, :-1]
-    start = np.where(new_group, np.arange(k, dtype=np.int32)[None, :], 0)
-    np.maximum.accumulate(start, axis=1, out=start)
-    ranks = np.empty((n_draws, k), dtype=np.int32)
-    np.put_along_axis(ranks, order, start + 1, axis=1)
-    return ranks
-
-
-def _check_alpha(alpha: float) -> float:
-    alpha = float(alpha)
-    if not (0.0 < alpha < 1.0) or not np.isfinite(alpha):
-        raise ValueError(f"alpha must lie strictly between 0 and 1, got {alpha}")
-    return alpha
-
-
-def _unit_labels(units: Any, n: int, default: Any = None) -> np.ndarray:
-    if units is None:
-        if default is not None:
-            return np.asarray(default)
-        return np.arange(n)
-    labels = np.asarray(list(units))
-    if labels.shape != (n,):
-        raise ValueError(f"units has {labels.size} labels but there are {n} units")
-    if len(pd.unique(labels)) != n:
-        raise ValueError("units labels must be unique")
-    return labels
-
-
-def _prepare(
-    estimates: Any,
-    cov: Any,
-    se: Any,
-    draws: Any,
-    units: Any,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Validate inputs; return (theta_hat (p,), Sigma_hat (p, p), labels (p,))."""
-    default_labels = None
-    if isinstance(estimates, pd.Series):
-        default_labels = estimates.index.to_numpy()
-    if draws is not None:
-        if isinstance(draws, pd.DataFrame) and default_labels is None:
-            default_labels = draws.columns.to_numpy()
-        d = np.asarray(draws, dtype=float)
-        if d.ndim != 2:
-            raise ValueError(f"draws must be 2-D (n_draws, n_units), got shape {d.shape}")
-        if d.shape[0] < 2:
-            raise ValueError("draws needs at least 2 rows to estimate a covariance")
-        if not np.isfinite(d).all():
-            raise ValueError("draws contain non-finite values (NaN or inf)")
-        if cov is not None or se is not None:
-            raise ValueError("give either draws or cov/se, not both")
-        theta = d.mean(axis=0) if estimates is None else np.asarray(estimates, dtype=float)
-        sigma = np.atleast_2d(np.cov(d, rowvar=False))
-    else:
-        if estimates is None:
-            raise ValueError("estimates are required unless draws are given")
-        theta = np.asarray(estimates, dtype=float)
-        if (cov is None) == (se is None):
-            raise ValueError("give exactly one of cov (covariance matrix) or se (standard errors)")
-        if cov is not None:
-            sigma = np.asarray(cov, dtype=float)
-        else:
-            s = np.asarray(se, dtype=float)
-            if s.shape != theta.shape:
-                raise ValueError(f"se has shape {s.shape} but estimates have shape {theta.shape}")
-            if not np.isfinite(s).all() or (s < 0).any():
-                raise ValueError("se must be finite and non-negative")
-            sigma = np.diag(s**2)
-    if theta.ndim != 1 or theta.size < 2:
-        raise ValueError(f"estimates must be 1-D with at least 2 units, got shape {theta.shape}")
-    p = theta.size
-    if not np.isfinite(theta).all():
-        raise ValueError("estimates contain non-finite values (NaN or inf)")
-    if sigma.shape != (p, p):
-        raise ValueError(f"cov has shape {sigma.shape}, expected ({p}, {p}) for {p} estimates")
-    if not np.isfinite(sigma).all():
-        raise ValueError("cov contains non-finite values (NaN or inf)")
-    scale = max(float(np.abs(np.diag(sigma)).max()), np.finfo(float).tiny)
-    if not np.allclose(sigma, sigma.T, rtol=1e-8, atol=1e-10 * scale):
-        raise ValueError("cov must be symmetric")
-    sigma = 0.5 * (sigma + sigma.T)
-    eig_min = float(np.linalg.eigvalsh(sigma).min())
-    if eig_min < -1e-8 * scale:
-        raise ValueError(f"cov is not positive semi-definite (smallest eigenvalue {eig_min:.3g})")
-    d = np.diag(sigma)
-    var_diff = d[:, None] + d[None, :] - 2.0 * sigma
-    np.fill_diagonal(var_diff, np.inf)
-    bad = np.argwhere(var_diff <= 1e-12 * scale)
-    labels = _unit_labels(units, p, default_labels)
-    if bad.size:
-        i, j = bad[0]
+def _prepare(draws: ScoreDraws) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (theta_hat (p,), Sigma_hat (p, p), labels (p,)); reject zero-variance pairs."""
+    if not isinstance(draws, ScoreDraws):
+        raise TypeError(
+            f"draws must be a ScoreDraws (got {type(draws).__name__}); build one with "
+            "ScoreDraws.from_estimates(estimates, se=... or cov=...) or ScoreDraws.from_draws(...)")
+    theta = draws.estimates.to_numpy(dtype=float)
+    sigma = draws.cov
+    labels = draws.units.to_numpy()
+    i, j = draws._zero_variance_index()
+    if i.size:
         raise ValueError(
-            f"the difference between units {labels[i]!r} and {labels[j]!r} has zero variance "
-            f"({len(bad) // 2} such pair(s)); rank inference needs Var(theta_j - theta_k) > 0"
+            f"the difference between units {labels[i[0]]!r} and {labels[j[0]]!r} has zero "
+            f"variance ({i.size} such pair(s)); rank inference needs Var(theta_j - theta_k) > 0 "
+            "(ScoreDraws.separable() jitters such draws)"
         )
     return theta, sigma, labels
+
+
+def _attrs(draws: ScoreDraws) -> dict:
+    return {"source": draws.source, "assumption": draws.assumption, "note": draws.note}
 
 
 def _boot_draws(sigma: np.ndarray, n_boot: int, seed: Any, boot_draws: Any) -> np.ndarray:
@@ -439,12 +311,8 @@ def _marginal_counts(theta, sigma, z, J, kind, alpha, stepdown, max_chunk_bytes)
 # public frequentist API
 # ----------------------------------------------------------------------------------------------
 def rank_confidence_sets(
-    estimates: Any = None,
-    cov: Any = None,
-    se: Any = None,
+    draws: ScoreDraws,
     *,
-    draws: Any = None,
-    units: Sequence | None = None,
     alpha: float = 0.05,
     simultaneous: bool = True,
     kind: str = "two-sided",
@@ -469,17 +337,9 @@ def rank_confidence_sets(
 
     Parameters
     ----------
-    estimates : array-like or Series, shape (p,)
-        Point estimates theta_hat (higher = better). May be omitted when ``draws`` is given.
-    cov : array-like, shape (p, p), optional
-        Estimated covariance Sigma_hat (symmetric positive semi-definite).
-    se : array-like, shape (p,), optional
-        Standard errors (independent estimates; Sigma_hat = diag(se**2)).
-    draws : array-like, shape (n_draws, p), optional
-        Replications of the scores (bootstrap / posterior / Monte Carlo); theta_hat = column
-        means (unless ``estimates`` given) and Sigma_hat = sample covariance.
-    units : sequence of p labels, optional
-        Defaults to the Series index / DataFrame columns, else 0..p-1.
+    draws : ScoreDraws
+        theta_hat (p,), higher = better, and Sigma_hat (p, p), with the unit labels (see
+        :meth:`ScoreDraws.from_estimates`, :meth:`ScoreDraws.from_draws`).
     alpha : float in (0, 1)
         1 - confidence level.
     simultaneous : bool
@@ -505,18 +365,22 @@ def rank_confidence_sets(
     pandas.DataFrame
         One row per unit of interest, in input order, columns ``unit, estimate, se, rank, lower,
         upper`` (ints; ``rank`` = point rank by theta_hat).  ``df.attrs`` holds ``alpha``,
-        ``simultaneous``, ``kind``, ``stepdown``, ``n_boot``, ``critical_values``.
+        ``simultaneous``, ``kind``, ``stepdown``, ``n_boot``, ``critical_values`` and the draws'
+        ``source``, ``assumption`` and ``note``.
 
     Raises
     ------
+    TypeError
+        ``draws`` is not a :class:`ScoreDraws`.
     ValueError
-        Shape mismatch, non-finite values, a non-symmetric / non-PSD covariance, a pair of units
-        whose difference has zero variance, alpha outside (0, 1), unknown ``kind``.
+        A pair of units whose difference has zero variance (see :meth:`ScoreDraws.separable`),
+        alpha outside (0, 1), unknown ``kind``, unknown ``indices``, ``n_boot`` < 10, bad
+        ``boot_draws`` (shapes and covariance are checked when the ScoreDraws is built).
     """
     alpha = _check_alpha(alpha)
     if kind not in _KINDS:
         raise ValueError(f"kind must be one of {_KINDS}, got {kind!r}")
-    theta, sigma, labels = _prepare(estimates, cov, se, draws, units)
+    theta, sigma, labels = _prepare(draws)
     p = theta.size
     J = _indices(indices, labels)
     z = _boot_draws(sigma, n_boot, seed, boot_draws)
@@ -546,18 +410,14 @@ def rank_confidence_sets(
     })
     out.attrs.update(alpha=alpha, simultaneous=simultaneous, kind=kind, stepdown=stepdown,
                      n_boot=int(z.shape[0]), critical_values=crits,
-                     method="Mogstad-Romano-Shaikh-Wilhelm (2024)")
+                     method="Mogstad-Romano-Shaikh-Wilhelm (2024)", **_attrs(draws))
     return out
 
 
 def tau_best(
-    estimates: Any = None,
-    cov: Any = None,
-    se: Any = None,
+    draws: ScoreDraws,
     *,
     tau: int,
-    draws: Any = None,
-    units: Sequence | None = None,
     alpha: float = 0.05,
     worst: bool = False,
     kind: str | None = None,
@@ -594,7 +454,7 @@ def tau_best(
         As :func:`rank_confidence_sets`; tau outside 1..p.
     """
     kind = kind or ("upper" if worst else "lower")
-    cs = rank_confidence_sets(estimates, cov, se, draws=draws, units=units, alpha=alpha,
+    cs = rank_confidence_sets(draws, alpha=alpha,
                               simultaneous=True, kind="two-sided", stepdown=stepdown,
                               n_boot=n_boot, seed=seed, boot_draws=boot_draws,
                               max_chunk_bytes=max_chunk_bytes)
@@ -616,12 +476,8 @@ def tau_best(
 
 
 def pairwise_comparisons(
-    estimates: Any = None,
-    cov: Any = None,
-    se: Any = None,
+    draws: ScoreDraws,
     *,
-    draws: Any = None,
-    units: Sequence | None = None,
     alpha: float = 0.05,
     stepdown: bool = True,
     n_boot: int = 1000,
@@ -648,11 +504,16 @@ def pairwise_comparisons(
     Returns
     -------
     pandas.DataFrame; ``attrs["critical_values"]`` lists the stepdown critical values.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`rank_confidence_sets`; unknown ``form``.
     """
     alpha = _check_alpha(alpha)
     if form not in ("long", "matrix", "t"):
         raise ValueError(f"form must be 'long', 'matrix' or 't', got {form!r}")
-    theta, sigma, labels = _prepare(estimates, cov, se, draws, units)
+    theta, sigma, labels = _prepare(draws)
     p = theta.size
     z = _boot_draws(sigma, n_boot, seed, boot_draws)
     rej, res = _simultaneous_rejections(theta, sigma, z, np.arange(p), "two-sided", alpha,
@@ -663,7 +524,7 @@ def pairwise_comparisons(
     with np.errstate(invalid="ignore", divide="ignore"):
         t = np.where(sd > 0, diff / np.where(sd > 0, sd, 1.0), 0.0)
     attrs = dict(alpha=alpha, stepdown=stepdown, n_boot=int(z.shape[0]),
-                 critical_values=res.critical_values)
+                 critical_values=res.critical_values, **_attrs(draws))
     if form == "matrix":
         out = pd.DataFrame(rej, index=labels, columns=labels)
     elif form == "t":
@@ -679,12 +540,8 @@ def pairwise_comparisons(
 
 
 def rank_confidence_sets_kww(
-    estimates: Any = None,
-    cov: Any = None,
-    se: Any = None,
+    draws: ScoreDraws,
     *,
-    draws: Any = None,
-    units: Sequence | None = None,
     alpha: float = 0.05,
     method: str = "bonferroni",
 ) -> pd.DataFrame:
@@ -696,12 +553,23 @@ def rank_confidence_sets_kww(
     interval overlaps k's, the rank set is ``[|L(k)| + 1, |L(k)| + |O(k)| + 1]``.  Only the
     standard errors (diagonal of Sigma_hat) are used; simple and conservative.
 
+    Parameters
+    ----------
+    draws : ScoreDraws
+    alpha : float in (0, 1)
+    method : {"bonferroni", "sidak"}
+
     Returns
     -------
     pandas.DataFrame with columns ``unit, estimate, se, rank, lower, upper, ci_lower, ci_upper``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`rank_confidence_sets`; unknown ``method``.
     """
     alpha = _check_alpha(alpha)
-    theta, sigma, labels = _prepare(estimates, cov, se, draws, units)
+    theta, sigma, labels = _prepare(draws)
     p = theta.size
     s = np.sqrt(np.diag(sigma))
     if method == "bonferroni":
@@ -719,194 +587,6 @@ def rank_confidence_sets_kww(
         "unit": labels, "estimate": theta, "se": s, "rank": point_ranks(theta),
         "lower": n_above + 1, "upper": n_above + n_overlap + 1, "ci_lower": lo, "ci_upper": hi,
     })
-    out.attrs.update(alpha=alpha, method=f"Klein-Wright-Wieczorek (2020), {method}")
-    return out
-
-
-# ----------------------------------------------------------------------------------------------
-# Bayesian / simulation rank summaries
-# ----------------------------------------------------------------------------------------------
-def _draws_matrix(draws: Any, units: Any) -> tuple[np.ndarray, np.ndarray]:
-    default = draws.columns.to_numpy() if isinstance(draws, pd.DataFrame) else None
-    x = np.asarray(draws, dtype=float)
-    if x.ndim != 2:
-        raise ValueError(f"draws must be 2-D (n_draws, n_units), got shape {x.shape}")
-    if x.shape[0] < 1 or x.shape[1] < 2:
-        raise ValueError(f"draws need >= 1 draw and >= 2 units, got shape {x.shape}")
-    if not np.isfinite(x).all():
-        raise ValueError("draws contain non-finite values (NaN or inf)")
-    return x, _unit_labels(units, x.shape[1], default)
-
-
-def _rank_counts(ranks: np.ndarray) -> np.ndarray:
-    """counts[i, r-1] = #{draws with rank_i = r}, shape (K, K)."""
-    n_draws, k = ranks.shape
-    flat = (np.arange(k, dtype=np.int64)[None, :] * k + (ranks.astype(np.int64) - 1)).ravel()
-    return np.bincount(flat, minlength=k * k).reshape(k, k)
-
-
-def _inv_cdf(cum: np.ndarray, n: int, q: float) -> np.ndarray:
-    """Smallest rank r with #{rank <= r} >= q * n (numpy's "inverted_cdf" quantile)."""
-    target = q * n
-    return (cum >= target - 1e-9 * max(n, 1)).argmax(axis=1) + 1
-
-
-def rankogram(draws: Any, units: Sequence | None = None) -> pd.DataFrame:
-    """Rankogram P(rank_i = r) from score draws.
-
-    Parameters
-    ----------
-    draws : array-like or DataFrame, shape (S, K)
-        S draws (posterior / bootstrap / Monte Carlo) of K scores, higher = better.
-
-    Returns
-    -------
-    pandas.DataFrame, shape (K, K): rows units, columns ranks 1..K, rows sum to 1.
-    """
-    x, labels = _draws_matrix(draws, units)
-    counts = _rank_counts(draw_ranks(x))
-    k = x.shape[1]
-    return pd.DataFrame(counts / x.shape[0], index=pd.Index(labels, name="unit"),
-                        columns=pd.Index(np.arange(1, k + 1), name="rank"))
-
-
-def joint_rank_band(draws: Any, units: Sequence | None = None, *, alpha: float = 0.05,
-                    ranks: np.ndarray | None = None) -> pd.DataFrame:
-    """Besag, Green, Higdon & Mengersen (1995, Stat. Sci. 10:3) simultaneous rank band.
-
-    All marginal rank intervals are widened by the same order-statistic index t (the t-th smallest
-    and t-th largest draw of each unit's rank) until at least a fraction 1 - alpha of the draws
-    lie inside all K intervals at once; the narrowest such band is returned.
-
-    Returns
-    -------
-    pandas.DataFrame with columns ``unit, joint_lower, joint_upper``; ``attrs["coverage"]`` is the
-    fraction of draws entirely inside the band.
-    """
-    alpha = _check_alpha(alpha)
-    x, labels = _draws_matrix(draws, units)
-    r = draw_ranks(x) if ranks is None else ranks
-    n = r.shape[0]
-    cum = np.cumsum(_rank_counts(r), axis=1)
-
-    def band(t: int) -> tuple[np.ndarray, np.ndarray]:
-        lo = (cum >= t).argmax(axis=1) + 1
-        hi = (cum >= n - t + 1).argmax(axis=1) + 1
-        return lo, hi
-
-    def coverage(t: int) -> float:
-        lo, hi = band(t)
-        return float(((r >= lo[None, :]) & (r <= hi[None, :])).all(axis=1).mean())
-
-    # coverage is non-increasing in t; find the largest t in [1, ceil(n/2)] with coverage >= 1-a
-    lo_t, hi_t = 1, (n + 1) // 2
-    while lo_t < hi_t:
-        mid = (lo_t + hi_t + 1) // 2
-        if coverage(mid) >= 1.0 - alpha:
-            lo_t = mid
-        else:
-            hi_t = mid - 1
-    lo, hi = band(lo_t)
-    out = pd.DataFrame({"unit": labels, "joint_lower": lo, "joint_upper": hi})
-    out.attrs.update(alpha=alpha, order_index=lo_t, coverage=coverage(lo_t),
-                     method="Besag, Green, Higdon & Mengersen (1995)")
-    return out
-
-
-def top_tau_credible_set(draws: Any, units: Sequence | None = None, *, tau: int,
-                         alpha: float = 0.05, ranks: np.ndarray | None = None) -> pd.DataFrame:
-    """Smallest prefix of units, ordered by decreasing P(rank <= tau), that contains the draw-wise
-    top-tau set ``{i : rank_i <= tau}`` in at least a fraction 1 - alpha of the draws.
-
-    Returns
-    -------
-    pandas.DataFrame sorted by P(rank <= tau) descending with columns
-    ``unit, p_top, in_set``; ``attrs["coverage"]`` = achieved fraction of draws.
-    """
-    alpha = _check_alpha(alpha)
-    x, labels = _draws_matrix(draws, units)
-    k = x.shape[1]
-    if int(tau) != tau or not 1 <= tau <= k:
-        raise ValueError(f"tau must be an integer in 1..{k}, got {tau}")
-    r = draw_ranks(x) if ranks is None else ranks
-    top = r <= tau
-    p_top = top.mean(axis=0)
-    order = np.lexsort((np.arange(k), -p_top))  # stable by decreasing P(top)
-    pos = np.empty(k, dtype=np.int64)
-    pos[order] = np.arange(k)
-    needed = np.where(top, pos[None, :] + 1, 0).max(axis=1)  # prefix length needed per draw
-    cnt = np.cumsum(np.bincount(needed, minlength=k + 1))
-    m = int((cnt >= (1.0 - alpha) * r.shape[0] - 1e-9 * r.shape[0]).argmax())
-    in_set = np.zeros(k, dtype=bool)
-    in_set[order[:m]] = True
-    out = pd.DataFrame({"unit": labels[order], "p_top": p_top[order], "in_set": in_set[order]})
-    out.attrs.update(tau=int(tau), alpha=alpha, coverage=float((needed <= m).mean()), size=m)
-    return out
-
-
-def rank_summary(
-    draws: Any,
-    units: Sequence | None = None,
-    *,
-    interval: tuple[float, float] = (0.05, 0.95),
-    top_k: Sequence[int] | None = _DEFAULT_TOP_K,
-    joint_alpha: float | None = None,
-) -> pd.DataFrame:
-    """Rank summaries from score draws (posterior, bootstrap or Monte Carlo), one row per unit.
-
-    Every draw is ranked (1 = best, ties share the smallest rank).  Columns:
-
-    * ``mean_rank`` -- posterior mean rank = 1 + sum_k P(theta_k > theta_i) (Laird & Louis 1989,
-      J. Educ. Stat. 14:29; optimal under squared-error loss, Lin et al. 2006, Bayesian Anal.);
-    * ``median_rank``, ``lower``, ``upper`` -- inverse-CDF (numpy "inverted_cdf") quantiles of the
-      rank at 0.5 and ``interval`` (equal-tailed; ranks are discrete);
-    * ``p_top_<k>`` -- P(rank <= k) for each k in ``top_k``;
-    * ``sucra`` -- (K - mean_rank) / (K - 1) (Salanti, Ades & Ioannidis 2011, J. Clin. Epidemiol.);
-    * ``joint_lower``, ``joint_upper`` -- Besag et al. (1995) joint band when ``joint_alpha``
-      is given (see :func:`joint_rank_band`).
-
-    Parameters
-    ----------
-    draws : array-like or DataFrame, shape (S, K)
-    units : K labels, optional (default DataFrame columns or 0..K-1)
-    interval : (q_lo, q_hi) with 0 <= q_lo < q_hi <= 1
-    top_k : ints in 1..K, optional
-        Default (10,), dropped silently when K <= 10.
-    joint_alpha : float in (0, 1), optional
-
-    Raises
-    ------
-    ValueError
-        Non-2-D or non-finite draws, bad interval, top_k out of range, bad joint_alpha.
-    """
-    x, labels = _draws_matrix(draws, units)
-    n, k = x.shape
-    q_lo, q_hi = (float(v) for v in interval)
-    if not (0.0 <= q_lo < q_hi <= 1.0):
-        raise ValueError(f"interval must satisfy 0 <= lo < hi <= 1, got {interval}")
-    if top_k is _DEFAULT_TOP_K:  # default: P(rank <= 10) when there are more than 10 units
-        top_k = [t for t in top_k if t < k]
-    top_k = [int(t) for t in np.atleast_1d(top_k)] if top_k is not None else []
-    for t in top_k:
-        if not 1 <= t <= k:
-            raise ValueError(f"top_k values must lie in 1..{k}, got {t}")
-    r = draw_ranks(x)
-    cum = np.cumsum(_rank_counts(r), axis=1)
-    mean_rank = r.mean(axis=0, dtype=float)
-    out = pd.DataFrame({
-        "unit": labels,
-        "mean_rank": mean_rank,
-        "median_rank": _inv_cdf(cum, n, 0.5),
-        "lower": _inv_cdf(cum, n, q_lo) if q_lo > 0 else cum.astype(bool).argmax(axis=1) + 1,
-        "upper": _inv_cdf(cum, n, q_hi),
-    })
-    for t in top_k:
-        out[f"p_top_{t}"] = cum[:, t - 1] / n
-    out["sucra"] = (k - mean_rank) / (k - 1)
-    if joint_alpha is not None:
-        band = joint_rank_band(x, labels, alpha=joint_alpha, ranks=r)
-        out["joint_lower"] = band["joint_lower"].to_numpy()
-        out["joint_upper"] = band["joint_upper"].to_numpy()
-        out.attrs["joint_coverage"] = band.attrs["coverage"]
-    out.attrs.update(interval=(q_lo, q_hi), n_draws=n)
+    out.attrs.update(alpha=alpha, method=f"Klein-Wright-Wieczorek (2020), {method}",
+                     **_attrs(draws))
     return out
