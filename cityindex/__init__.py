@@ -50,7 +50,7 @@ _API = {
     "sensitivity": ("cityindex.validation.sensitivity", "sensitivity_analysis"),
     "bayes": ("cityindex.model.bayes.result", "fit_bayes"),
     "ScoreDraws": ("cityindex.validation.rank_inference", "ScoreDraws"),
-    "measurement_draws": ("cityindex.validation.rank_audit", "measurement_score_draws"),
+    "measurement_draws": ("cityindex.validation.measurement", "measurement_score_draws"),
     "rank_sets": ("cityindex.validation.rank_inference", "rank_sets"),
     "compare": ("cityindex.validation.compare", "compare"),
     "audit": ("cityindex.auditing", "audit"),

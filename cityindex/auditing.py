@@ -25,9 +25,8 @@ import time
 import traceback
 import warnings
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable
 
-import numpy as np
 import pandas as pd
 
 from cityindex.model.errors import CityIndexError, MethodError
@@ -160,6 +159,12 @@ class IndexAudit(Result):
         if "observed_share" not in t.columns:
             t["observed_share"] = t[unit_col].map(self.observed_share()).to_numpy()
         return t
+
+    def correlation_matrix(self) -> pd.DataFrame:
+        """Pearson correlations (pairwise complete) of the indicators and aggregates,
+        codes × codes, in framework order."""
+        fw = self.framework
+        return self.result.aggregated[list(fw.indicators) + list(fw.aggregates)].corr()
 
     def mostly_imputed(self) -> pd.DataFrame:
         """Units with less than :data:`LOW_OBSERVED` of their indicators observed: unit, name,
@@ -399,7 +404,7 @@ def _rank_sets(a: IndexAudit, s: AuditSettings, seed: int):
     """MRSW rank confidence sets (Mogstad, Romano, Shaikh & Wilhelm 2024) from measurement-error
     score draws centred on the nominal scores (every indicator value × (1 + ε), ε ~ N(0, sd²);
     the index recomputed with the nominal method, so the draws share one score scale)."""
-    from cityindex.validation.rank_audit import measurement_score_draws
+    from cityindex.validation.measurement import measurement_score_draws
     from cityindex.validation.rank_inference import rank_sets
 
     draws = measurement_score_draws(a.result, sd=s.rank_sd, draws=s.rank_draws, seed=seed)
@@ -553,7 +558,7 @@ def audit(results, *, space=None, settings: AuditSettings | None = None,
                         a.timings["bayes_fit_background"] = round(job.wall, 2)
                 else:
                     a.status["bayes"] = StageStatus(
-                        "skipped", "skipped in quick mode (run without --quick to fit it)"
+                        "skipped", "skipped in --quick mode (run without --quick to fit it)"
                         if s.quick else "skipped (--no-bayes)")
                 a.rank_sets = st.run(a, "rank_sets", lambda adv: _rank_sets(a, s, seed),
                                      label="rank confidence sets")

@@ -261,6 +261,29 @@ class Framework:
                  for c, n in self.nodes.items()]
         return Framework(nodes, self.name, self.source, self.origin)
 
+    def tree_frame(self) -> pd.DataFrame:
+        """The tree in display order (depth first from the root): code, name, level, weight
+        within the parent, weight in the index (nominal effective), indicators below, status
+        (``no open indicator`` for empty aggregates)."""
+        nw = self.normalised_weights()
+        eff = self.effective_weights()
+        empty = set(self.empty_aggregates)
+        rows = []
+
+        def walk(code):
+            n = self.nodes[code]
+            rows.append(dict(code=code, name=n.name, level=n.level,
+                             weight=math.nan if code in empty else nw.get(code, math.nan),
+                             index_weight=math.nan if code in empty else float(
+                                 eff[self.indicators_under(code)].sum()),
+                             n_indicators=len(self.indicators_under(code)),
+                             status="no open indicator" if code in empty else ""))
+            for k in self.children(code, active_only=False):
+                walk(k)
+
+        walk(self.root)
+        return pd.DataFrame(rows)
+
     # ------------------------------------------------------------------ io
     def to_frame(self) -> pd.DataFrame:
         """One row per node: code, name, parent, level, weight, direction, unit, source, …"""

@@ -99,6 +99,12 @@ class IndexResult(Result):
         return table.sort_values([f"{self.framework.root}_rank", f"{self.framework.root}_score"],
                                  ascending=[True, False]).reset_index()
 
+    def log_summary(self) -> pd.DataFrame:
+        """What each stage changed: stage, action, number of cells/units (summed over the log)."""
+        if not len(self.log):
+            return pd.DataFrame(columns=["stage", "action", "n"])
+        return self.log.groupby(["stage", "action"], dropna=False)["n"].sum().reset_index()
+
     def stage_tables(self) -> dict[str, pd.DataFrame]:
         return {name: getattr(self, name) for name in STAGE_TABLES}
 

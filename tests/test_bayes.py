@@ -20,7 +20,7 @@ from cityindex.model.bayes.models import conditional_scores, tree_messages
 from cityindex.model.bayes.structure import FIXED_ONE
 from cityindex.model.bayes.summaries import hdi
 from cityindex.model.errors import DataError
-from cityindex.model.framework import Framework, Node
+from cityindex.model.framework import Framework
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -123,6 +123,7 @@ def fitted():
     return m, sim
 
 
+@pytest.mark.slow
 def test_fit_marginal(fitted):
     m, sim = fitted
     c = m.convergence_
@@ -136,6 +137,7 @@ def test_fit_marginal(fitted):
     assert np.corrcoef(m.scores_["Index"], sim.scores["Index"])[0, 1] > 0.6
 
 
+@pytest.mark.slow
 def test_outputs(fitted, tmp_path):
     m, _ = fitted
     ls = m.latent_scores()
@@ -163,6 +165,7 @@ def test_outputs(fitted, tmp_path):
     assert "score" in back["posterior"].data_vars
 
 
+@pytest.mark.slow
 def test_strict_raises_on_bad_chains(fitted):
     m, sim = fitted
     with pytest.raises(ConvergenceError):

@@ -26,7 +26,7 @@ CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium") or ""
                              shutil.which("chromium-browser") or "") if p and Path(p).exists()),
                 None)
 
-pytestmark = [pytest.mark.browser,
+pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed "
                                  "(apt-get install -y chromium)")]
 

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from cityindex.cli import app
@@ -133,12 +134,18 @@ def test_screening_before_imputation_is_the_default():
     kept = r.screening.index[r.screening["kept"]]
     den = r.denominated.loc[kept]
     groups = pd.read_csv(ASEM / "asem_idata.csv").set_index("uCode")["EurAsia_group"]
-    cell = den["Services"].isna()
-    if cell.any():
-        unit = cell[cell].index[0]
-        g = groups[unit]
-        expect = den.loc[[u for u in kept if groups[u] == g], "Services"].mean()
-        assert r.imputed.at[unit, "Services"] == expect
+    missing = [(u, c) for c in den.columns for u in den.index[den[c].isna()]]
+    assert missing, "the kept units must have missing cells for this check"
+    checked = 0
+    for unit, col in missing:
+        peers = [u for u in kept if groups[u] == groups[unit]]
+        expect = den.loc[peers, col].mean()
+        assert r.imputed.at[unit, col] == pytest.approx(expect, rel=1e-12), (unit, col)
+        # the same group's mean over every unit, excluded ones included, would differ here
+        every = r.denominated.loc[[u for u in r.denominated.index if groups[u] == groups[unit]],
+                                  col].mean()
+        checked += every != pytest.approx(expect)
+    assert checked > 0  # at least one cell where leaving the excluded units out matters
     # COINr's order (measure: imputed) keeps all 51
     spec["screening"]["measure"] = "imputed"
     assert compute_index(ASEM / "asem_imeta.csv", ASEM / "asem_idata.csv",
@@ -189,3 +196,17 @@ def test_weights_leave_one_out_with_node_overrides(tmp_path):
     invoke("weights", *INPUTS[:4], "-m", method, "--boot", 0, "-o", out)
     loo = pd.read_csv(out / "weight_audit.csv").set_index("code")
     assert loo.filter(like="loo").loc["LPI"].notna().any()
+
+
+def test_seed_zero_overrides_the_method_file(tmp_path):
+    """``--seed 0`` replaces a method file's seed; without ``--seed`` the file's seed holds."""
+    method = tmp_path / "m.yaml"
+    method.write_text(f"extends: {ROOT / 'data' / 'methods' / 'asem.yaml'}\nseed: 7\n")
+    args = ["compute", "-f", str(ASEM / "asem_imeta.csv"), "-d", str(ASEM / "asem_idata.csv"),
+            "-m", str(method)]
+    for extra, expect in ((["--seed", "0"], 0), ([], 7), (["--seed", "3"], 3)):
+        out = tmp_path / f"run{expect}"
+        res = CliRunner().invoke(app, [*args, *extra, "-o", str(out)])
+        assert res.exit_code == 0, res.output
+        man = json.loads((out / "manifest.json").read_text())
+        assert man["seed"] == expect and man["method"]["seed"] == expect

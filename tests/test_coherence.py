@@ -5,7 +5,6 @@ numpy.corrcoef, factor_analyzer.calculate_kmo / calculate_bartlett_sphericity. D
 normalised indicators and aggregates (tests/data/coinr_asem, COINr 1.1.14).
 """
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd

@@ -18,6 +18,8 @@ from typer.testing import CliRunner
 
 from cityindex.cli import app
 
+pytestmark = pytest.mark.slow  # full-report / golden-run fixtures (see README: fast loop)
+
 GOLDEN = Path(__file__).parent / "data" / "golden_v0_1"
 TABLES = ("scores", "aggregated", "normalised", "treated", "imputed", "treatment", "log",
           "screening")

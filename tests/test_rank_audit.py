@@ -1,5 +1,5 @@
-"""Measurement-error score draws (validation.rank_audit) and the published-ranking audit
-(validation.compare.published)."""
+"""Measurement-error score draws (validation.measurement), the ranks command and the
+published-ranking audit (validation.compare.published)."""
 
 from pathlib import Path
 
@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from cityindex.model import Framework, MethodSpec, compute_index, read_data
 from cityindex.cli import app
 from cityindex.validation.compare import published_rank_audit
-from cityindex.validation.rank_audit import measurement_score_draws
+from cityindex.validation.measurement import measurement_score_draws
 
 ROOT = Path(__file__).resolve().parents[1]
 ASEM = ROOT / "tests" / "data" / "coinr_asem"
@@ -25,10 +25,13 @@ def test_measurement_draws_shrink_to_nominal_scores():
     fw, data, method = _asem()
     nominal = compute_index(fw, data, method).index_scores
     tiny = measurement_score_draws(compute_index(fw, data, method), sd=1e-9, draws=5, seed=1)
+    assert tiny.source == "measurement" and "1e-07 %" not in tiny.assumption
+    pd.testing.assert_series_equal(tiny.estimates, nominal.loc[tiny.units], check_names=False)
+    tiny = tiny.draws
     np.testing.assert_allclose(tiny.to_numpy(), np.tile(nominal.loc[tiny.columns], (5, 1)),
                                atol=1e-5)
-    wide = measurement_score_draws(compute_index(fw, data, method), sd=0.2, draws=40, seed=1)
-    again = measurement_score_draws(compute_index(fw, data, method), sd=0.2, draws=40, seed=1)
+    wide = measurement_score_draws(compute_index(fw, data, method), sd=0.2, draws=40, seed=1).draws
+    again = measurement_score_draws(compute_index(fw, data, method), sd=0.2, draws=40, seed=1).draws
     pd.testing.assert_frame_equal(wide, again)
     assert (wide.std() > tiny.std()).all()
     # noise is centred: the mean draw stays close to the nominal score
@@ -66,10 +69,10 @@ def test_cli_ranks_on_asem(tmp_path):
 
 
 def test_rank_score_draws_keep_every_ordering():
-    from cityindex.validation.rank_audit import rank_score_draws
+    from cityindex.validation.rank_inference import ScoreDraws
 
     ranks = np.array([[1, 2, 3], [1, 3, 2], [1, 2, 3]], float)
-    S = rank_score_draws(ranks, ["A", "B", "C"], seed=0)
+    S = ScoreDraws.from_ranks(ranks, ["A", "B", "C"], seed=0).draws
     assert list(S.columns) == ["A", "B", "C"]
     # higher score = better rank in every draw, and A's constant lead keeps a positive variance
     np.testing.assert_array_equal(np.argsort(-S.to_numpy(), axis=1), np.argsort(ranks, axis=1))

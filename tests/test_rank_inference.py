@@ -532,6 +532,7 @@ N_REP = 200
 TOL = 3 * np.sqrt(0.95 * 0.05 / N_REP)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spacing", [0.0, 0.25, 1.0])
 def test_coverage_simulation(spacing):
     p = 50

@@ -6,7 +6,6 @@ S_i = w_i²/Σ w_j²; two independent latent factors give a known two-factor str
 are bounded by the equal-weight score / max and by 1 (Cherchye et al. 2007).
 """
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd

@@ -9,6 +9,7 @@ editable install's import hook); the wheel itself is installed with ``--no-deps`
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -29,8 +30,17 @@ def _run(args, cwd, timeout=600):
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("wheel")
+    # build from a clean copy of the tracked tree (a build/ folder left in the checkout could
+    # carry stale modules into the wheel)
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout.split()
+    src = tmp / "src"
+    for f in files:
+        if (ROOT / f).is_file():
+            (src / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / f, src / f)
     res = _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                "-q", "-w", str(tmp / "dist"), str(ROOT)], cwd=tmp)
+                "-q", "-w", str(tmp / "dist"), str(src)], cwd=tmp)
     assert res.returncode == 0, res.stderr[-2000:]
     wheel = next((tmp / "dist").glob("cityindex-*.whl"))
     env = tmp / "venv"

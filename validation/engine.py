@@ -16,11 +16,10 @@ Weighted means are written as  M⁻¹( Σ w·M(x) / Σ w )  with M = identity (a
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
-import pandas as pd
 
 from cityindex.model.aggregate import rank_desc
 from cityindex.model.data import IndicatorData

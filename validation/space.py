@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-import numpy as np
 import yaml
 
 from cityindex.model.errors import MethodError, read_yaml

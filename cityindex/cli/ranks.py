@@ -7,9 +7,8 @@ from typing import Optional
 
 import typer
 
-from cityindex.model import bundled as _bundled
-
-from .common import app, DataOpt, FrameworkOpt, MethodOpt, SeedOpt, cli_errors, load_inputs
+from .common import (DataOpt, FrameworkOpt, MethodOpt, SeedOpt, app, cli_errors, load_inputs,
+                     out_option)
 
 
 @app.command("ranks")
@@ -35,95 +34,97 @@ def ranks(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
           published: Optional[Path] = typer.Option(None, "--published", help="Published "
                                                    "table (default: the 2021 table of the "
                                                    "bundled index)."),
-          out: Path = typer.Option(Path("reports/ranks"), "--out", "-o")):
+          out: Path = out_option("reports/ranks")):
     """Marginal and simultaneous rank confidence sets (Mogstad et al. 2024) from a
-    measurement-error bootstrap, Bayesian-style rank summaries of the same draws, the
-    τ-best set, the pairwise "A ahead of B" matrix, and the published-ranking audit."""
-    import pandas as pd
-
+    measurement-error bootstrap, rank summaries of the same draws, the τ-best set, the pairwise
+    "A ahead of B" matrix, and the published-ranking audit."""
     from cityindex.model import compute_index
-    from cityindex.model.registry import load_registry
-
     from cityindex.model.errors import MethodError
+    from cityindex.validation.rank_inference import pairwise_comparisons, rank_sets, tau_best
+    from cityindex.validation.uncertainty import uncertainty_analysis
 
-    from ..validation.rank_audit import (bayes_score_draws, centred_inputs, measurement_score_draws,
-                             published_rank_audit, rank_score_draws, separable_draws)
-    from ..validation.rank_inference import (pairwise_comparisons, rank_confidence_sets, rank_summary,
-                                 tau_best)
     from ..runio import manifest, run_folder, write_json
-    from ..validation.space import UncertaintySpace
-    from ..validation.uncertainty import uncertainty_analysis
 
     if source not in ("measurement", "uncertainty", "bayes"):
         raise MethodError(f"--source '{source}'; valid: measurement, uncertainty, bayes")
-    fw, ind, spec = load_inputs(framework, data, method, out, seed)
-    seed = spec.seed
-    nominal = compute_index(fw, ind, spec)
-    sp = UncertaintySpace.load(space or _bundled.space_path(), fw, spec)
-    ua = uncertainty_analysis(fw, ind, spec, sp, n=n, seed=seed)
-    if source == "measurement":
-        S = measurement_score_draws(fw, ind, spec, sd=sd, draws=draws, seed=seed)
-    elif source == "uncertainty":
-        S = rank_score_draws(ua.ranks, ua.units, seed=seed)
-    else:
-        S = bayes_score_draws(nominal, seed=seed)
-    S, tie_note = separable_draws(S, seed=seed)
-    if tie_note:
-        typer.echo(f"note: {tie_note}", err=True)
-    # measurement error: sets centred on the nominal scores, Σ̂ from the draws; a posterior
-    # or the Monte Carlo ranks: centred on the draws' mean
-    inputs = centred_inputs(S, nominal.index_scores if source == "measurement" else None)
-    simul = rank_confidence_sets(**inputs, alpha=alpha, simultaneous=True, seed=seed)
-    marg = rank_confidence_sets(**inputs, alpha=alpha, simultaneous=False, seed=seed)
-    sets = simul.rename(columns={"lower": "simultaneous_lower", "upper": "simultaneous_upper"})
-    sets["marginal_lower"] = marg["lower"].to_numpy()
-    sets["marginal_upper"] = marg["upper"].to_numpy()
-    summ = rank_summary(S, interval=(0.05, 0.95), top_k=(tau,))
-    if "unit" not in summ.columns:
-        summ = summ.rename_axis("unit").reset_index()
-    summ = summ.rename(columns={c: f"draws_{c}" for c in summ.columns if c != "unit"})
-    sets = sets.merge(summ, on="unit", how="left")
-    sets.insert(1, "nominal_rank", nominal.index_ranks.reindex(sets["unit"]).to_numpy())
-    sets = sets.sort_values("nominal_rank")
-    best = tau_best(**inputs, tau=tau, alpha=alpha, seed=seed)
-    top_units = list(nominal.index_ranks.sort_values().index[:top])
-    top_inputs = centred_inputs(S[top_units], nominal.index_scores[top_units]
-                                if source == "measurement" else None)
-    pairs = pairwise_comparisons(**top_inputs, alpha=alpha, seed=seed, form="long")
-
-    bands = {"method_5_95": ua.rank_stats.rename(columns={"q5": "lower", "q95": "upper"}),
-             "mrsw_simultaneous": sets.set_index("unit").rename(columns={
-                 "simultaneous_lower": "lower", "simultaneous_upper": "upper"})}
-    pub_path = published or (_bundled.published_path(fw.root) or Path("-"))
-    audit = None
-    if Path(pub_path).exists():
-        pub = pd.read_csv(pub_path, keep_default_na=False, na_values=[""])
-        names = load_registry().set_index("code")["name_en"]
-        audit = published_rank_audit(pub, nominal.index_ranks, bands, names)
+    inp = load_inputs(framework, data, method, out, seed)
+    result = compute_index(*inp)
+    ua = uncertainty_analysis(result, space, n=n)
+    S = _draws(source, result, ua, sd, draws).separable(seed=inp.seed)
+    if S.note:
+        typer.echo(f"note: {S.note}", err=True)
+    sets = rank_sets(S, alpha=alpha, seed=inp.seed)
+    table = _table(sets, S, result, tau)
+    best = tau_best(S, tau=tau, alpha=alpha, seed=inp.seed)
+    top_units = list(result.index_ranks.sort_values().index[:top])
+    pairs = pairwise_comparisons(S.subset(top_units), alpha=alpha, seed=inp.seed, form="long")
+    audit = _published_audit(published, result, ua, table)
     with run_folder(out) as tmp:
-        sets.to_csv(tmp / "rank_sets.csv", index=False)
+        table.to_csv(tmp / "rank_sets.csv", index=False)
         best.to_csv(tmp / "tau_best.csv", index=False)
         pairs.to_csv(tmp / "pairwise.csv", index=False)
         ua.rank_stats.to_csv(tmp / "rank_stats.csv")
         if audit is not None:
             audit.to_csv(tmp / "published_audit.csv", index=False)
         write_json(tmp / "manifest.json", manifest(
-            "ranks", method=spec, framework=fw, data=ind, seed=seed,
-            extra={"tie_note": tie_note, "source": source, "measurement_sd": sd, "draws": draws,
-                   "alpha": alpha, "tau": tau,
-                   "published": str(pub_path), "n_uncertainty": n}))
-    width = (sets["simultaneous_upper"] - sets["simultaneous_lower"] + 1)
-    what = (f"conditional on a {sd:.0%} multiplicative measurement error in every value, "
-            f"{draws} draws" if source == "measurement" else f"{len(S)} {source} draws")
-    if source == "uncertainty":
-        typer.echo("note: with --source uncertainty the sets describe the spread of ranks "
-                   "over methodological choices; they are not confidence statements",
-                   err=True)
-    typer.echo(f"{fw.root}: {len(sets)} units; simultaneous {100 * (1 - alpha):.0f}% rank sets "
-               f"median width {width.median():.0f} places ({what})")
+            "ranks", method=inp.method, framework=inp.framework, data=inp.data, seed=inp.seed,
+            extra={"tie_note": S.note, "source": source, "assumption": S.assumption,
+                   "measurement_sd": sd, "draws": draws, "alpha": alpha, "tau": tau,
+                   "published": str(published) if published else None, "n_uncertainty": n}))
+    typer.echo(sets.summary().as_text())
     if audit is not None:
         typer.echo(f"published table: {int(audit['method_5_95_outside'].sum())} of "
-                   f"{len(audit)} published ranks outside our 5–95% method band, "
+                   f"{len(audit)} published ranks outside our 5–95% methodological band, "
                    f"{int(audit['mrsw_simultaneous_outside'].sum())} outside the simultaneous "
                    "set (open-data proxies: read as 'not supported by open data')")
     typer.echo(f"→ {out}")
+
+
+def _draws(source: str, result, ua, sd: float, draws: int):
+    """The score draws behind the sets (a ScoreDraws)."""
+    from cityindex.model.bayes import fit_bayes
+    from cityindex.validation.measurement import measurement_score_draws
+    from cityindex.validation.rank_inference import ScoreDraws
+
+    if source == "measurement":
+        return measurement_score_draws(result, sd=sd, draws=draws)
+    if source == "uncertainty":
+        typer.echo("note: with --source uncertainty the sets describe the spread of ranks over "
+                   "methodological choices; they are not confidence statements", err=True)
+        return ScoreDraws.from_ranks(ua.ranks, ua.units, seed=result.method.seed)
+    b = fit_bayes(result)
+    return ScoreDraws.from_draws(b.score_draws, source="bayes", assumption="posterior of the "
+                                 "latent-score model (4 chains × 1,000 draws)")
+
+
+def _table(sets, S, result, tau: int):
+    """rank_sets.csv: the sets, the nominal rank, and rank summaries of the draws."""
+    from cityindex.validation.rank_inference import rank_summary
+
+    t = sets.to_frame()
+    summ = rank_summary(S, interval=(0.05, 0.95), top_k=(tau,))
+    summ = summ.rename(columns={c: f"draws_{c}" for c in summ.columns if c != "unit"})
+    t = t.merge(summ, on="unit", how="left")
+    t.insert(1, "nominal_rank", result.index_ranks.reindex(t["unit"]).to_numpy())
+    return t.sort_values("nominal_rank")
+
+
+def _published_audit(published, result, ua, table):
+    """The published ranking beside our methodological band and simultaneous set (None when
+    there is no published table)."""
+    import pandas as pd
+
+    from cityindex.model import bundled
+    from cityindex.validation.compare import published_rank_audit
+
+    root = result.framework.root
+    if published is None and bundled.is_bundled(result.framework.origin or "."):
+        published = bundled.published_path(root)
+    if published is None:
+        return None
+    pub = pd.read_csv(published, keep_default_na=False, na_values=[""])
+    bands = {"method_5_95": ua.rank_stats.rename(columns={"q5": "lower", "q95": "upper"}),
+             "mrsw_simultaneous": table.set_index("unit").rename(columns={
+                 "simultaneous_lower": "lower", "simultaneous_upper": "upper"})}
+    names = pd.Series(result.data.meta.get("name_en", pd.Series(dtype=object)))
+    return published_rank_audit(pub, result.index_ranks, bands, names if len(names) else None)

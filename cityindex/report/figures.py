@@ -44,9 +44,9 @@ def availability(raw: pd.DataFrame, title: str = ""):
     return fig
 
 
-def correlation_heatmap(aggregated: pd.DataFrame, codes: list[str], title: str = ""):
-    """Pearson correlations between indicators and aggregates (pairwise complete)."""
-    C = aggregated[codes].corr()
+def correlation_heatmap(C: pd.DataFrame, title: str = ""):
+    """A correlation matrix (codes × codes) as a heatmap."""
+    codes = list(C.columns)
     n = len(codes)
     fig, ax = plt.subplots(figsize=(0.32 * n + 2.5, 0.32 * n + 2))
     im = ax.imshow(C.to_numpy(), cmap="RdBu_r", vmin=-1, vmax=1)

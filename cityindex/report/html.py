@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 
 from ..auditing import LOW_OBSERVED
+from cityindex.model.bayes.structure import collapsed_nodes, equal_loading_pairs
+
 from . import figures as F
 
 CSS = """
@@ -107,29 +109,6 @@ class _Doc:
         self.tables[name] = df
         kw.setdefault("ints", RANK_COLUMNS)
         self.add(table_html(df if display is None else display, show, **kw))
-
-
-def tree_table(fw) -> pd.DataFrame:
-    """The framework tree in display order: code, name, level, weight within the parent,
-    weight in the index (effective), indicators below, status."""
-    nw = fw.normalised_weights()
-    eff = fw.effective_weights()
-    rows = []
-
-    def walk(code):
-        n = fw.nodes[code]
-        empty = code in fw.empty_aggregates
-        rows.append(dict(code=code, name=n.name, level=n.level,
-                         weight=np.nan if empty else nw.get(code, np.nan),
-                         index_weight=np.nan if empty else float(
-                             eff[fw.indicators_under(code)].sum()),
-                         n_indicators=len(fw.indicators_under(code)),
-                         status="no open indicator" if empty else ""))
-        for k in fw.children(code, active_only=False):
-            walk(k)
-
-    walk(fw.root)
-    return pd.DataFrame(rows)
 
 
 def _tree_html(t: pd.DataFrame) -> str:
@@ -225,7 +204,7 @@ def _index_sections(doc: _Doc, a) -> None:
 
     # framework
     doc.add(f'<h3 id="{slug}-framework">Framework</h3>')
-    tree = tree_table(fw)
+    tree = fw.tree_frame()
     doc.tables[f"{root}_framework"] = tree
     doc.add(f"<p>{len(fw.indicators)} indicators, {len(fw.aggregates)} aggregates. Rows in "
             f"red italics are sub-dimensions with no open indicator (skipped; siblings' weights "
@@ -253,14 +232,13 @@ def _index_sections(doc: _Doc, a) -> None:
     doc.table(f"{root}_treatment", tr, None)
     log = res.log
     if len(log):
-        summ = log.groupby(["stage", "action"], dropna=False)["n"].sum().reset_index()
+        summ = res.log_summary()
         doc.add("<p>Log of what each stage changed (counts):</p>")
         doc.table(f"{root}_log", summ, None)
 
     # coherence
     doc.add(f'<h3 id="{slug}-coherence">Coherence</h3>')
-    codes = list(fw.indicators) + list(fw.aggregates)
-    doc.figure(F.correlation_heatmap(res.aggregated, codes, f"{root}: correlations"),
+    doc.figure(F.correlation_heatmap(a.correlation_matrix(), f"{root}: correlations"),
                f"{slug}_correlations", "Pearson correlations of indicators and aggregates")
     wa = a.weights
     if wa is not None:
@@ -290,7 +268,7 @@ def _index_sections(doc: _Doc, a) -> None:
                                    f"{root}: Bayesian implied weights in the index"),
                    f"{slug}_bayes_weights", "Bayesian implied weights vs nominal weights on "
                    "the same z-scale (nominal_z), per standardised indicator")
-        pairs = _equal_loading_pairs(fw)
+        pairs = equal_loading_pairs(fw)
         if pairs:
             doc.add(f'<p class="note">Identification rule (<code>two_child="equal"</code>): '
                     f"the two indicators of a node with exactly two indicators share one "
@@ -335,8 +313,7 @@ def _index_sections(doc: _Doc, a) -> None:
         pr = b.posterior_ranks.copy()
         pr["nominal"] = res.ranks[root].reindex(pr.index)
         stats = pr.rename(columns={"rank_median": "median", "rank_lo": "q5", "rank_hi": "q95"})
-        collapsed = [c for c in res.framework.aggregates if c != root
-                     and len(res.framework.indicators_under(c)) == 1]
+        collapsed = collapsed_nodes(fw)
         doc.add(
             "<p><b>An alternative aggregation model, not a confidence band for the ranks "
             "above.</b> The hierarchical factor model treats each city's standing on every "
@@ -369,8 +346,7 @@ def _index_sections(doc: _Doc, a) -> None:
     if a.rank_sets is not None:
         rsets = a.rank_set_table()
         conf = 1 - a.rank_sets.alpha
-        w_s = (rsets["simultaneous_upper"] - rsets["simultaneous_lower"] + 1).median()
-        w_m = (rsets["marginal_upper"] - rsets["marginal_lower"] + 1).median()
+        w_s, w_m = a.rank_sets.widths()[["simultaneous", "marginal"]].median()
         doc.add(f"<p>Rank confidence sets (Mogstad, Romano, Shaikh &amp; Wilhelm 2024) under "
                 f"<b>{esc(a.rank_sets.assumption)}</b>: the index is recomputed with the nominal "
                 f"method on each perturbed data set, so all draws share one score scale; the "
@@ -410,18 +386,6 @@ def _index_sections(doc: _Doc, a) -> None:
     else:
         doc.add('<p class="note">No published ranking was given for this index.</p>')
     doc.tables[f"{root}_rankings"] = a.rankings()
-
-
-def _equal_loading_pairs(fw) -> list[tuple[str, tuple[str, str]]]:
-    """(node, (indicator, indicator)) for every node with exactly two children, both
-    indicators: under ``two_child="equal"`` they share one loading in the Bayesian model."""
-    out = []
-    inds = set(fw.indicators)
-    for n in fw.aggregates:
-        kids = list(fw.children(n))
-        if len(kids) == 2 and set(kids) <= inds:
-            out.append((n, (kids[0], kids[1])))
-    return out
 
 
 def _profile_html(doc: _Doc, p) -> None:

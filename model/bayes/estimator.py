@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..framework import Framework
-from .structure import LatentStructure, Standardised, standardise
+from .structure import LatentStructure, standardise
 from .summaries import hdi, ranks_desc
 
 _LIKELIHOODS = ("normal", "student_t")

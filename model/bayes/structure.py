@@ -219,3 +219,22 @@ def standardise(X: pd.DataFrame, framework: Framework) -> Standardised:
     if empty:
         raise DataError(f"units with no observed indicator: {empty[:8]}")
     return Standardised((raw - mean) / sd, mask, mean, sd, X.index, inds)
+
+
+def equal_loading_pairs(framework: Framework) -> list[tuple[str, tuple[str, str]]]:
+    """(node, (indicator, indicator)) for every node with exactly two children, both
+    indicators: under ``two_child="equal"`` they share one loading by construction."""
+    inds = set(framework.indicators)
+    out = []
+    for n in framework.aggregates:
+        kids = list(framework.children(n))
+        if len(kids) == 2 and set(kids) <= inds:
+            out.append((n, (kids[0], kids[1])))
+    return out
+
+
+def collapsed_nodes(framework: Framework) -> list[str]:
+    """Aggregates below the root with a single indicator: the model collapses them, so that
+    indicator loads directly on the parent's latent score."""
+    return [c for c in framework.aggregates if c != framework.root
+            and len(framework.indicators_under(c)) == 1]

@@ -492,7 +492,7 @@ def attribute_stages(result_a, result_b, stages=None,
     for r in range(k + 1):
         for T in itertools.combinations(range(k), r):
             combos[frozenset(T)] = done[frozenset(i for j in T for i in chosen[j])]
-    base, full = combos[frozenset()], combos[frozenset(range(k))]
+    base = combos[frozenset()]
     if nodes is None:
         codes = [framework.root]
     elif nodes == "all":
