@@ -320,8 +320,8 @@ class IndexAudit(Result):
         if h.get("max_rhat") is not None:
             s.add_text(f"Bayesian model: max R-hat {h['max_rhat']:.3f}.")
         s.add_table(pd.DataFrame([{"stage": k, "state": v.state, "seconds": v.seconds,
-                                   "message": v.message} for k, v in self.status.items()]),
-                    "Stages", max_rows=None)
+                                   "message": _short(v.message)}
+                                  for k, v in self.status.items()]), "Stages", max_rows=None)
         return s
 
     def _repr_lines(self):
@@ -372,6 +372,10 @@ class Audit(Result):
     def _repr_lines(self):
         return [f"{k}: {', '.join(s for s, v in a.status.items() if v.ok)}"
                 for k, a in self.indices.items()]
+
+
+def _short(text: str, n: int = 70) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 # ------------------------------------------------------------------------ stages

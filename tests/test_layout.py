@@ -98,4 +98,10 @@ def test_every_package_folder_is_listed_in_pyproject():
         for init in (ROOT / folder).rglob("__init__.py"):
             rel = init.parent.relative_to(ROOT / folder)
             found.add(".".join([pkg, *rel.parts]))
+    # the bundled data folders are namespace packages holding only package data
+    for sub in (ROOT / mapping["cityindex.data"]).iterdir():
+        if sub.is_dir() and not sub.name.startswith((".", "_")) and any(sub.iterdir()):
+            found.add(f"cityindex.data.{sub.name}")
     assert found == listed, f"not listed: {sorted(found - listed)}; stale: {sorted(listed - found)}"
+    data = set(conf["package-data"])
+    assert data == {p for p in listed if p.startswith("cityindex.data")}, data
