@@ -37,10 +37,44 @@ FW = small_framework()
 
 # ---------------------------------------------------------------- no sampling
 def test_import_is_lazy():
-    code = "import sys, model.bayes; print('pymc' in sys.modules, 'pytensor' in sys.modules)"
+    code = ("import sys, cityindex.model.bayes, cityindex.model.bayes.fast; "
+            "print('pymc' in sys.modules, 'pytensor' in sys.modules, 'numba' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                          text=True, check=True).stdout.split()
-    assert out == ["False", "False"]
+    assert out == ["False", "False", "False"]
+
+
+@pytest.mark.slow  # compiles three PyMC models (the oracle)
+@pytest.mark.parametrize("shape,missing", [
+    ({"D1": [3, 2], "D2": [3, 1], "D3": [3, 3]}, 0.15),   # shared γ, collapsed and 2-λ nodes
+    ({"A": [2], "B": [4]}, 0.3),                           # no γ at all
+    ({"A": [3, 3, 2], "B": [2, 2]}, 0.0),                  # no missing cell
+])
+def test_compiled_kernel_equals_pymc_logp_and_gradient(shape, missing):
+    """The compiled marginal posterior (model.bayes.fast) equals PyMC's model.logp() and
+    its gradient (unconstrained scale, Jacobians included) at random points, on missing
+    patterns of every kind."""
+    from cityindex.model.bayes.fast import MarginalPosterior
+    from cityindex.model.bayes.models import build_marginal
+
+    fw = framework_of_shape(shape, flip_every=3, name="k")
+    sim = simulate(fw, 60, missing_rate=missing, seed=5)
+    struct = LatentStructure.from_framework(fw, "equal")
+    data = standardise(sim.X, fw)
+    model = build_marginal(struct, data)
+    lp, dlp = model.compile_logp(jacobian=True), model.compile_dlogp(jacobian=True)
+    post = MarginalPosterior(struct, data)
+    P, L, G = len(struct.indicators), struct.n_lambda, struct.n_gamma
+    assert [v.name for v in model.value_vars][:2] == ["alpha", "reliability_logodds__"]
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        x = rng.normal(0, 1.5, P + L + G)
+        point = {"alpha": x[:P], "reliability_logodds__": x[P:P + L]}
+        if G:
+            point["gamma_logodds__"] = x[P + L:]
+        mine, grad = post.logp_grad(x)
+        assert mine == pytest.approx(float(lp(point)), rel=1e-10, abs=1e-6)
+        np.testing.assert_allclose(grad, dlp(point), rtol=1e-8, atol=1e-8)
 
 
 def test_structure_identification_rules():
@@ -183,3 +217,34 @@ def test_compare_likelihoods_small():
     assert set(comp.index) == {"normal", "student_t"}
     assert "nu" in fits["student_t"].posterior_["posterior"]
     assert not fits["normal"].convergence_["marginalised"]
+
+
+def test_vectorised_diagnostics_equal_arviz():
+    """R-hat (rank-normalised split, bulk and tail) and bulk/tail ESS of many series at once
+    equal ArviZ's per-series values, on AR(1) chains from fast to very slow mixing, a chain
+    that is off, ties, and a constant series."""
+    import arviz as az
+    import xarray as xr
+
+    from cityindex.model.bayes.summaries import ess_bulk, ess_tail, rhat_rank
+
+    rng = np.random.default_rng(3)
+    K, n = 12, 400
+    phi = np.linspace(0.0, 0.97, K)
+    x = np.zeros((4, n, K))
+    for t in range(1, n):
+        x[:, t] = phi * x[:, t - 1] + rng.normal(size=(4, K))
+    x[2, :, :3] += 0.5                       # one chain off for three series
+    x[:, :, 5] = np.round(x[:, :, 5])        # ties
+    x[:, :, 7] = 2.0                         # constant
+    ds = xr.Dataset({"v": (("chain", "draw", "k"), x)})
+    ref_r = np.asarray(az.rhat(ds)["v"])
+    got_r = rhat_rank(x)
+    np.testing.assert_allclose(np.delete(got_r, 7), np.delete(ref_r, 7), rtol=1e-12)
+    assert np.isnan(got_r[7])
+    np.testing.assert_allclose(ess_bulk(x), np.asarray(az.ess(ds, method="bulk")["v"]),
+                               rtol=1e-10)
+    np.testing.assert_allclose(ess_tail(x, 0.05),
+                               np.asarray(az.ess(ds, method="tail", prob=0.05)["v"]),
+                               rtol=1e-10)
+    assert got_r[4] < 1.01 < got_r[0]        # the off chain is caught

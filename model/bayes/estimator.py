@@ -62,7 +62,10 @@ class LatentScoreModel:
         Seeds the sampler and the conditional score draws.
     target_accept : float
     sampler : str or None
-        ``nuts_sampler`` of ``pm.sample``; None auto-selects nutpie when installed.
+        None or ``"fast"`` (default): the Gaussian marginal model runs on the compiled
+        log posterior of :mod:`.fast` with nutpie's NUTS (no PyMC graph to compile); otherwise
+        the ``nuts_sampler`` of ``pm.sample`` for the PyMC model ("nutpie", "pymc", …), also
+        used for the explicit and Student-t models.
     two_child : {"equal", "free"}
     strict : bool
         Raise :class:`ConvergenceError` instead of warning.
@@ -130,26 +133,33 @@ class LatentScoreModel:
         Returns self. Warns :class:`ConvergenceWarning` (or raises :class:`ConvergenceError`
         with ``strict``) when max R-hat > 1.01 or any transition diverged.
         """
-        import pymc as pm
         import xarray as xr
 
         from .models import build_explicit, build_marginal, conditional_scores
+
+        if not (self._marginal and self.sampler in (None, "fast")):
+            import pymc as pm
 
         self.framework_ = framework
         self.structure_ = struct = LatentStructure.from_framework(framework, self.two_child)
         self.data_ = data = standardise(X, framework)
         self.X_ = X[struct.indicators].apply(pd.to_numeric).astype(float)
-        model = (build_marginal(struct, data) if self._marginal
-                 else build_explicit(struct, data, self.likelihood))
         cores = self.cores or min(self.chains, os.cpu_count() or 1)
         t0 = time.perf_counter()
-        with model, warnings.catch_warnings():
-            warnings.filterwarnings("ignore", category=FutureWarning)
-            warnings.filterwarnings("ignore", category=DeprecationWarning)
-            dt = pm.sample(draws=self.draws, tune=self.tune, chains=self.chains, cores=cores,
-                           random_seed=self.seed, nuts_sampler=self.sampler,
-                           nuts={"target_accept": self.target_accept},
-                           progressbar=self.progressbar, compute_convergence_checks=False)
+        if self._marginal and self.sampler in (None, "fast"):
+            dt = self._sample_fast(struct, data, cores)
+            model = None
+        else:
+            model = (build_marginal(struct, data) if self._marginal
+                     else build_explicit(struct, data, self.likelihood))
+            with model, warnings.catch_warnings():
+                warnings.filterwarnings("ignore", category=FutureWarning)
+                warnings.filterwarnings("ignore", category=DeprecationWarning)
+                dt = pm.sample(draws=self.draws, tune=self.tune, chains=self.chains,
+                               cores=cores, random_seed=self.seed,
+                               nuts_sampler=self.sampler or "nutpie",
+                               nuts={"target_accept": self.target_accept},
+                               progressbar=self.progressbar, compute_convergence_checks=False)
         t1 = time.perf_counter()
         post = dt["posterior"].to_dataset()
         if self._marginal:
@@ -177,6 +187,30 @@ class LatentScoreModel:
         self._diagnose(sampling_s=t1 - t0, postprocess_s=time.perf_counter() - t1)
         return self
 
+    def _sample_fast(self, struct, data, cores: int):
+        """NUTS on the compiled marginal posterior (:mod:`.fast`): a DataTree with the groups
+        ``posterior`` (alpha, reliability, gamma, loading, sigma) and ``sample_stats``."""
+        import xarray as xr
+
+        from .fast import MarginalPosterior, sample_marginal
+
+        post = MarginalPosterior(struct, data)
+        x, diverging = sample_marginal(post, draws=self.draws, tune=self.tune,
+                                       chains=self.chains, cores=cores, seed=int(self.seed),
+                                       target_accept=self.target_accept)
+        p = post.split(x)
+        dims = {"alpha": "indicator", "reliability": "loading_param", "gamma": "gamma_param",
+                "loading": "indicator", "sigma": "indicator"}
+        coords = {"chain": np.arange(self.chains), "draw": np.arange(self.draws),
+                  "indicator": struct.indicators, "loading_param": struct.lambda_names,
+                  "gamma_param": struct.gamma_names}
+        ds = xr.Dataset({k: (("chain", "draw", dims[k]), v) for k, v in p.items()
+                         if k != "gamma" or struct.n_gamma}, coords=coords,
+                        attrs={"inference_library": "nutpie (compiled marginal kernel)"})
+        stats = xr.Dataset({"diverging": (("chain", "draw"), diverging)},
+                           coords={"chain": coords["chain"], "draw": coords["draw"]})
+        return xr.DataTree.from_dict({"posterior": ds, "sample_stats": stats})
+
     def _param_names(self) -> list[str]:
         names = ["alpha", "reliability"]
         if self.structure_.n_gamma:
@@ -186,16 +220,26 @@ class LatentScoreModel:
         return names
 
     def _diagnose(self, sampling_s: float, postprocess_s: float) -> None:
+        """R-hat and ESS of every parameter (``arviz.summary``) and of the index's latent
+        score of every unit (vectorised rank-normalised split R-hat, bulk and tail ESS with
+        the 5 %/95 % quantiles; :mod:`.summaries`, equal to ArviZ's values). The scores of
+        lower nodes are draws given the parameters and the data, so their mixing follows the
+        parameters'; they are left out for speed."""
         import arviz as az
+
+        from .summaries import ess_bulk, ess_tail, rhat_rank
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             diag = az.summary(self.posterior_, var_names=self._param_names(),
                               kind="diagnostics")
-            sc = self._post[["score"]]
-            s_rhat = float(np.asarray(az.rhat(sc)["score"]).max())
-            s_ess = float(np.asarray(az.ess(sc, method="bulk")["score"]).min())
-            s_tail = float(np.asarray(az.ess(sc, method="tail")["score"]).min())
+        root = self.structure_.nodes.index(self.framework_.root)
+        sc = self._post["score"].values[..., root]             # (chain, draw, unit)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            s_rhat = float(np.nanmax(rhat_rank(sc)))
+            s_ess = float(np.nanmin(ess_bulk(sc)))
+            s_tail = float(np.nanmin(ess_tail(sc)))
         self.diagnostics_ = diag
         stats = self.posterior_["sample_stats"]
         div = int(stats["diverging"].sum()) if "diverging" in stats else 0
@@ -210,6 +254,7 @@ class LatentScoreModel:
             "postprocess_s": round(postprocess_s, 2),
             "marginalised": self._marginal,
             "sampler": str(self.posterior_["posterior"].attrs.get("inference_library", "")),
+            "diagnosed": "parameters and the index's latent score of every unit",
         }
         bad = self.convergence_["max_rhat"] > 1.01 or div > 0
         if bad:
@@ -395,13 +440,35 @@ class LatentScoreModel:
         import pymc as pm
 
         if "log_likelihood" not in self.posterior_.children:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                pm.compute_log_likelihood(self.posterior_, var_names=["x"], model=self.model_,
-                                          progressbar=False)
+            if self.model_ is None:           # the compiled marginal kernel: no PyMC model
+                self._marginal_log_likelihood()
+            else:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    pm.compute_log_likelihood(self.posterior_, var_names=["x"],
+                                              model=self.model_, progressbar=False)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return az.loo(self.posterior_, var_name="x")
+
+    def _marginal_log_likelihood(self) -> None:
+        """Pointwise log p(x_c,O | params) per posterior draw (tree messages, vectorised over
+        draws) as the ``log_likelihood`` group, variable ``x`` (chain, draw, unit)."""
+        import xarray as xr
+
+        from .models import tree_messages
+
+        st, d = self.structure_, self.data_
+        gamma = self._flat("gamma") if st.n_gamma else np.zeros((self.chains * self.draws, 0))
+        ll = np.concatenate([
+            tree_messages(st, d.filled, d.mask.astype(float), self._flat("alpha")[sl],
+                          self._flat("loading")[sl], self._flat("sigma")[sl], gamma[sl])[0]
+            for sl in (slice(lo, lo + 500) for lo in range(0, len(gamma), 500))])
+        ll = ll.reshape(self.chains, self.draws, -1)
+        self.posterior_["log_likelihood"] = xr.DataTree(xr.Dataset(
+            {"x": (("chain", "draw", "unit"), ll)},
+            coords={"chain": np.arange(self.chains), "draw": np.arange(self.draws),
+                    "unit": [str(u) for u in d.units]}))
 
     def save(self, path: str | Path) -> Path:
         """Write ``posterior_`` (all groups) to netCDF (h5netcdf); read back with
