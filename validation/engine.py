@@ -22,6 +22,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from cityindex.model.aggregate import rank_desc
+from cityindex.model.batch import normalise_many
 from cityindex.model.data import IndicatorData
 from cityindex.model.errors import DataError, MethodError
 from cityindex.model.framework import Framework
@@ -131,31 +132,51 @@ def prepare(result: IndexResult, space=None, seed: int | None = None) -> Prepare
                 spec = spec.replace(a.path, a.values[lv])
         return spec
 
-    # --- normalised matrices, one per combination of pre-aggregation alternatives
-    noise_draws = {}
-    Z, Z_labels = [], []
-    for combo in itertools.product(*[range(space.assumptions[j].n_levels) for j in pre_ids]):
-        assign = list(zip(pre_ids, combo))
+    # --- normalised matrices, one per combination of pre-aggregation alternatives; the
+    # combinations that perturb the data (measurement noise) go through the pre-aggregation
+    # stages together, one batch per method alternative (model.batch), not one pipeline each
+    label_of = lambda assign: ", ".join(f"{space.assumptions[j].name}="  # noqa: E731
+                                        f"{space.assumptions[j].label(lv)}"
+                                        for j, lv in assign) or "nominal"
+    combos = [list(zip(pre_ids, c)) for c in itertools.product(
+        *[range(space.assumptions[j].n_levels) for j in pre_ids])]
+    Z: list = [None] * len(combos)
+    Z_labels = [label_of(assign) for assign in combos]
+    noise_draws: dict[int, np.ndarray] = {}
+    batches: list[tuple[MethodSpec, list[int], list[np.ndarray]]] = []
+    for ci_, assign in enumerate(combos):
         spec = spec_for(assign)
-        d = data
+        noisy = None
         for j, lv in assign:
             a = space.assumptions[j]
             if a.kind == "measurement":
                 if lv not in noise_draws:
-                    noise_draws[lv] = _noisy_data(data, a, np.random.default_rng([seed, 7, lv]))
-                d = noise_draws[lv]
+                    noise_draws[lv] = _noisy_values(data, a, fw.indicators,
+                                                    np.random.default_rng([seed, 7, lv]))
+                noisy = noise_draws[lv]
+        if noisy is not None:
+            batch = next((b for b in batches if b[0] == spec), None)
+            if batch is None:
+                batch = (spec, [], [])
+                batches.append(batch)
+            batch[1].append(ci_)
+            batch[2].append(noisy)
+            continue
         try:
             # the nominal alternative is the result itself: never recompute it
-            res = result if (d is data and spec == method) else compute_index(fw, d, spec)
+            res = result if spec == method else compute_index(fw, data, spec)
         except (DataError, MethodError) as exc:
-            label = ", ".join(f"{space.assumptions[j].name}={space.assumptions[j].label(lv)}"
-                              for j, lv in assign)
-            raise type(exc)(f"alternative [{label}]: {exc}") from None
+            raise type(exc)(f"alternative [{label_of(assign)}]: {exc}") from None
         if list(res.normalised.index) != units:
             raise MethodError("an alternative changed the set of screened units")
-        Z.append(res.normalised[fw.indicators].to_numpy(dtype=float))
-        Z_labels.append(", ".join(f"{space.assumptions[j].name}={space.assumptions[j].label(lv)}"
-                                  for j, lv in assign) or "nominal")
+        Z[ci_] = res.normalised[fw.indicators].to_numpy(dtype=float)
+    for spec, idx, raws in batches:
+        try:
+            many = normalise_many(result, np.stack(raws), spec)
+        except (DataError, MethodError) as exc:
+            raise type(exc)(f"alternative [{label_of(combos[idx[0]])}]: {exc}") from None
+        for k, ci_ in enumerate(idx):
+            Z[ci_] = many[k]
 
     # --- aggregation alternatives: per-node method and base weights
     agg_methods, agg_weights = [], []
@@ -225,17 +246,23 @@ def prepare(result: IndexResult, space=None, seed: int | None = None) -> Prepare
                     result.index_ranks.to_numpy(dtype=float), space, seed)
 
 
-def _noisy_data(data: IndicatorData, a: Assumption, rng: np.random.Generator) -> IndicatorData:
-    values = data.values.copy()
+def _noisy_values(data: IndicatorData, a: Assumption, indicators: list[str],
+                  rng: np.random.Generator) -> np.ndarray:
+    """One draw of measurement noise on the data: array (units, indicators) of every unit of
+    ``data`` (its rows), for ``indicators`` (multiplicative x(1 + ε) or additive x + ε·SD(x),
+    ε ~ N(0, sd²) per value)."""
+    X = data.values[indicators].to_numpy(dtype=float, copy=True)
+    col = {c: j for j, c in enumerate(indicators)}
     sd = a.params["sd"]
     for c in a.params["indicators"]:
         s = sd.get(c, 0.0) if isinstance(sd, dict) else float(sd)
-        eps = rng.normal(0.0, s, size=len(values))
+        eps = rng.normal(0.0, s, size=X.shape[0])
+        j = col[c]
         if a.params["kind"] == "multiplicative":
-            values[c] = values[c] * (1.0 + eps)
+            X[:, j] = X[:, j] * (1.0 + eps)
         else:
-            values[c] = values[c] + eps * np.nanstd(values[c])
-    return IndicatorData(values, data.meta, data.source + " (+measurement noise)", data.sha256)
+            X[:, j] = X[:, j] + eps * np.nanstd(X[:, j])
+    return X
 
 
 def _weights_for(p: Prepared, L: np.ndarray, agg_id: np.ndarray) -> np.ndarray:
