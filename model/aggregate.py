@@ -166,27 +166,13 @@ def aggregate(X: np.ndarray, w: np.ndarray, method: str = "arithmetic", p: float
 
 
 def rank_desc(scores: np.ndarray, axis: int = -1, rtol: float = 1e-10) -> np.ndarray:
-    """Ranks with 1 = highest score, ties sharing the smallest rank ("min"), NaN kept as NaN.
+    """Ranks with 1 = highest score, ties sharing the smallest rank ("min"), NaN not ranked.
 
-    Works along ``axis`` of an array of any shape (replications × units, …). Scores closer
-    than ``rtol`` × max(1, max |score|) to the next higher one are ties: units whose scores are
-    equal in exact arithmetic can differ in the last bits with the order of summation, and must
-    not be ranked apart by that (the same lesson as Copeland's half-sums, case B08).
+    The default conventions of :func:`cityindex.model.ranking.rank_scores` (kept under this name
+    for callers that want no rounding and minimum ties): works along ``axis`` of an array of any
+    shape (replications × units, …); scores closer than ``rtol`` × max(1, max |score|) to the
+    next higher one are ties (case B08); a NaN score gets no rank and does not count.
     """
-    s = np.moveaxis(np.asarray(scores, float), axis, -1)
-    nan = np.isnan(s)
-    filled = np.where(nan, -np.inf, s)
-    order = np.argsort(-filled, axis=-1, kind="stable")
-    srt = np.take_along_axis(filled, order, axis=-1)
-    with np.errstate(invalid="ignore"):
-        scale = np.maximum(1.0, np.max(np.abs(np.where(nan, 0.0, s)), axis=-1, keepdims=True)) \
-            if s.shape[-1] else np.ones(s.shape[:-1] + (1,))
-        gap = srt[..., :-1] - srt[..., 1:]
-        new = np.concatenate([np.ones(srt.shape[:-1] + (1,), bool),
-                              ~(gap <= rtol * scale)], axis=-1)
-    pos = np.arange(1, s.shape[-1] + 1, dtype=float) * np.ones(s.shape)
-    start = np.maximum.accumulate(np.where(new, pos, 0.0), axis=-1)  # rank of each tie group
-    r = np.empty_like(start)
-    np.put_along_axis(r, order, start, axis=-1)
-    r = np.where(nan, np.nan, r)
-    return np.moveaxis(r, -1, axis)
+    from .ranking import rank_scores
+
+    return rank_scores(scores, ties="min", axis=axis, rtol=rtol)

@@ -8,6 +8,7 @@ A spec is a YAML mapping with one section per stage (see DESIGN.md), e.g.::
     normalisation: {method: minmax, range: [0, 100]}
     aggregation: {method: arithmetic}
     weights: {P1: 0.7, P2: 0.3}          # optional: replaces framework weights
+    ranking: {round: 3, ties: min}       # publication conventions (model.ranking)
     overrides:
       levels: {2: {aggregation: {method: geometric}}}
       nodes: {Flights: {treatment: {method: none}}}
@@ -30,7 +31,8 @@ import yaml
 from .errors import MethodError, read_yaml
 
 from . import stages as registry
-from .stages import PLAIN_STAGES, METHOD_STAGES as STAGES_PER_NODE
+from .ranking import TIES, check_ranking
+from .stages import PLAIN_PER_NODE, PLAIN_STAGES, METHOD_STAGES as STAGES_PER_NODE
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "denomination": {"enabled": True},
@@ -40,6 +42,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "treatment": {"method": "none"},
     "normalisation": {"method": "minmax", "range": [0.0, 100.0]},
     "aggregation": {"method": "arithmetic"},
+    "ranking": {"round": None, "ties": "min", "publish": "rounded"},
 }
 TOP_KEYS = set(registry.METHOD_STAGES) | set(PLAIN_STAGES) | {"weights", "overrides", "name",
                                                      "description", "seed"}
@@ -89,6 +92,7 @@ PARAM_CHECKS: dict[str, tuple[Any, str]] = {
     "force_include": (_is_codes, "a list of unit codes"),
     "force_exclude": (_is_codes, "a list of unit codes"),
     "measure": (lambda v: v in ("imputed", "denominated"), "'imputed' or 'denominated'"),
+    "ties": (lambda v: v in TIES, "one of " + ", ".join(TIES)),
 }
 
 
@@ -109,6 +113,8 @@ def _check_stage(stage: str, section: Any, where: str, partial: bool = False) ->
             raise MethodError(f"{where}unknown key(s) {sorted(unknown)} in '{stage}'; valid: "
                               f"{sorted(PLAIN_STAGES[stage])}")
         _check_params(stage, section, where)
+        if stage == "ranking":
+            check_ranking(section, where)
         return
     methods = registry.stage_methods()[stage]
     method = section.get("method")
@@ -209,9 +215,9 @@ class MethodSpec:
         if not isinstance(sect, Mapping):
             raise MethodError(f"{where}must be a mapping of stage sections")
         for stage, body in sect.items():
-            if stage not in STAGES_PER_NODE:
+            if stage not in STAGES_PER_NODE and stage not in PLAIN_PER_NODE:
                 raise MethodError(f"{where}stage '{stage}' cannot be overridden per node/level; "
-                                  f"valid: {sorted(STAGES_PER_NODE)}")
+                                  f"valid: {sorted(STAGES_PER_NODE + PLAIN_PER_NODE)}")
             _check_stage(stage, body, where, partial=True)
         return {k: dict(v) for k, v in sect.items()}
 
@@ -295,6 +301,17 @@ class MethodSpec:
                 out.update(layer)
         if out.get("method") is not None:
             out = {**registry.param_defaults(stage, out["method"]), **out}
+        return out
+
+    def resolve_ranking(self, code: str | None = None, level: int | None = None) -> dict:
+        """The publication conventions (``ranking`` keys) of node ``code`` at ``level``: the
+        section, then its level override, then its node override, keys merged (see
+        :func:`cityindex.model.ranking.ranking_for`)."""
+        out = dict(self.stages.get("ranking") or DEFAULTS["ranking"])
+        if level is not None:
+            out.update(self.level_overrides.get(level, {}).get("ranking", {}))
+        if code is not None:
+            out.update(self.node_overrides.get(code, {}).get("ranking", {}))
         return out
 
     def __eq__(self, other: object) -> bool:

@@ -11,10 +11,9 @@ normalisation, case B10).
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
-
 from . import stages
 from .errors import DataError, MethodError
+from .ranking import rank_scores
 from .stages import register
 
 
@@ -48,30 +47,50 @@ def zscore(x, mean=0.0, sd=1.0, code=""):
     return (x - np.nanmean(x)) / s * sd + mean
 
 
-def _rank(x, method):
+def _rank(x, ties):
+    """Ascending ranks of the observed values (1 = lowest), NaN kept (R's
+    ``rank(x, ties.method = ties, na.last = "keep")``); ties compared exactly, as R does."""
     out = np.full(x.shape, np.nan)
     obs = ~np.isnan(x)
-    out[obs] = stats.rankdata(x[obs], method=method)
+    out[obs] = rank_scores(x[obs], ties=ties, higher_is_better=False, rtol=0.0)
     return out
 
 
-@register("normalisation", "rank")
-def rank(x, code=""):
-    """Ranks, ties averaged (COINr ``n_rank``; 1 = lowest value)."""
-    return _rank(x, "average")
+_TIE_DOC = ("``ties``: how tied values are ranked — ``min`` (default, COINr's "
+            "``ties.method = \"min\"``), ``max``, ``average``, ``ordinal`` (R's \"first\") "
+            "or ``dense``.")
 
 
-@register("normalisation", "prank")
-def prank(x, code=""):
-    """Percentile rank in [0, 100]: (rank_min − 1)/(n − 1)·100 (COINr ``n_prank`` ×100)."""
+@register("normalisation", "rank", params={"ties"}, defaults={"ties": "min"})
+def rank(x, ties="min", code=""):
+    """Ranks, 1 = lowest (direction-adjusted) value, ties at the minimum by default: COINr 1.1.14
+    ``n_rank(x, ties.method = "min")`` = ``rank(x, ties.method, na.last = "keep")``
+    (R/normalise.R), applied to direction × x."""
+    return _rank(x, ties)
+
+
+@register("normalisation", "prank", params={"ties", "scale"},
+          defaults={"ties": "min", "scale": 1.0})
+def prank(x, ties="min", scale=1.0, code=""):
+    """Percentile rank (rank − 1)/(n − 1) × scale, n = observed values, rank with minimum ties:
+    COINr 1.1.14 ``n_prank(x, ties.method = "min")`` (R/normalise.R), in [0, 1] by default
+    (``scale: 100`` for percent), applied to direction × x."""
     n = np.sum(~np.isnan(x))
-    return (_rank(x, "min") - 1) / (n - 1) * 100
+    if n < 2:
+        raise DataError(f"column '{code}': percentile ranks need at least 2 observed values")
+    return (_rank(x, ties) - 1) / (n - 1) * scale
 
 
-@register("normalisation", "borda")
-def borda(x, code=""):
-    """Borda score: number of units with a lower value, rank_min − 1 (COINr ``n_borda``)."""
-    return _rank(x, "min") - 1
+@register("normalisation", "borda", params={"ties"}, defaults={"ties": "min"})
+def borda(x, ties="min", code=""):
+    """Borda score rank − 1 (with minimum ties: the number of units with a lower value): COINr
+    1.1.14 ``n_borda(x, ties.method = "min")`` (R/normalise.R), applied to direction × x, so a
+    direction −1 indicator gives its lowest value the highest score."""
+    return _rank(x, ties) - 1
+
+
+for _f in (rank, prank, borda):
+    _f.__doc__ += "\n\n    " + _TIE_DOC
 
 
 @register("normalisation", "fracmax")

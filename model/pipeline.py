@@ -17,7 +17,8 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from .aggregate import aggregate, rank_desc
+from .aggregate import aggregate
+from .ranking import Ranking, ranking_for
 from .data import IndicatorData, from_frame, read_data
 from .denominate import denominate
 from .errors import MethodError
@@ -46,7 +47,9 @@ class IndexResult(Result):
         cells by default; the imputed values with ``screening.measure: imputed``).
     aggregated : units × (indicators + aggregates): normalised indicators, then the score of
         every aggregate node, lowest level first (COINr's "Aggregated" data set).
-    scores, ranks : units × aggregates (rank 1 = highest score, ties share the lowest rank).
+    scores, ranks : units × aggregates (rank 1 = highest score; ties share the lowest rank
+        unless the method's ``ranking`` section says otherwise; a unit without a score is
+        not ranked). ``published_scores``: the scores as the conventions publish them.
     treatment : one row per indicator: skew/kurtosis before and after, action, points treated.
     treatment_flags : units × indicators: "", "winhi", "winlo", "log".
     screening : one row per unit: availability, kept, reason.
@@ -74,8 +77,24 @@ class IndexResult(Result):
 
     @property
     def ranks(self) -> pd.DataFrame:
+        """units × aggregates: ranks under each node's publication conventions (method key
+        ``ranking``: rounding, ties; :func:`cityindex.model.ranking.rank_scores`); a unit
+        without a score at a node is not ranked there (NaN)."""
         s = self.scores
-        return pd.DataFrame(rank_desc(s.to_numpy(), axis=0), index=s.index, columns=s.columns)
+        return pd.DataFrame({c: self.ranking(c).rank(s[c].to_numpy(), axis=0)
+                             for c in s.columns}, index=s.index, columns=s.columns)
+
+    def ranking(self, code: str) -> Ranking:
+        """The publication conventions of node ``code`` (:class:`~.ranking.Ranking`)."""
+        return ranking_for(self.method, code, self.framework.nodes[code].level)
+
+    @property
+    def published_scores(self) -> pd.DataFrame:
+        """units × aggregates: the scores as published (rounded where the node's ``ranking``
+        says ``round`` with ``publish: rounded``; otherwise the scores themselves)."""
+        s = self.scores
+        return pd.DataFrame({c: self.ranking(c).published(s[c].to_numpy()) for c in s.columns},
+                            index=s.index, columns=s.columns)
 
     @property
     def index_scores(self) -> pd.Series:
@@ -90,10 +109,12 @@ class IndexResult(Result):
         cols = {}
         order = [self.framework.root] + [c for c in reversed(self.framework.aggregates)
                                          if c != self.framework.root]
-        ranks = self.ranks
+        ranks, published = self.ranks, self.published_scores
         for code in order:
-            cols[f"{code}_score"] = self.aggregated[code]
-            cols[f"{code}_rank"] = ranks[code].astype("Int64")
+            cols[f"{code}_score"] = published[code]
+            r = ranks[code]
+            whole = bool(np.all(np.isnan(r) | (r == np.round(r))))
+            cols[f"{code}_rank"] = r.astype("Int64") if whole else r   # average ties: x.5
         table = pd.DataFrame(cols)
         table.index.name = "unit"
         return table.sort_values([f"{self.framework.root}_rank", f"{self.framework.root}_score"],

@@ -7,7 +7,8 @@ so a valid method name and its parameter keys are declared exactly once.
 
 Stages with a choice of method: ``imputation``, ``treatment``, ``normalisation``,
 ``aggregation`` (OECD/JRC Handbook 2008, Steps 3–6). Stages without one (``denomination``,
-``screening``) have a fixed set of keys in :data:`PLAIN_STAGES`.
+``screening``, and ``ranking``: the publication conventions of :mod:`.ranking`) have a fixed set
+of keys in :data:`PLAIN_STAGES`.
 """
 
 from __future__ import annotations
@@ -28,7 +29,10 @@ COMMON_PARAMS: dict[str, frozenset[str]] = {
 PLAIN_STAGES: dict[str, frozenset[str]] = {
     "denomination": frozenset({"enabled"}),
     "screening": frozenset({"min_availability", "force_include", "force_exclude", "measure"}),
+    "ranking": frozenset({"round", "ties", "publish"}),
 }
+#: plain sections that may also be overridden per level and per node
+PLAIN_PER_NODE = ("ranking",)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ Weighted means are written as  M⁻¹( Σ w·M(x) / Σ w )  with M = identity (a
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
@@ -56,6 +56,13 @@ class Prepared:
     nominal_ranks: np.ndarray              # (units,) index ranks of the nominal result
     space: UncertaintySpace | None = None  # what was prepared, with which seed
     seed: int = 0
+    rankings: dict = field(default_factory=dict)  # node code -> Ranking (publication conventions)
+
+    def rank(self, scores: np.ndarray, code: str) -> np.ndarray:
+        """Ranks of replications × units ``scores`` of node ``code`` under its publication
+        conventions (model.ranking; a rounding applies to each alternative's own scale)."""
+        conv = self.rankings.get(code)
+        return conv.rank(scores, axis=1) if conv is not None else rank_desc(scores, axis=1)
 
     def combo_ids(self, L: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         pre = _mixed_radix(L[:, self.pre_levels], self.pre_sizes)
@@ -243,7 +250,8 @@ def prepare(result: IndexResult, space=None, seed: int | None = None) -> Prepare
                     [space.assumptions[j].n_levels for j in pre_ids], agg_methods,
                     np.array(agg_weights), agg_ids,
                     [space.assumptions[j].n_levels for j in agg_ids], weight_factors,
-                    result.index_ranks.to_numpy(dtype=float), space, seed)
+                    result.index_ranks.to_numpy(dtype=float), space, seed,
+                    {c: result.ranking(c) for c in fw.aggregates})
 
 
 def _noisy_values(data: IndicatorData, a: Assumption, indicators: list[str],
@@ -336,10 +344,10 @@ def evaluate(p: Prepared, L: np.ndarray, nodes: Sequence[str] = ()) -> dict[str,
         root_scores[rows] = s[p.root]
         for c in nodes:
             node_scores[c][rows] = s[p.nodes.index(c)]
-    out = {"index": rank_desc(root_scores, axis=1).astype(np.float32),
+    out = {"index": p.rank(root_scores, p.nodes[p.root]).astype(np.float32),
            "index_scores": root_scores}
     for c, s in node_scores.items():
-        out[c] = rank_desc(s, axis=1).astype(np.float32)
+        out[c] = p.rank(s, c).astype(np.float32)
     return out
 
 
