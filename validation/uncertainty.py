@@ -91,29 +91,59 @@ class UncertaintyResult(Result):
 
 
 def rank_statistics(ranks: np.ndarray, nominal: np.ndarray, units: Sequence[str],
-                    percentiles=(5, 95), top_k=(10,), quantile_method: str = "inverted_cdf"
-                    ) -> pd.DataFrame:
+                    percentiles=(5, 95), top_k=(10,), quantile_method: str = "inverted_cdf",
+                    min_valid: int = 10) -> pd.DataFrame:
     """Per-unit statistics of a replications × units rank matrix.
 
     Quantiles of the ranks use numpy's "inverted_cdf" rule by default, so bands are whole ranks
     that occurred (the smallest rank r with P(rank ≤ r) ≥ p); ``quantile_method="linear"``
-    interpolates as R's type 7 does (COINr). ``width`` is upper − lower percentile. Returns a
-    DataFrame indexed by unit, sorted by nominal rank.
+    interpolates as R's type 7 does (COINr). ``width`` is upper − lower percentile.
+
+    A NaN rank (the unit has no score in that replication: not ranked there) is a degenerate
+    replicate of that unit and is dropped for that unit only: each unit's statistics rest on its
+    ``n_valid`` replications; a unit with fewer than ``min_valid`` gets no statistics (NaN) and
+    a ``note`` saying why. Returns a DataFrame indexed by unit, sorted by nominal rank (units
+    without a nominal rank last).
     """
+    import warnings
+
     R = np.asarray(ranks, dtype=float)
     lo, hi = percentiles[0], percentiles[-1]
-    q = np.percentile(R, list(percentiles), axis=0, method=quantile_method)
-    stats = {"nominal": nominal, "mean": R.mean(0), "median": np.median(R, 0)}
+    valid = ~np.isnan(R)
+    n_valid = valid.sum(0)
+    nominal = np.asarray(nominal, dtype=float)
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)   # units with no valid replication
+        if valid.all():
+            q = np.percentile(R, list(percentiles), axis=0, method=quantile_method)
+            mean, median = R.mean(0), np.median(R, 0)
+            sd = R.std(0, ddof=1) if R.shape[0] > 1 else np.zeros(R.shape[1])
+            shift = np.abs(R - nominal).mean(0)
+        else:
+            q = np.nanpercentile(R, list(percentiles), axis=0, method=quantile_method)
+            mean, median = np.nanmean(R, 0), np.nanmedian(R, 0)
+            sd = np.where(n_valid > 1, np.nanstd(R, 0, ddof=1), 0.0)
+            shift = np.nanmean(np.abs(R - nominal), 0)
+    few = n_valid < min(int(min_valid), R.shape[0])
+    blank = np.where(few, np.nan, 1.0)
+    stats = {"nominal": nominal, "n_valid": n_valid, "mean": mean * blank,
+             "median": median * blank}
     for p, row in zip(percentiles, q):
-        stats[f"q{p:g}"] = row
-    stats["sd"] = R.std(0, ddof=1) if R.shape[0] > 1 else np.zeros(R.shape[1])
-    stats["width"] = q[-1] - q[0]
-    stats["mean_abs_shift"] = np.abs(R - nominal).mean(0)
+        stats[f"q{p:g}"] = row * blank
+    stats["sd"] = sd * blank
+    stats["width"] = (q[-1] - q[0]) * blank
+    stats["mean_abs_shift"] = shift * blank
     for k in top_k:
-        stats[f"p_top{k}"] = (R <= k).mean(0)
+        stats[f"p_top{k}"] = np.where(few, np.nan, (R <= k).sum(0) / np.maximum(n_valid, 1))
     df = pd.DataFrame(stats, index=pd.Index(units, name="unit"))
+    if few.any():
+        df["note"] = np.where(n_valid == 0, "not ranked in any replication",
+                              [f"too few valid replications ({v} < {min_valid}); no band"
+                               for v in n_valid])
+        df.loc[~few, "note"] = ""
     df.attrs["band"] = (lo, hi)
-    return df.sort_values(["nominal", "median"])
+    df.attrs["quantile_method"] = quantile_method
+    return df.sort_values(["nominal", "median"], na_position="last")
 
 
 def uncertainty_analysis(result, space=None, n: int = 1000, *, seed: int | None = None,
@@ -182,12 +212,13 @@ def uncertainty_analysis(result, space=None, n: int = 1000, *, seed: int | None 
 
 def _node_statistics(R: np.ndarray, nominal: np.ndarray, units, percentiles, top_k,
                      quantile_method) -> pd.DataFrame:
-    """Rank statistics of one aggregate, over the replications where it is defined (a node
-    whose only indicator is left out has no score, hence no rank, in that replication)."""
+    """Rank statistics of one aggregate: a node whose only indicator is left out has no score,
+    hence no rank, in that replication; each unit's statistics rest on the replications where
+    it has a rank (``n_valid``; ``attrs["defined_share"]``: share of replications where the
+    node is defined)."""
     R = np.asarray(R, float)
-    ok = ~np.isnan(R).any(axis=1)
-    if ok.all() or not ok.any():
-        return rank_statistics(R, nominal, units, percentiles, top_k, quantile_method)
-    st = rank_statistics(R[ok], nominal, units, percentiles, top_k, quantile_method)
-    st.attrs["defined_share"] = float(ok.mean())
+    defined = ~np.isnan(R).all(axis=1)
+    st = rank_statistics(R, nominal, units, percentiles, top_k, quantile_method)
+    if not defined.all():
+        st.attrs["defined_share"] = float(defined.mean())
     return st

@@ -36,22 +36,28 @@ def _draws_matrix(draws: Any, units: Any) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"draws must be 2-D (n_draws, n_units), got shape {x.shape}")
     if x.shape[0] < 1 or x.shape[1] < 2:
         raise ValueError(f"draws need >= 1 draw and >= 2 units, got shape {x.shape}")
-    if not np.isfinite(x).all():
-        raise ValueError("draws contain non-finite values (NaN or inf)")
+    if np.isinf(x).any():
+        raise ValueError("draws contain non-finite values (inf); a degenerate draw of a unit "
+                         "is NaN (not ranked)")
     return x, _unit_labels(units, x.shape[1], default)
 
 
 def _rank_counts(ranks: np.ndarray) -> np.ndarray:
-    """counts[i, r-1] = #{draws with rank_i = r}, shape (K, K)."""
+    """counts[i, r-1] = #{draws with rank_i = r}, shape (K, K); NaN ranks (units not ranked in
+    a draw) are not counted."""
     n_draws, k = ranks.shape
-    flat = (np.arange(k, dtype=np.int64)[None, :] * k + (ranks.astype(np.int64) - 1)).ravel()
+    ok = ~np.isnan(ranks) if ranks.dtype.kind == "f" else np.ones(ranks.shape, bool)
+    rr = np.where(ok, ranks, 1).astype(np.int64)
+    flat = (np.arange(k, dtype=np.int64)[None, :] * k + (rr - 1))[ok]
     return np.bincount(flat, minlength=k * k).reshape(k, k)
 
 
-def _inv_cdf(cum: np.ndarray, n: int, q: float) -> np.ndarray:
-    """Smallest rank r with #{rank <= r} >= q * n (numpy's "inverted_cdf" quantile)."""
-    target = q * n
-    return (cum >= target - 1e-9 * max(n, 1)).argmax(axis=1) + 1
+def _inv_cdf(cum: np.ndarray, n: Any, q: float) -> np.ndarray:
+    """Smallest rank r with #{rank <= r} >= q * n (numpy's "inverted_cdf" quantile); ``n``
+    per unit (the unit's valid draws) or one number."""
+    n = np.broadcast_to(np.asarray(n, dtype=float), (cum.shape[0],))
+    target = (q * n)[:, None]
+    return (cum >= target - 1e-9 * np.maximum(n, 1)[:, None]).argmax(axis=1) + 1
 
 
 def rankogram(draws: Any, units: Sequence | None = None) -> pd.DataFrame:
@@ -70,8 +76,13 @@ def rankogram(draws: Any, units: Sequence | None = None) -> pd.DataFrame:
     x, labels = _draws_matrix(draws, units)
     counts = _rank_counts(draw_ranks(x))
     k = x.shape[1]
-    return pd.DataFrame(counts / x.shape[0], index=pd.Index(labels, name="unit"),
-                        columns=pd.Index(np.arange(1, k + 1), name="rank"))
+    n_valid = counts.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = counts / n_valid           # over each unit's valid draws (NaN: none)
+    out = pd.DataFrame(share, index=pd.Index(labels, name="unit"),
+                       columns=pd.Index(np.arange(1, k + 1), name="rank"))
+    out.attrs["n_valid"] = n_valid[:, 0].tolist()
+    return out
 
 
 def joint_rank_band(draws: Any, units: Sequence | None = None, *, alpha: float = 0.05,
@@ -177,39 +188,57 @@ def rank_summary(
     interval: tuple[float, float] = (0.05, 0.95),
     top_k: Sequence[int] | None = _DEFAULT_TOP_K,
     joint_alpha: float | None = None,
+    quantile: str = "inverted_cdf",
+    min_draws: int = 10,
 ) -> pd.DataFrame:
     """Rank summaries from score draws (posterior, bootstrap or Monte Carlo), one row per unit.
 
-    Every draw is ranked (1 = best, ties share the smallest rank).  Columns:
+    Every draw is ranked (1 = best, ties share the smallest rank). A NaN score is a degenerate
+    replicate of that unit: it is dropped for that unit only (never ranked, and not counted in
+    the other units' ranks of that draw); every statistic of a unit rests on its ``n_valid``
+    draws, and a unit with fewer than ``min_draws`` valid draws gets no summary (NaN) and a
+    ``note`` saying why. Columns:
 
+    * ``n_valid`` -- the draws the unit's statistics rest on;
     * ``mean_rank`` -- posterior mean rank = 1 + sum_k P(theta_k > theta_i) (Laird & Louis 1989,
       J. Educ. Stat. 14:29; optimal under squared-error loss, Lin et al. 2006, Bayesian Anal.);
-    * ``median_rank``, ``lower``, ``upper`` -- inverse-CDF (numpy "inverted_cdf") quantiles of the
-      rank at 0.5 and ``interval`` (equal-tailed; ranks are discrete);
+    * ``median_rank``, ``lower``, ``upper`` -- quantiles of the rank at 0.5 and ``interval``
+      (equal-tailed) by the rule ``quantile``: "inverted_cdf" (default: whole ranks that occurred;
+      numpy's rule) or "linear" (R's type 7, as COINr reports quantiles);
     * ``p_top_<k>`` -- P(rank <= k) for each k in ``top_k``;
-    * ``sucra`` -- (K - mean_rank) / (K - 1) (Salanti, Ades & Ioannidis 2011, J. Clin. Epidemiol.);
+    * ``sucra`` -- mean of (K_s - rank) / (K_s - 1) over the valid draws, K_s the units ranked in
+      draw s (= (K - mean_rank) / (K - 1) without NaN; Salanti, Ades & Ioannidis 2011);
     * ``joint_lower``, ``joint_upper`` -- Besag et al. (1995) joint band when ``joint_alpha``
-      is given (see :func:`joint_rank_band`).
+      is given (see :func:`joint_rank_band`; over the draws where every unit has a score);
+    * ``note`` -- empty, or why the unit has no summary.
 
     Parameters
     ----------
-    draws : array-like, DataFrame or ScoreDraws (with draws), shape (S, K)
+    draws : array-like, DataFrame or ScoreDraws (with draws), shape (S, K); NaN allowed
     units : K labels, optional (default DataFrame columns or 0..K-1)
     interval : (q_lo, q_hi) with 0 <= q_lo < q_hi <= 1
     top_k : ints in 1..K, optional
         Default (10,), dropped silently when K <= 10.
     joint_alpha : float in (0, 1), optional
+    quantile : "inverted_cdf" or "linear" (R type 7)
+    min_draws : int >= 1, the fewest valid draws a unit needs for a summary
 
     Raises
     ------
     ValueError
-        Non-2-D or non-finite draws, bad interval, top_k out of range, bad joint_alpha.
+        Non-2-D draws or draws with inf, bad interval, top_k out of range, bad joint_alpha,
+        unknown quantile rule, min_draws < 1.
     """
     x, labels = _draws_matrix(draws, units)
     n, k = x.shape
     q_lo, q_hi = (float(v) for v in interval)
     if not (0.0 <= q_lo < q_hi <= 1.0):
         raise ValueError(f"interval must satisfy 0 <= lo < hi <= 1, got {interval}")
+    if quantile not in ("inverted_cdf", "linear"):
+        raise ValueError(f"quantile must be 'inverted_cdf' or 'linear' (R type 7), got "
+                         f"{quantile!r}")
+    if int(min_draws) != min_draws or min_draws < 1:
+        raise ValueError(f"min_draws must be a positive integer, got {min_draws}")
     if top_k is _DEFAULT_TOP_K:  # default: P(rank <= 10) when there are more than 10 units
         top_k = [t for t in top_k if t < k]
     top_k = [int(t) for t in np.atleast_1d(top_k)] if top_k is not None else []
@@ -217,22 +246,63 @@ def rank_summary(
         if not 1 <= t <= k:
             raise ValueError(f"top_k values must lie in 1..{k}, got {t}")
     r = draw_ranks(x)
-    cum = np.cumsum(_rank_counts(r), axis=1)
-    mean_rank = r.mean(axis=0, dtype=float)
+    counts = _rank_counts(r)
+    n_valid = counts.sum(axis=1)
+    cum = np.cumsum(counts, axis=1)
+    rf = r.astype(float)
+    valid = ~np.isnan(rf)
+    k_s = valid.sum(axis=1, keepdims=True).astype(float)      # units ranked in each draw
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cnt = np.maximum(valid.sum(axis=0), 1)
+        mean_rank = np.where(n_valid > 0, np.where(valid, rf, 0.0).sum(axis=0) / cnt, np.nan)
+        sv = valid & (k_s > 1)
+        sucra = np.where(sv.any(axis=0), np.where(sv, (k_s - rf) / (k_s - 1), 0.0).sum(axis=0)
+                         / np.maximum(sv.sum(axis=0), 1), np.nan)
+    if quantile == "inverted_cdf":
+        med = _inv_cdf(cum, n_valid, 0.5).astype(float)
+        lo = (_inv_cdf(cum, n_valid, q_lo) if q_lo > 0
+              else cum.astype(bool).argmax(axis=1) + 1).astype(float)
+        hi = _inv_cdf(cum, n_valid, q_hi).astype(float)
+    else:
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)       # all-NaN units
+            med, lo, hi = np.nanquantile(rf, [0.5, q_lo, q_hi], axis=0, method="linear")
+    few = n_valid < int(min_draws)
+    note = np.where(n_valid == 0, "not ranked in any draw",
+                    np.char.add(np.char.add("too few valid draws (",
+                                            n_valid.astype(str)),
+                                f" < {int(min_draws)}); no interval"))
+    note = np.where(few, note, "")
+    blank = np.where(few, np.nan, 1.0)
     out = pd.DataFrame({
         "unit": labels,
-        "mean_rank": mean_rank,
-        "median_rank": _inv_cdf(cum, n, 0.5),
-        "lower": _inv_cdf(cum, n, q_lo) if q_lo > 0 else cum.astype(bool).argmax(axis=1) + 1,
-        "upper": _inv_cdf(cum, n, q_hi),
+        "n_valid": n_valid.astype(np.int64),
+        "mean_rank": mean_rank * blank,
+        "median_rank": med * blank,
+        "lower": lo * blank,
+        "upper": hi * blank,
     })
-    for t in top_k:
-        out[f"p_top_{t}"] = cum[:, t - 1] / n
-    out["sucra"] = (k - mean_rank) / (k - 1)
+    if not few.any() and n_valid.min() == n and quantile == "inverted_cdf":
+        for c in ("median_rank", "lower", "upper"):
+            out[c] = out[c].astype(np.int64)              # whole ranks, as before
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for t in top_k:
+            out[f"p_top_{t}"] = np.where(few, np.nan, cum[:, t - 1] / np.maximum(n_valid, 1))
+    out["sucra"] = sucra * blank
     if joint_alpha is not None:
-        band = joint_rank_band(x, labels, alpha=joint_alpha, ranks=r)
-        out["joint_lower"] = band["joint_lower"].to_numpy()
-        out["joint_upper"] = band["joint_upper"].to_numpy()
-        out.attrs["joint_coverage"] = band.attrs["coverage"]
-    out.attrs.update(interval=(q_lo, q_hi), n_draws=n)
+        complete = valid.all(axis=1)
+        if complete.sum() >= 1:
+            band = joint_rank_band(x[complete], labels, alpha=joint_alpha, ranks=r[complete])
+            out["joint_lower"] = band["joint_lower"].to_numpy()
+            out["joint_upper"] = band["joint_upper"].to_numpy()
+            out.attrs["joint_coverage"] = band.attrs["coverage"]
+            out.attrs["joint_n_draws"] = int(complete.sum())
+        else:
+            out["joint_lower"] = np.nan
+            out["joint_upper"] = np.nan
+            out.attrs["joint_note"] = "no draw in which every unit has a score"
+    out["note"] = note
+    out.attrs.update(interval=(q_lo, q_hi), n_draws=n, quantile=quantile,
+                     min_draws=int(min_draws))
     return out

@@ -25,55 +25,58 @@ __all__ = ["point_ranks", "draw_ranks", "ScoreDraws"]
 # ----------------------------------------------------------------------------------------------
 # ranks
 # ----------------------------------------------------------------------------------------------
-def point_ranks(scores: Any) -> np.ndarray:
+def point_ranks(scores: Any, ties: str = "min") -> np.ndarray:
     """Competition ("min") ranks, 1 = highest score: ``r_j = 1 + #{k : s_k > s_j}``.
 
     Parameters
     ----------
     scores : array-like, shape (n_units,) or (n_draws, n_units)
         Ranked along the last axis.
+    ties : tie convention of :func:`cityindex.model.ranking.rank_scores` (default "min").
 
     Returns
     -------
-    numpy.ndarray of int64, same shape as ``scores``.
+    numpy.ndarray, same shape as ``scores``: int64 when every score is a number; float64 with
+    NaN for the units whose score is NaN otherwise (NaN is never ranked and not counted, so the
+    ranks run 1..n over the units with a score), and float64 for ``ties="average"``.
     """
     x = np.asarray(scores, dtype=float)
-    if x.ndim == 1:
-        return draw_ranks(x[None, :])[0].astype(np.int64)
-    return draw_ranks(x).astype(np.int64)
+    r = draw_ranks(x[None, :], ties=ties)[0] if x.ndim == 1 else draw_ranks(x, ties=ties)
+    return r.astype(np.int64) if r.dtype.kind == "i" else r
 
 
-def draw_ranks(draws: Any) -> np.ndarray:
+def draw_ranks(draws: Any, ties: str = "min") -> np.ndarray:
     """Rank every row (draw) of an (S, K) array, 1 = highest, ties share the smallest rank.
 
-    Vectorised: one ``argsort`` along the rows, no Python loop over draws.
+    Vectorised (one sort along the rows, no Python loop over draws), through
+    :func:`cityindex.model.ranking.rank_scores` with exact ties. A NaN score (a degenerate
+    replicate of that unit) is never ranked: it gets NaN and does not count for the other units'
+    ranks in that draw.
 
     Parameters
     ----------
     draws : array-like, shape (S, K)
+    ties : "min" (default), "max", "dense", "average" or "ordinal".
 
     Returns
     -------
-    numpy.ndarray of int32, shape (S, K).
+    numpy.ndarray, shape (S, K): int32 when there is no NaN (and ties are not "average"),
+    float64 with NaN where the score is NaN otherwise.
 
     Raises
     ------
     ValueError
-        ``draws`` is not 2-D.
+        ``draws`` is not 2-D; unknown ``ties``.
     """
+    from cityindex.model.ranking import rank_scores
+
     x = np.asarray(draws, dtype=float)
     if x.ndim != 2:
         raise ValueError(f"draws must be 2-D (n_draws, n_units), got shape {x.shape}")
-    n_draws, k = x.shape
-    order = np.argsort(-x, axis=1, kind="stable")
-    v = np.take_along_axis(x, order, axis=1)
-    new_group = np.ones_like(v, dtype=bool)
-    new_group[:, 1:] = v[:, 1:] != v[:, :-1]
-    start = np.where(new_group, np.arange(k, dtype=np.int32)[None, :], 0)
-    np.maximum.accumulate(start, axis=1, out=start)
-    ranks = np.empty((n_draws, k), dtype=np.int32)
-    np.put_along_axis(ranks, order, start + 1, axis=1)
-    return ranks
+    r = rank_scores(x, ties=ties, axis=1, rtol=0.0)
+    if ties == "average" or np.isnan(r).any():
+        return r
+    return r.astype(np.int32)
 
 
 # ----------------------------------------------------------------------------------------------
