@@ -1,4 +1,6 @@
-"""``cityindex ranks``: rank confidence sets, τ-best set, pairwise matrix, published-rank audit."""
+"""``cityindex ranks``: rank confidence sets, τ-best set, pairwise matrix, published-rank audit;
+with ``--estimates FILE`` the same for any league table of estimates with standard errors
+(:mod:`.ranks_estimates`)."""
 
 from __future__ import annotations
 
@@ -24,8 +26,30 @@ def ranks(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
           sd: float = typer.Option(0.10, "--sd", min=0.0, help="Measurement error (relative sd) of "
                                                       "every indicator value."),
           draws: int = typer.Option(200, "--draws", min=10, help="Measurement-error draws."),
-          alpha: float = typer.Option(0.05, "--alpha", min=0.001, max=0.5,
-                                     help="1 − confidence level."),
+          alpha: Optional[float] = typer.Option(None, "--alpha", min=0.001, max=0.5,
+                                               help="1 − confidence level (or --level)."),
+          level: float = typer.Option(0.95, "--level", min=0.5, max=0.999,
+                                      help="Confidence level of every set and interval."),
+          quantile: str = typer.Option("inverted_cdf", "--quantile", help="Quantile rule of the "
+                                       "draws' rank intervals: inverted_cdf (whole ranks) or "
+                                       "type7 (R's default, as COINr)."),
+          estimates: Optional[Path] = typer.Option(None, "--estimates", help="A league table "
+                                                   "(CSV/XLSX: unit, estimate, SE) to give rank "
+                                                   "sets without our pipeline."),
+          unit_col: str = typer.Option("unit", "--unit-col", help="Unit column (--estimates)."),
+          estimate_col: str = typer.Option("estimate", "--estimate-col",
+                                           help="Estimate column (--estimates)."),
+          se_col: Optional[str] = typer.Option("se", "--se-col",
+                                               help="Standard-error column (--estimates)."),
+          cov: Optional[Path] = typer.Option(None, "--cov", help="Covariance matrix CSV "
+                                             "(labels in first column and header) instead of "
+                                             "--se-col (--estimates)."),
+          lower_better: bool = typer.Option(False, "--lower-better", help="Lower estimates "
+                                            "rank first (--estimates)."),
+          n_boot: int = typer.Option(1000, "--n-boot", min=10, help="Bootstrap draws R."),
+          seeds: int = typer.Option(20, "--seeds", min=1, help="Seeds over which the Monte "
+                                    "Carlo error of every bootstrap bound is measured "
+                                    "(--estimates)."),
           tau: int = typer.Option(10, "--tau", min=1, help="τ of the τ-best set."),
           top: int = typer.Option(50, "--top", min=2, help="Units in the pairwise matrix."),
           space: Optional[Path] = typer.Option(None, "--space", help="Uncertainty space "
@@ -45,6 +69,15 @@ def ranks(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
 
     from ..runio import manifest, run_folder, write_json
 
+    if alpha is not None:
+        level = 1.0 - alpha
+    alpha = round(1.0 - level, 12)
+    qrule = _quantile_rule(quantile)
+    if estimates is not None:
+        from .ranks_estimates import run_estimates
+
+        return run_estimates(estimates, unit_col, estimate_col, se_col, cov, lower_better,
+                             level, tau, n_boot, seed or 0, seeds, out)
     if source not in ("measurement", "uncertainty", "bayes"):
         raise MethodError(f"--source '{source}'; valid: measurement, uncertainty, bayes")
     inp = load_inputs(framework, data, method, out, seed)
@@ -53,9 +86,9 @@ def ranks(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
     S = _draws(source, result, ua, sd, draws).separable(seed=inp.seed)
     if S.note:
         typer.echo(f"note: {S.note}", err=True)
-    sets = rank_sets(S, alpha=alpha, seed=inp.seed)
-    table = _table(sets, S, result, tau)
-    best = tau_best(S, tau=tau, alpha=alpha, seed=inp.seed)
+    sets = rank_sets(S, alpha=alpha, seed=inp.seed, n_boot=n_boot)
+    table = _table(sets, S, result, tau, level, qrule)
+    best = tau_best(S, tau=tau, alpha=alpha, seed=inp.seed, n_boot=n_boot)
     top_units = list(result.index_ranks.sort_values().index[:top])
     pairs = pairwise_comparisons(S.subset(top_units), alpha=alpha, seed=inp.seed, form="long")
     audit = _published_audit(published, result, ua, table)
@@ -70,6 +103,8 @@ def ranks(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
             "ranks", method=inp.method, framework=inp.framework, data=inp.data, seed=inp.seed,
             extra={"tie_note": S.note, "source": source, "assumption": S.assumption,
                    "measurement_sd": sd, "draws": draws, "alpha": alpha, "tau": tau,
+                   "intervals": {"level": level, "quantile": qrule, "n_boot": n_boot},
+                   "ranking": result.ranking(result.framework.root).to_dict(),
                    "published": str(published) if published else None, "n_uncertainty": n}))
     typer.echo(sets.summary().as_text())
     if audit is not None:
@@ -97,12 +132,25 @@ def _draws(source: str, result, ua, sd: float, draws: int):
                                  "latent-score model (4 chains × 1,000 draws)")
 
 
-def _table(sets, S, result, tau: int):
-    """rank_sets.csv: the sets, the nominal rank, and rank summaries of the draws."""
+def _quantile_rule(quantile: str) -> str:
+    """numpy's name of a quantile rule given on the command line (type7 = R's default)."""
+    from cityindex.model.errors import MethodError
+
+    rules = {"inverted_cdf": "inverted_cdf", "type1": "inverted_cdf", "type7": "linear",
+             "linear": "linear"}
+    if quantile not in rules:
+        raise MethodError(f"--quantile '{quantile}'; valid: inverted_cdf, type7")
+    return rules[quantile]
+
+
+def _table(sets, S, result, tau: int, level: float = 0.90, quantile: str = "inverted_cdf"):
+    """rank_sets.csv: the sets, the nominal rank, and rank summaries of the draws (equal-tailed
+    intervals at ``level``, quantile rule ``quantile``)."""
     from cityindex.validation.rank_inference import rank_summary
 
     t = sets.to_frame()
-    summ = rank_summary(S, interval=(0.05, 0.95), top_k=(tau,))
+    half = (1.0 - level) / 2.0
+    summ = rank_summary(S, interval=(half, 1.0 - half), top_k=(tau,), quantile=quantile)
     summ = summ.rename(columns={c: f"draws_{c}" for c in summ.columns if c != "unit"})
     t = t.merge(summ, on="unit", how="left")
     t.insert(1, "nominal_rank", result.index_ranks.reindex(t["unit"]).to_numpy())
