@@ -58,6 +58,7 @@ class AuditSettings:
     rank_sd: float = 0.10            # measurement error (relative sd) for the rank sets
     rank_draws: int | None = None    # measurement-error draws (100 full / 30 quick)
     rank_alpha: float = 0.05         # 1 − confidence level of the rank sets
+    quantile: str = "inverted_cdf"   # quantile rule of the bands ("linear" = R type 7)
     profiles: list[str] = field(default_factory=list)
     light: bool = False              # only uncertainty and sensitivity (city profiles)
 
@@ -389,6 +390,7 @@ def _uncertainty(a: IndexAudit, s: AuditSettings, seed: int, prepared, progress)
     from cityindex.validation.uncertainty import uncertainty_analysis
 
     return uncertainty_analysis(a.result, a.space, n=s.n_ua, seed=seed, nodes=True,
+                                quantile_method=s.quantile,
                                 progress=progress, prepared=prepared)
 
 

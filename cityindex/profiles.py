@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from cityindex.model.ranking import rank_scores
+
 from cityindex.model.summary import Result, Summary, json_safe
 
 #: name columns looked for in a data set's unit metadata (non-bundled data such as COINr ASEM)
@@ -162,7 +164,8 @@ def _indicator_tables(a, code: str, n_ind: int) -> tuple[pd.DataFrame, pd.DataFr
     raw = res.raw.reindex(index=norm.index, columns=inds)
     observed = raw.notna()
     obs_norm = norm.where(observed)
-    ind_rank = obs_norm.rank(ascending=False, method="min")
+    ind_rank = pd.DataFrame(rank_scores(obs_norm.to_numpy(float), ties="min", axis=0, rtol=0.0),
+                            index=obs_norm.index, columns=obs_norm.columns)  # NaN: not ranked
     own = observed.loc[code]
     imputed = [i for i in inds if not own[i]]
     cols = ["indicator", "name", "value", "rank", "of"]

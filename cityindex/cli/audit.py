@@ -52,7 +52,10 @@ def audit(framework: Optional[List[str]] = FrameworksOpt, data: Optional[Path] =
                                                 "power of two (default 1024; 64 quick)."),
           profile: Optional[List[str]] = typer.Option(None, "--profile", help="City to "
                                                       "profile (repeatable)."),
-          quiet: bool = typer.Option(False, "--quiet", help="No progress bars.")):
+          quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+          quantile: str = typer.Option("inverted_cdf", "--quantile", help="Quantile rule of "
+                                       "the 5–95 % bands: inverted_cdf (whole ranks) or type7 "
+                                       "(R's default, as COINr).")):
     """Audit the index: coherence, weights, uncertainty, sensitivity, Bayes, rank sets,
     published comparison → a self-contained HTML report with figures and tables."""
     from cityindex.auditing import AuditSettings, audit as run_audit
@@ -61,9 +64,13 @@ def audit(framework: Optional[List[str]] = FrameworksOpt, data: Optional[Path] =
     from ..report.html import write_report
     from ..runio import manifest, run_folder
 
+    from .common import interval_conventions
+
+    iv = interval_conventions(0.90, quantile)
     out = out or Path("reports") / f"audit-{datetime.now():%Y%m%d-%H%M%S}"
     settings = AuditSettings(quick=quick, bayes=not no_bayes, seed=seed, n_ua=n, n_sa=n_sobol,
-                             profiles=list(profile or []), bayes_timeout=bayes_timeout)
+                             profiles=list(profile or []), bayes_timeout=bayes_timeout,
+                             quantile=iv["quantile"])
     inputs, results = _results(framework, data, method, seed, out)
     if settings.profiles:                       # fail early on an unknown city
         resolve_cities(settings.profiles, data=[x.data for x in inputs])
@@ -74,7 +81,10 @@ def audit(framework: Optional[List[str]] = FrameworksOpt, data: Optional[Path] =
                        "indices": {x.framework.root: {"framework": x.framework.origin,
                                                       "data_sha256": x.data.sha256}
                                    for x in inputs},
-                       "space": str(space or "bundled spaces/default.yaml")})
+                       "space": str(space or "bundled spaces/default.yaml"),
+                       "intervals": {"band": iv, "rank_sets_level":
+                                     round(1.0 - settings.rank_alpha, 12),
+                                     "bayes_level": 0.90}})
     with run_folder(out) as tmp:
         write_report(result, tmp, man)
     typer.echo(result.summary().as_text()

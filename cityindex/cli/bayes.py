@@ -26,6 +26,10 @@ def bayes(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
                                                         "PSIS-LOO (slow)."),
           strict: bool = typer.Option(False, "--strict", help="Exit non-zero if R-hat > 1.01 "
                                                               "or any divergence."),
+          level: float = typer.Option(0.90, "--level", min=0.5, max=0.999,
+                                      help="Level of the posterior rank intervals."),
+          quantile: str = typer.Option("inverted_cdf", "--quantile", help="Quantile rule of "
+                                       "the rank intervals: inverted_cdf or type7 (R's)."),
           out: Path = out_option("reports/bayes")):
     """Posterior latent scores, posterior ranks (median, 90% interval, P(top 10)), implied
     indicator weights beside nominal and PCA weights, diagnostics; posterior saved as netCDF."""
@@ -39,6 +43,9 @@ def bayes(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
 
     from ..runio import manifest, run_folder, write_json
 
+    from .common import interval_conventions
+
+    iv = interval_conventions(level, quantile)
     if likelihood not in ("normal", "student_t"):
         raise MethodError(f"--likelihood '{likelihood}'; valid: normal, student_t")
     inp = load_inputs(framework, data, method, out, seed)
@@ -47,6 +54,9 @@ def bayes(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         b = fit_bayes(result, likelihood=likelihood, chains=chains, draws=draws, tune=tune)
+    if iv["quantile"] != "inverted_cdf" or abs(level - 0.90) > 1e-12:
+        b.posterior_ranks = b.model.posterior_ranks(top_k=(10,), prob=level,
+                                                    quantile=iv["quantile"])
     with run_folder(out) as tmp:
         b.latent_scores.to_csv(tmp / "latent_scores.csv", index=False)
         ranks = b.posterior_ranks.copy()
@@ -73,6 +83,7 @@ def bayes(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
         write_json(tmp / "manifest.json", manifest(
             "bayes", method=inp.method, framework=inp.framework, data=inp.data, seed=inp.seed,
             extra={"chains": chains, "draws": draws, "tune": tune, "likelihood": likelihood,
+                   "intervals": iv,
                    "warnings": sorted({str(w.message) for w in caught})}))
     typer.echo(b.summary().as_text() + f"→ {out}")
     if not b.converged:

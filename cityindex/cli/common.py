@@ -37,6 +37,32 @@ SeedOpt = typer.Option(None, "--seed", min=0, help="Random seed, a non-negative 
                        "(default: the method file's seed, else 0).")
 SpaceOpt = typer.Option(None, "--space", "-s", help="Uncertainty space YAML (default: the "
                         "bundled spaces/default.yaml).")
+LevelOpt = typer.Option(0.90, "--level", min=0.5, max=0.999, help="Level of the printed "
+                        "intervals (0.90: 5th–95th percentile band).")
+QuantileOpt = typer.Option("inverted_cdf", "--quantile", help="Quantile rule of the intervals: "
+                           "inverted_cdf (whole ranks that occurred) or type7 (R's default, as "
+                           "COINr).")
+
+
+def interval_conventions(level: float, quantile: str) -> dict:
+    """The interval conventions of a command as recorded in its manifest: level, the band's
+    percentiles and numpy's name of the quantile rule (``type7`` → "linear").
+
+    Raises
+    ------
+    MethodError for an unknown quantile rule.
+    """
+    from cityindex.model.errors import MethodError
+
+    rules = {"inverted_cdf": "inverted_cdf", "type1": "inverted_cdf", "type7": "linear",
+             "linear": "linear"}
+    if quantile not in rules:
+        raise MethodError(f"--quantile '{quantile}'; valid: inverted_cdf, type7")
+    half = round((1.0 - level) / 2.0 * 100.0, 6)
+    return {"level": level, "percentiles": [half, round(100.0 - half, 6)],
+            "quantile": rules[quantile]}
+
+
 JobsOpt = typer.Option(1, "--jobs", "-j", min=1, help="Parallel processes (joblib); results are "
                        "identical to a serial run.")
 

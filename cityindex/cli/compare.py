@@ -20,15 +20,18 @@ import typer
 
 from cityindex.model import bundled as _bundled
 
-from .common import DataOpt, FrameworkOpt, MethodOpt, SeedOpt, app, cli_errors, load_inputs
+from .common import (DataOpt, FrameworkOpt, LevelOpt, MethodOpt, QuantileOpt, SeedOpt, app,
+                     cli_errors, interval_conventions, load_inputs)
 
 
-def _band(inputs, result, space: Path, n: int) -> tuple:
+def _band(inputs, result, space: Path, n: int, iv: dict | None = None) -> tuple:
     """Method A's methodological band: (rank_stats, figures for summary.json) of an uncertainty
-    analysis of A over ``space``."""
+    analysis of A over ``space`` (percentiles and quantile rule from ``iv``)."""
     from cityindex.validation.uncertainty import uncertainty_analysis
 
-    ua = uncertainty_analysis(result, space, n=n)
+    iv = iv or {"percentiles": [5, 95], "quantile": "inverted_cdf"}
+    ua = uncertainty_analysis(result, space, n=n, percentiles=tuple(iv["percentiles"]),
+                              quantile_method=iv["quantile"])
     return ua.rank_stats, {"space": str(space), **{k: v for k, v in ua.figures.items()
                                                    if k != "widest_bands"}}
 
@@ -54,7 +57,8 @@ def compare(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
                 None, "--published", help="Also compare B with a published ranking CSV."),
             out: Path = typer.Option(Path("reports/compare"), "--out", "-o",
                                      help="Output folder."),
-            seed: Optional[int] = SeedOpt):
+            seed: Optional[int] = SeedOpt, level: float = LevelOpt,
+            quantile: str = QuantileOpt):
     """Compare A and B: rank/score shifts, Spearman/Kendall, top-k moves, bands, Shapley."""
     from cityindex.model import compute_index
     from cityindex.report.compare_figures import rank_scatter, shapley_chart, slope_chart
@@ -71,7 +75,8 @@ def compare(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
     if space is None and not no_band:
         typer.echo("note: no --space given, so moves are not classified against a method "
                    "band", err=True)
-    band, band_info = _band(a, res_a, space, n) if space and not no_band else (None, {})
+    iv = interval_conventions(level, quantile)
+    band, band_info = _band(a, res_a, space, n, iv) if space and not no_band else (None, {})
     la = Path(method).stem if method else "A"
     lb = Path(method_b).stem if method_b else (Path(data_b).stem if data_b else "B")
     labels = (f"A:{la}", f"B:{lb}") if la == lb else (la, lb)
@@ -105,6 +110,8 @@ def compare(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
                    "data_b": {"file": b.data.source, "sha256": b.data.sha256},
                    "space": str(space) if band is not None else None,
                    "n": n if band is not None else None,
-                   "published": str(published) if published else None}))
+                   "published": str(published) if published else None,
+                   "intervals": iv if band is not None else None,
+                   "ranking": res_a.ranking(res_a.framework.root).to_dict()}))
     typer.echo(comp.summary().as_text())
     typer.echo(f"→ {out}")

@@ -8,8 +8,9 @@ from typing import Optional
 
 import typer
 
-from .common import (DataOpt, FrameworkOpt, JobsOpt, MethodOpt, SeedOpt, SpaceOpt, app,
-                     cli_errors, load_inputs, out_option, progress_bar, runner)
+from .common import (DataOpt, FrameworkOpt, JobsOpt, LevelOpt, MethodOpt, QuantileOpt, SeedOpt,
+                     SpaceOpt, app, cli_errors, interval_conventions, load_inputs, out_option,
+                     progress_bar, runner)
 
 
 def _space_record(space) -> dict:
@@ -30,6 +31,7 @@ def uncertainty(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
                                                   help="Also write replications.parquet."),
                 nodes: bool = typer.Option(False, "--nodes", help="Rank stats of every "
                                                                   "aggregate too."),
+                level: float = LevelOpt, quantile: str = QuantileOpt,
                 out: Path = out_option("reports/uncertainty")):
     """Monte Carlo uncertainty analysis: a methodological rank band for every unit."""
     from cityindex.model import compute_index
@@ -41,13 +43,16 @@ def uncertainty(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
 
     if sampling not in ("random", "sobol"):
         raise MethodError(f"--sampling '{sampling}'; valid: random, sobol")
+    iv = interval_conventions(level, quantile)
     inp = load_inputs(framework, data, method, out, seed)
     result = compute_index(*inp)
     sp = load_space(space, result)
     bar, tick = progress_bar(n, "uncertainty")
     with bar:
         res = uncertainty_analysis(result, sp, n=n, sampling=sampling, nodes=nodes,
-                                   runner=runner(jobs), progress=tick)
+                                   runner=runner(jobs), progress=tick,
+                                   percentiles=tuple(iv["percentiles"]),
+                                   quantile_method=iv["quantile"])
     with run_folder(out) as tmp:
         res.rank_stats.to_csv(tmp / "rank_stats.csv")
         for code, table in res.node_stats.items():
@@ -58,7 +63,8 @@ def uncertainty(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
         write_json(tmp / "manifest.json", manifest(
             "uncertainty", method=inp.method, framework=inp.framework, data=inp.data,
             seed=inp.seed, extra={"space": _space_record(sp), "n": n, "sampling": sampling,
-                                  "jobs": jobs}))
+                                  "jobs": jobs, "intervals": iv,
+                                  "ranking": result.ranking(result.framework.root).to_dict()}))
     typer.echo(res.summary().as_text() + f"→ {out}")
 
 
@@ -72,6 +78,9 @@ def sensitivity(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
                 n_boot: int = typer.Option(500, "--boot", min=0, help="Bootstrap resamples (0: no "
                                                                      "intervals)."),
                 per_unit: bool = typer.Option(True, "--per-unit/--overall-only"),
+                level: float = typer.Option(0.95, "--level", min=0.5, max=0.999,
+                                            help="Level of the bootstrap intervals of the "
+                                                 "Sobol indices."),
                 out: Path = out_option("reports/sensitivity")):
     """Sobol sensitivity analysis: Si and STi of each assumption, with bootstrap intervals."""
     import warnings
@@ -89,7 +98,7 @@ def sensitivity(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
     with bar, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = sensitivity_analysis(result, sp, n=n, n_boot=n_boot, per_unit=per_unit,
-                                   runner=runner(jobs), progress=tick)
+                                   runner=runner(jobs), progress=tick, conf_level=level)
     notes = sorted({str(w.message) for w in caught})
     for note in notes:
         typer.echo(f"warning: {note}", err=True)
@@ -99,5 +108,6 @@ def sensitivity(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
         write_json(tmp / "manifest.json", manifest(
             "sensitivity", method=inp.method, framework=inp.framework, data=inp.data,
             seed=inp.seed, extra={"space": _space_record(sp), "n": n, "n_boot": n_boot,
-                                  "jobs": jobs}))
+                                  "jobs": jobs, "intervals": {"level": level,
+                                                              "kind": "bootstrap"}}))
     typer.echo(res.summary().as_text() + f"→ {out}")

@@ -320,9 +320,10 @@ class LatentScoreModel:
         return pd.DataFrame(r, columns=self.data_.units)
 
     def posterior_ranks(self, node: str | None = None, top_k=(10,),
-                        prob: float = 0.90) -> pd.DataFrame:
+                        prob: float = 0.90, quantile: str = "inverted_cdf") -> pd.DataFrame:
         """Per unit: score_mean, rank_mean, rank_median, rank_lo/rank_hi (equal-tailed
-        ``prob`` interval, inverse-CDF quantiles, default 5–95 %), p_top_<k> = P(rank ≤ k).
+        ``prob`` interval, quantile rule ``quantile``: "inverted_cdf" (default, whole ranks) or
+        "linear" (R type 7); default 5–95 %), p_top_<k> = P(rank ≤ k).
         Indexed by unit, sorted as the units of X."""
         th = self.score_draws(node)
         r = ranks_desc(th)
@@ -330,9 +331,9 @@ class LatentScoreModel:
         out = pd.DataFrame({
             "score_mean": th.mean(0),
             "rank_mean": r.mean(0),
-            "rank_median": np.quantile(r, 0.5, axis=0, method="inverted_cdf"),
-            "rank_lo": np.quantile(r, a, axis=0, method="inverted_cdf"),
-            "rank_hi": np.quantile(r, 1 - a, axis=0, method="inverted_cdf")},
+            "rank_median": np.quantile(r, 0.5, axis=0, method=quantile),
+            "rank_lo": np.quantile(r, a, axis=0, method=quantile),
+            "rank_hi": np.quantile(r, 1 - a, axis=0, method=quantile)},
             index=self.data_.units)
         for k in np.atleast_1d(top_k):
             out[f"p_top_{int(k)}"] = (r <= int(k)).mean(0)

@@ -21,10 +21,13 @@ def hdi(draws: np.ndarray, prob: float = 0.90) -> tuple[np.ndarray, np.ndarray]:
 
 
 def ranks_desc(values: np.ndarray) -> np.ndarray:
-    """Ranks along the last axis, 1 = highest value (ties share the smallest rank)."""
-    from scipy.stats import rankdata
+    """Ranks along the last axis, 1 = highest value (ties share the smallest rank), through
+    :func:`cityindex.model.ranking.rank_scores` (exact ties): int32, or float with NaN where a
+    value is NaN (never ranked)."""
+    from ..ranking import rank_scores
 
-    return rankdata(-np.asarray(values), axis=-1, method="min").astype(np.int32)
+    r = rank_scores(values, ties="min", axis=-1, rtol=0.0)
+    return r if np.isnan(r).any() else r.astype(np.int32)
 
 
 def _z_scale(x: np.ndarray) -> np.ndarray:
