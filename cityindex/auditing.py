@@ -241,7 +241,7 @@ class IndexAudit(Result):
         """One row per unit: name, score, rank, methodological band, rank set, Bayesian
         interval, published rank; sorted by rank."""
         res, root = self.result, self.root
-        t = pd.DataFrame({"score": res.aggregated[root], "rank": res.ranks[root]})
+        t = pd.DataFrame({"score": res.published_scores[root], "rank": res.ranks[root]})
         t.index.name = "unit"
         t.insert(0, "name", self.name_of(t.index))
         if len(self.regions):

@@ -182,43 +182,48 @@ def rank_scores(scores: Any, ties: str = "min", round: int | None = None, axis: 
     if not higher_is_better:
         s = -s
     nan = np.isnan(s)
+    any_nan = bool(nan.any())
     n = s.shape[-1]
     if n == 0:
         return np.moveaxis(s.copy(), -1, axis)
-    filled = np.where(nan, -np.inf, s)
+    filled = np.where(nan, -np.inf, s) if any_nan else s
     order = np.argsort(-filled, axis=-1, kind="stable")   # ties in input order
-    # NaN strictly after every score (a genuine -inf included)
-    order = np.take_along_axis(order, np.argsort(np.take_along_axis(nan, order, axis=-1),
-                                                 axis=-1, kind="stable"), axis=-1)
+    if any_nan:  # NaN strictly after every score (a genuine -inf included)
+        order = np.take_along_axis(order, np.argsort(np.take_along_axis(nan, order, axis=-1),
+                                                     axis=-1, kind="stable"), axis=-1)
     srt = np.take_along_axis(filled, order, axis=-1)
-    srt_nan = np.take_along_axis(nan, order, axis=-1)
     with np.errstate(invalid="ignore"):
-        finite = np.where(np.isfinite(s), np.abs(s), 0.0)
-        scale = np.maximum(1.0, finite.max(axis=-1, keepdims=True))
-        gap = srt[..., :-1] - srt[..., 1:]
-        same = (gap <= rtol * scale) | (srt[..., :-1] == srt[..., 1:])
-    same &= ~srt_nan[..., 1:]
-    new = np.concatenate([np.ones(srt.shape[:-1] + (1,), bool), ~same], axis=-1)
+        if rtol > 0:
+            finite = np.where(np.isfinite(s), np.abs(s), 0.0)
+            scale = np.maximum(1.0, finite.max(axis=-1, keepdims=True))
+            same = ((srt[..., :-1] - srt[..., 1:]) <= rtol * scale) | (srt[..., :-1] == srt[..., 1:])
+        else:
+            same = srt[..., :-1] == srt[..., 1:]
+    if any_nan:
+        same &= ~np.take_along_axis(nan, order, axis=-1)[..., 1:]
+    new = np.empty(s.shape, dtype=bool)
+    new[..., 0] = True
+    new[..., 1:] = ~same
     pos = np.broadcast_to(np.arange(1, n + 1, dtype=float), s.shape)
     if ties == "ordinal":
-        r_sorted = pos.copy()
+        r_sorted = pos
+    elif ties == "dense":
+        r_sorted = np.cumsum(new, axis=-1, dtype=float)
     else:
         start = np.maximum.accumulate(np.where(new, pos, 0.0), axis=-1)   # first pos of group
-        # last position of each group: reverse cumulative minimum of group ends
-        is_end = np.concatenate([new[..., 1:], np.ones(srt.shape[:-1] + (1,), bool)], axis=-1)
-        end = np.where(is_end, pos, np.inf)
-        end = np.flip(np.minimum.accumulate(np.flip(end, -1), axis=-1), -1)
         if ties == "min":
             r_sorted = start
-        elif ties == "max":
-            r_sorted = end
-        elif ties == "average":
-            r_sorted = (start + end) / 2.0
-        else:  # dense
-            r_sorted = np.cumsum(new, axis=-1).astype(float)
+        else:  # last position of each group: reverse running minimum of the group ends
+            is_end = np.empty(s.shape, dtype=bool)
+            is_end[..., :-1] = new[..., 1:]
+            is_end[..., -1] = True
+            end = np.where(is_end, pos, np.inf)
+            end = np.flip(np.minimum.accumulate(np.flip(end, -1), axis=-1), -1)
+            r_sorted = end if ties == "max" else (start + end) / 2.0
     r = np.empty(s.shape, dtype=float)
     np.put_along_axis(r, order, r_sorted, axis=-1)
-    r = np.where(nan, np.nan, r)
+    if any_nan:
+        r[nan] = np.nan
     return np.moveaxis(r, -1, axis)
 
 

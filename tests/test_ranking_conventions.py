@@ -252,3 +252,25 @@ def test_asem_index_with_rank_normalisation_equals_coinr(method):
     # and the ranks are COINr's competition ranks of the index
     np.testing.assert_array_equal(res.index_ranks.loc[index.index],
                                   rankdata(-index.to_numpy(), method="min"))
+
+
+def test_uncertainty_replications_rank_under_the_conventions():
+    """Every replication's ranks are the conventions' ranks of that replication's scores."""
+    from cityindex.validation.engine import evaluate, prepare
+    from cityindex.validation.space import load_space
+
+    spec = MethodSpec.load(REPO / "data" / "methods" / "asem.yaml").to_dict()
+    spec["ranking"] = {"round": 0, "ties": "dense"}
+    res = compute_index(REF / "asem_imeta.csv", REF / "asem_idata.csv", spec)
+    space = load_space("coinr_asem", res)
+    p = prepare(res, space, seed=1)
+    rng = np.random.default_rng(0)
+    L = np.column_stack([rng.integers(0, a.n_levels, 12) for a in space.assumptions])
+    L[0] = 0
+    out = evaluate(p, L, nodes=["Conn"])
+    expect = rank_scores(out["index_scores"], ties="dense", round=0, axis=1)
+    np.testing.assert_array_equal(out["index"], expect)
+    assert (expect.max(axis=1) < 51).any()      # rounding to whole points made ties
+    # the nominal result's ranks follow the same conventions
+    np.testing.assert_array_equal(res.index_ranks,
+                                  rank_scores(res.index_scores.to_numpy(), ties="dense", round=0))
