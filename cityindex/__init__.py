@@ -10,6 +10,7 @@
     ua = ci.uncertainty(r, p.space, n=1000, prepared=p)   # … for the uncertainty analysis
     sa = ci.sensitivity(r, p.space, n=256, prepared=p)    # … and the sensitivity analysis
     sets = ci.rank_sets(ci.measurement_draws(r, sd=0.10))  # rank confidence sets
+    pub = ci.publication_table(r)               # the league table under the conventions
     cmp = ci.compare(r, ci.compute("gdci", method="gdci_pca_networks"))
     a = ci.audit(r, quick=True)                 # everything above in one Audit container
 
@@ -52,6 +53,10 @@ _API = {
     "ScoreDraws": ("cityindex.validation.rank_inference", "ScoreDraws"),
     "measurement_draws": ("cityindex.validation.measurement", "measurement_score_draws"),
     "rank_sets": ("cityindex.validation.rank_inference", "rank_sets"),
+    "league_table_sets": ("cityindex.validation.rank_inference", "league_table_sets"),
+    "rank_scores": ("cityindex.model.ranking", "rank_scores"),
+    "Ranking": ("cityindex.model.ranking", "Ranking"),
+    "publication_table": ("cityindex.validation.publication", "publication_table"),
     "compare": ("cityindex.validation.compare", "compare"),
     "audit": ("cityindex.auditing", "audit"),
     "Audit": ("cityindex.auditing", "Audit"),
