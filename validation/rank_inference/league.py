@@ -61,7 +61,8 @@ class LeagueTableSets(Result):
         ``seedfree_marginal_lower/upper``; ``in_tau_best``, ``in_tau_worst`` (bootstrap),
         ``seedfree_in_tau_best``, ``seedfree_in_tau_worst``; and for every bootstrap bound
         ``<bound>_changed``: the share of the ``n_seeds`` seeds whose bound differs from the
-        reported one (0 = stable), ``<bound>_min``/``_max`` over the seeds, and
+        reported one (0 = stable), ``<bound>_min``/``_max`` over the seeds, ``<bound>_mode`` (the
+        value most seeds give) with ``<bound>_mode_share``, and
         ``in_tau_best_changed``/``in_tau_worst_changed``.
     pairwise : DataFrame p × p (bool), ``[a, b]`` = a significantly ahead of b (bootstrap,
         simultaneous, FWER alpha); ``pairwise_seedfree`` likewise from Holm.
@@ -87,7 +88,8 @@ class LeagueTableSets(Result):
 
     def knife_edge(self) -> pd.DataFrame:
         """Every bootstrap bound or membership that changes with the seed: ``unit, bound,
-        reported, min, max, share_changed`` sorted by share."""
+        reported, min, max, share_changed, mode, mode_share`` sorted by share (the reported
+        value is the seed's; ``mode`` is the value most seeds give)."""
         rows = []
         t = self.table
         for b in BOUNDS:
@@ -95,14 +97,19 @@ class LeagueTableSets(Result):
             for _, r in t[ch].iterrows():
                 rows.append({"unit": r["unit"], "bound": b, "reported": int(r[b]),
                              "min": int(r[f"{b}_min"]), "max": int(r[f"{b}_max"]),
-                             "share_changed": float(r[f"{b}_changed"])})
+                             "share_changed": float(r[f"{b}_changed"]),
+                             "mode": int(r[f"{b}_mode"]),
+                             "mode_share": float(r[f"{b}_mode_share"])})
         for m in ("in_tau_best", "in_tau_worst"):
             ch = t[f"{m}_changed"] > 0
             for _, r in t[ch].iterrows():
+                ch_share = float(r[f"{m}_changed"])
                 rows.append({"unit": r["unit"], "bound": m, "reported": int(r[m]),
-                             "min": 0, "max": 1, "share_changed": float(r[f"{m}_changed"])})
+                             "min": 0, "max": 1, "share_changed": ch_share,
+                             "mode": int(r[m]) if ch_share <= 0.5 else 1 - int(r[m]),
+                             "mode_share": max(ch_share, 1 - ch_share)})
         out = pd.DataFrame(rows, columns=["unit", "bound", "reported", "min", "max",
-                                          "share_changed"])
+                                          "share_changed", "mode", "mode_share"])
         return out.sort_values(["share_changed", "unit"], ascending=[False, True],
                                kind="stable").reset_index(drop=True)
 
@@ -202,6 +209,11 @@ def league_table_sets(draws: ScoreDraws, *, alpha: float = 0.05, tau: int = 5,
         table[f"{b}_changed"] = (vals != vals[0]).mean(axis=0)
         table[f"{b}_min"] = vals.min(axis=0)
         table[f"{b}_max"] = vals.max(axis=0)
+        # the value most seeds give (smallest on a tie), and how many give it
+        counts = np.stack([(vals == v).sum(axis=0) for v in vals])      # seeds × units
+        best = np.lexsort((vals, -counts), axis=0)[0]
+        table[f"{b}_mode"] = vals[best, np.arange(vals.shape[1])]
+        table[f"{b}_mode_share"] = counts[best, np.arange(vals.shape[1])] / len(seeds)
     table["in_tau_best"] = best
     table["in_tau_worst"] = worst
     for name, k in (("in_tau_best", 1), ("in_tau_worst", 2)):
