@@ -211,9 +211,9 @@ def league_table_sets(draws: ScoreDraws, *, alpha: float = 0.05, tau: int = 5,
         table[f"{b}_max"] = vals.max(axis=0)
         # the value most seeds give (smallest on a tie), and how many give it
         counts = np.stack([(vals == v).sum(axis=0) for v in vals])      # seeds × units
-        best = np.lexsort((vals, -counts), axis=0)[0]
-        table[f"{b}_mode"] = vals[best, np.arange(vals.shape[1])]
-        table[f"{b}_mode_share"] = counts[best, np.arange(vals.shape[1])] / len(seeds)
+        top = np.lexsort((vals, -counts), axis=0)[0]
+        table[f"{b}_mode"] = vals[top, np.arange(vals.shape[1])]
+        table[f"{b}_mode_share"] = counts[top, np.arange(vals.shape[1])] / len(seeds)
     table["in_tau_best"] = best
     table["in_tau_worst"] = worst
     for name, k in (("in_tau_best", 1), ("in_tau_worst", 2)):
