@@ -111,6 +111,11 @@ class IndexAudit(Result):
     status : stage → :class:`StageStatus`
     timings : stage → seconds (wall time)
     names : Series unit code → display name (registry name, else the data's own)
+    scenarios : ScenarioResult | None — each alternative of the space applied alone
+        (:mod:`cityindex.validation.scenarios`), from the same prepared alternatives
+    history : DataFrame | None — scores and ranks over years (tidy: ``year``, ``unit``,
+        ``node``, ``score``, ``rank`` and optionally ``q5``, ``q95``, ``median``), given by a
+        multi-year run; the explorer shows it (:mod:`cityindex.report.explorer`)
     """
 
     result: object
@@ -125,6 +130,8 @@ class IndexAudit(Result):
     timings: dict = field(default_factory=dict)
     names: pd.Series = field(default_factory=lambda: pd.Series(dtype=object))
     regions: pd.Series = field(default_factory=lambda: pd.Series(dtype=object))
+    scenarios: object = None
+    history: pd.DataFrame | None = None
 
     @property
     def framework(self):
@@ -267,6 +274,93 @@ class IndexAudit(Result):
                 t.index).astype("Int64")
         return t.sort_values(["rank", "score"], ascending=[True, False]).reset_index()
 
+    # per-unit views (vectorised; cityindex.unit_views)
+    def unit_table(self) -> pd.DataFrame:
+        """One row per unit: rank, median, 5–95 % band, observed share, top driver, flags."""
+        from .unit_views import unit_table
+        return unit_table(self)
+
+    def strengths_weaknesses(self, k: int = 3) -> pd.DataFrame:
+        """Each unit's k strongest and weakest observed indicators (as in its profile)."""
+        from .unit_views import strengths_weaknesses
+        return strengths_weaknesses(self, k)
+
+    def indicator_standing(self) -> dict:
+        """Raw, imputed, normalised values and ranks among observing units (units × ind.)."""
+        from .unit_views import indicator_standing
+        return indicator_standing(self)
+
+    def node_bands(self) -> dict:
+        """Aggregate → score, rank and methodological band of every unit."""
+        from .unit_views import node_bands
+        return node_bands(self)
+
+    def unit_drivers(self, k: int = 3) -> pd.DataFrame:
+        """Per unit, the k assumptions with the largest total Sobol index of its rank."""
+        from .unit_views import unit_drivers
+        return unit_drivers(self, k)
+
+    def sobol_units(self) -> pd.DataFrame:
+        """Per-unit Sobol indices (unit, factor, S1, ST with intervals), by nominal rank."""
+        from .unit_views import sobol_units
+        return sobol_units(self)
+
+    def unit_groups(self) -> dict:
+        """Categorical metadata to filter units by (region first)."""
+        from .unit_views import unit_groups
+        return unit_groups(self)
+
+    def loo_table(self) -> pd.DataFrame | None:
+        """Leave-one-out rank shifts per removed element (weight audit)."""
+        from .unit_views import loo_table
+        return loo_table(self)
+
+    def bod_table(self) -> pd.DataFrame | None:
+        """Benefit-of-the-doubt scores and ranks per unit (weight audit)."""
+        from .unit_views import bod_table
+        return bod_table(self)
+
+    def bod_figures(self) -> dict | None:
+        """Benefit of the doubt: frontier count, median, ρ with the index, rank shift."""
+        from .unit_views import bod_figures
+        return bod_figures(self)
+
+    def published_label(self) -> str:
+        """"Published <year> ranking" for a bundled published table, else "Published ranking"."""
+        if self.published is None:
+            return ""
+        return str(self.published.attrs.get("label", "Published ranking"))
+
+    def coherence_figures(self) -> dict | None:
+        """Cronbach's α and indicator–parent–index correlations against their thresholds."""
+        from .unit_views import coherence_figures
+        return coherence_figures(self)
+
+    def rank_shifts(self):
+        """The distribution of rank shifts over the uncertainty analysis (None if it did not
+        run): :class:`~cityindex.validation.rank_shifts.RankShiftDistribution`."""
+        if self.uncertainty is None:
+            return None
+        from cityindex.validation.rank_shifts import rank_shift_distribution
+
+        ua = self.uncertainty
+        nominal = self.result.ranks[self.root].reindex(ua.units).to_numpy(float)
+        return rank_shift_distribution(ua.ranks, nominal, ua.units)
+
+    def unit_noun(self) -> tuple[str, str]:
+        """("city", "cities") for a city framework, else ("unit", "units")."""
+        from .unit_views import unit_noun
+        return unit_noun(self)
+
+    def history_blocks(self) -> dict | None:
+        """The multi-year history as arrays aligned with the units (None without years)."""
+        from .unit_views import history_blocks
+        return history_blocks(self)
+
+    def scenario_table(self) -> pd.DataFrame | None:
+        """One-at-a-time scenarios: assumption, alternative, Spearman ρ and rank shifts."""
+        return None if self.scenarios is None else self.scenarios.to_frame()
+
     def headline(self) -> dict:
         """The figures the report states, each with its reference in its key."""
         out = {}
@@ -383,7 +477,8 @@ def _short(text: str, n: int = 70) -> str:
 def _weights(a: IndexAudit, s: AuditSettings, seed: int, progress):
     from cityindex.validation.weight_audit import weight_audit
 
-    return weight_audit(a.result, loo=not s.quick, seed=seed, n_boot=s.n_boot, bod=not s.quick)
+    return weight_audit(a.result, loo=not s.quick, seed=seed, n_boot=s.n_boot, bod=not s.quick,
+                        progress=getattr(progress, "step", None))
 
 
 def _uncertainty(a: IndexAudit, s: AuditSettings, seed: int, prepared, progress):
@@ -406,14 +501,21 @@ def _sensitivity(a: IndexAudit, s: AuditSettings, seed: int, prepared, progress)
     return sa, " | ".join(msgs)
 
 
-def _rank_sets(a: IndexAudit, s: AuditSettings, seed: int):
+def _scenarios(a: IndexAudit, prepared):
+    from cityindex.validation.scenarios import one_at_a_time
+
+    return one_at_a_time(prepared, a.result)
+
+
+def _rank_sets(a: IndexAudit, s: AuditSettings, seed: int, progress=None):
     """MRSW rank confidence sets (Mogstad, Romano, Shaikh & Wilhelm 2024) from measurement-error
     score draws centred on the nominal scores (every indicator value × (1 + ε), ε ~ N(0, sd²);
     the index recomputed with the nominal method, so the draws share one score scale)."""
     from cityindex.validation.measurement import measurement_score_draws
     from cityindex.validation.rank_inference import rank_sets
 
-    draws = measurement_score_draws(a.result, sd=s.rank_sd, draws=s.rank_draws, seed=seed)
+    draws = measurement_score_draws(a.result, sd=s.rank_sd, draws=s.rank_draws, seed=seed,
+                                    progress=getattr(progress, "step", None))
     return rank_sets(draws, alpha=s.rank_alpha, seed=seed)
 
 
@@ -425,7 +527,7 @@ class _Stages:
         from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                    TimeElapsedColumn)
 
-        self.progress = Progress(TextColumn("{task.description:<28}"), BarColumn(),
+        self.progress = Progress(TextColumn("{task.description:<52}"), BarColumn(),
                                  MofNCompleteColumn(), TimeElapsedColumn(), disable=not show,
                                  transient=False)
 
@@ -437,11 +539,14 @@ class _Stages:
         return self.progress.__exit__(*exc)
 
     def run(self, a: IndexAudit, stage: str, fn: Callable, total: int = 1, label: str = ""):
-        """``fn(advance)``; a failure (other than an input error) becomes a ``failed`` status."""
-        task = self.progress.add_task(f"{a.root}: {label or stage}", total=total)
+        """``fn(advance)``; a failure (other than an input error) becomes a ``failed`` status.
+        ``advance(k)`` moves the stage's bar by k; ``advance.step(sub_step, done, total)``
+        shows a sub-step with its count (:mod:`cityindex.model.progress`)."""
+        base = f"{a.root}: {label or stage}"
+        task = self.progress.add_task(base, total=total)
         t0 = time.perf_counter()
         try:
-            out = fn(lambda k=1: self.progress.advance(task, k))
+            out = fn(_Advance(self.progress, task, base))
             status = StageStatus("ok")
         except CityIndexError:
             raise
@@ -452,8 +557,24 @@ class _Stages:
         status.seconds = round(time.perf_counter() - t0, 2)
         a.status[stage] = status
         a.timings[stage] = status.seconds
-        self.progress.update(task, completed=total)
+        done = next((t.total for t in self.progress.tasks if t.id == task), total)
+        self.progress.update(task, description=base, completed=done)
         return out
+
+
+class _Advance:
+    """The progress handle a stage receives: call it to advance its bar by ``k``; ``step``
+    shows the current sub-step and its count on the same bar."""
+
+    def __init__(self, progress, task, base: str):
+        self.progress, self.task, self.base = progress, task, base
+
+    def __call__(self, k: int = 1) -> None:
+        self.progress.advance(self.task, k)
+
+    def step(self, label: str, done: int, total: int) -> None:
+        self.progress.update(self.task, description=f"{self.base} · {label}",
+                             total=max(int(total), 1), completed=int(done))
 
 
 def _decorate(a: IndexAudit) -> None:
@@ -520,11 +641,14 @@ def audit(results, *, space=None, settings: AuditSettings | None = None,
     published = dict(published or {})
     for k, a in audits.items():
         pub = published.get(k)
+        label = "Published ranking"
         if pub is None and bundled.is_bundled(a.framework.origin or "."):
             pub = bundled.published_path(k)
+            label = "Published 2021 ranking"
         if pub is not None:
-            a.published = pub if isinstance(pub, pd.DataFrame) else pd.read_csv(
+            a.published = pub.copy() if isinstance(pub, pd.DataFrame) else pd.read_csv(
                 pub, keep_default_na=False, na_values=[""])
+            a.published.attrs["label"] = label
         _decorate(a)
     jobs: dict[str, BackgroundBayes] = {}
     try:
@@ -537,9 +661,12 @@ def audit(results, *, space=None, settings: AuditSettings | None = None,
                 if not s.light:
                     a.weights = st.run(a, "weights", lambda adv: _weights(a, s, seed, adv),
                                        label="coherence & weights")
-                prepared = st.run(a, "prepare", lambda adv: prepare(a.result, a.space, seed),
+                prepared = st.run(a, "prepare", lambda adv: prepare(a.result, a.space, seed,
+                                                                    progress=adv.step),
                                   label="alternatives")
                 if prepared is not None:
+                    a.scenarios = st.run(a, "scenarios", lambda adv: _scenarios(a, prepared),
+                                         label="one-at-a-time scenarios")
                     a.uncertainty = st.run(
                         a, "uncertainty", lambda adv: _uncertainty(a, s, seed, prepared, adv),
                         total=s.n_ua, label=f"uncertainty (N={s.n_ua})")
@@ -566,7 +693,7 @@ def audit(results, *, space=None, settings: AuditSettings | None = None,
                     a.status["bayes"] = StageStatus(
                         "skipped", "skipped in --quick mode (run without --quick to fit it)"
                         if s.quick else "skipped (--no-bayes)")
-                a.rank_sets = st.run(a, "rank_sets", lambda adv: _rank_sets(a, s, seed),
+                a.rank_sets = st.run(a, "rank_sets", lambda adv: _rank_sets(a, s, seed, adv),
                                      label="rank confidence sets")
     finally:
         for job in jobs.values():

@@ -423,7 +423,11 @@ class BoDWeights:
             return np.array([float(spec.get(c, default)) for c in cols])
         return np.full(len(cols), float(spec))
 
-    def fit(self, X) -> "BoDWeights":
+    def fit(self, X, progress=None) -> "BoDWeights":
+        """Solve one linear programme per unit (rows of ``X``, units × indicators);
+        ``progress(step, done, total)`` every 50 units (:mod:`.progress`), or None."""
+        from .progress import report
+
         df = _as_frame(X)
         v = df.to_numpy()
         if not np.isfinite(v).all():
@@ -441,6 +445,8 @@ class BoDWeights:
         scores = np.zeros(n)
         status = np.zeros(n, dtype=int)
         for c in range(n):
+            if c % 50 == 0:
+                report(progress, f"benefit of the doubt ({n} linear programmes)", c, n)
             xc = v[c]
             A, b = [v], [np.ones(n)]
             if constrained:

@@ -36,6 +36,7 @@ import pandas as pd
 
 from cityindex.model.errors import DataError, MethodError
 from cityindex.model.framework import Framework
+from cityindex.model.progress import counted
 from cityindex.model.summary import Result, Summary, json_safe
 
 __all__ = ["local_linear", "select_bandwidth", "correlation_ratio", "EffectiveWeights",
@@ -210,7 +211,7 @@ class EffectiveWeights(Result):
 
 def effective_weights(framework: Framework, aggregated: pd.DataFrame, *, n_boot: int = 200,
                       seed: int = 0, level: float = 0.90, adjust: bool = True,
-                      bandwidth: float | str = "gcv") -> EffectiveWeights:
+                      bandwidth: float | str = "gcv", progress=None) -> EffectiveWeights:
     """Correlation ratio of each indicator and aggregate on its parent and on the index.
 
     Parameters
@@ -219,6 +220,8 @@ def effective_weights(framework: Framework, aggregated: pd.DataFrame, *, n_boot:
     aggregated : DataFrame, units × codes (indicators' normalised values and aggregate scores)
     n_boot, seed, level : bootstrap replicates (0 = none), seed, interval coverage
     adjust, bandwidth : see :func:`correlation_ratio`
+    progress : ``progress(step, done, total)`` after each (component, target) pair
+        (:mod:`cityindex.model.progress`), or None
 
     Returns
     -------
@@ -241,6 +244,8 @@ def effective_weights(framework: Framework, aggregated: pd.DataFrame, *, n_boot:
     eff = framework.effective_weights()
     root = framework.root
     rows, boots = [], []
+    n_pairs = sum(1 + (framework.parent(c) != root) for c in codes)
+    tick = counted(progress, f"effective weights ({n_boot} bootstrap resamples)", n_pairs)
     for code in codes:
         parent = framework.parent(code)
         targets = [("parent", parent)] + ([("index", root)] if parent != root else [])
@@ -259,6 +264,7 @@ def effective_weights(framework: Framework, aggregated: pd.DataFrame, *, n_boot:
                              n=res["n"], bandwidth=res["bandwidth"], S=res["S"], S_lo=res["lo"],
                              S_hi=res["hi"], nominal=nominal))
             boots.append(res["boot"])
+            tick()
     table = pd.DataFrame(rows)
     table["share"] = np.nan
     table["share_lo"] = np.nan

@@ -28,6 +28,7 @@ from cityindex.model.errors import DataError, MethodError
 from cityindex.model.framework import Framework
 from cityindex.model.method import MethodSpec
 from cityindex.model.pipeline import IndexResult, compute_index
+from cityindex.model.progress import counted
 
 from .space import Assumption, UncertaintySpace, load_space
 
@@ -100,7 +101,8 @@ def _draw_weight_noise(a: Assumption, fw: Framework, nodes: list[str], base: np.
     return table
 
 
-def prepare(result: IndexResult, space=None, seed: int | None = None) -> Prepared:
+def prepare(result: IndexResult, space=None, seed: int | None = None,
+            progress=None) -> Prepared:
     """Precompute every alternative of ``space`` around the nominal ``result`` (see the module
     docstring). One :class:`Prepared` serves the uncertainty analysis, the sensitivity analysis
     and the measurement-error draws of the same result, space and seed.
@@ -112,6 +114,9 @@ def prepare(result: IndexResult, space=None, seed: int | None = None) -> Prepare
         default space), validated against the result's framework and method.
     seed : seeds the pre-drawn weight sets and measurement-noise data sets (default: the
         result's method seed).
+    progress : ``progress(step, done, total)`` after each alternative's pipeline run (a batch
+        of measurement-noise alternatives counts all its alternatives at once;
+        :mod:`cityindex.model.progress`), or None.
 
     Raises
     ------
@@ -151,6 +156,7 @@ def prepare(result: IndexResult, space=None, seed: int | None = None) -> Prepare
     Z_labels = [label_of(assign) for assign in combos]
     noise_draws: dict[int, np.ndarray] = {}
     batches: list[tuple[MethodSpec, list[int], list[np.ndarray]]] = []
+    tick = counted(progress, "alternatives prepared", len(combos))
     for ci_, assign in enumerate(combos):
         spec = spec_for(assign)
         noisy = None
@@ -177,6 +183,7 @@ def prepare(result: IndexResult, space=None, seed: int | None = None) -> Prepare
         if list(res.normalised.index) != units:
             raise MethodError("an alternative changed the set of screened units")
         Z[ci_] = res.normalised[fw.indicators].to_numpy(dtype=float)
+        tick()
     for spec, idx, raws in batches:
         try:
             many = normalise_many(result, np.stack(raws), spec)
@@ -184,6 +191,7 @@ def prepare(result: IndexResult, space=None, seed: int | None = None) -> Prepare
             raise type(exc)(f"alternative [{label_of(combos[idx[0]])}]: {exc}") from None
         for k, ci_ in enumerate(idx):
             Z[ci_] = many[k]
+        tick(len(idx))
 
     # --- aggregation alternatives: per-node method and base weights
     agg_methods, agg_weights = [], []

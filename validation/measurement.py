@@ -18,9 +18,12 @@ from .space import UncertaintySpace
 
 
 def measurement_score_draws(result, sd: float = 0.10, draws: int = 200,
-                            seed: int | None = None) -> ScoreDraws:
+                            seed: int | None = None, progress=None) -> ScoreDraws:
     """Index scores of ``result`` (an IndexResult) under a multiplicative measurement error of
     relative standard deviation ``sd`` in every indicator value.
+
+    ``progress(step, done, total)`` reports the pipeline runs of the perturbed data sets
+    (:mod:`cityindex.model.progress`).
 
     Returns
     -------
@@ -30,7 +33,7 @@ def measurement_score_draws(result, sd: float = 0.10, draws: int = 200,
     space = UncertaintySpace.from_dict({"assumptions": {"measurement": {"measurement": {
         "kind": "multiplicative", "sd": float(sd), "draws": int(draws)}}}}, result.framework,
         result.method)
-    p = prepare(result, space, seed)
+    p = prepare(result, space, seed, progress=progress)
     out = run_replications(p, np.arange(draws)[:, None])
     S = pd.DataFrame(out["index_scores"], columns=p.units).rename_axis("draw")
     return ScoreDraws.from_draws(

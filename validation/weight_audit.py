@@ -30,6 +30,7 @@ import pandas as pd
 
 from cityindex.model.errors import DataError, FrameworkError
 from cityindex.model.framework import NO_OPEN_INDICATOR, Framework
+from cityindex.model.progress import counted, report
 from cityindex.model.weights import BoDWeights, FactorWeights, OptimisedWeights, PCAWeights, framework_weights
 
 from cityindex.model.summary import Result, Summary, json_safe
@@ -78,8 +79,8 @@ def rank_scores(scores: pd.Series) -> pd.Series:
     return scores.rank(ascending=False, method="min")
 
 
-def leave_one_out(framework: Framework, score_fn: ScoreFn, elements: list[str] | None = None
-                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def leave_one_out(framework: Framework, score_fn: ScoreFn, elements: list[str] | None = None,
+                  progress=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Remove each element in turn, recompute the index, compare ranks with the nominal ranks.
 
     Parameters
@@ -89,6 +90,7 @@ def leave_one_out(framework: Framework, score_fn: ScoreFn, elements: list[str] |
         e.g. ``lambda fw: compute_index(fw, data, method.restricted_to(fw)).aggregated``
         (leave-one-out passes frameworks with a node removed).
     elements : list of codes, default every indicator and every aggregate but the root
+    progress : ``progress("leave-one-out", done, total)`` after each rebuild, or None
 
     Returns
     -------
@@ -111,6 +113,7 @@ def leave_one_out(framework: Framework, score_fn: ScoreFn, elements: list[str] |
     if elements is None:
         elements = list(framework.indicators) + [a for a in framework.aggregates if a != root]
     rows, shifts = [], {}
+    tick = counted(progress, "leave-one-out rebuilds", len(elements))
     for el in elements:
         scores = score_fn(remove_node(framework, el))[root].reindex(r0.index)
         d = rank_scores(scores) - r0
@@ -118,6 +121,7 @@ def leave_one_out(framework: Framework, score_fn: ScoreFn, elements: list[str] |
         rows.append(dict(removed=el, level=framework.level(el), parent=framework.parent(el),
                          mean_abs_shift=float(d.abs().mean()), max_abs_shift=float(d.abs().max()),
                          n_changed=int((d.fillna(0) != 0).sum())))
+        tick()
     return pd.DataFrame(rows), pd.DataFrame(shifts, index=r0.index)
 
 
@@ -263,7 +267,7 @@ class WeightAudit(Result):
 
 
 def weight_audit(result, *, loo: bool = True, seed: int | None = None, n_boot: int = 200,
-                 level: float = 0.90, bod: bool = True, **kwargs) -> WeightAudit:
+                 level: float = 0.90, bod: bool = True, progress=None, **kwargs) -> WeightAudit:
     """Audit the weights of an index result (see the module docstring and
     :func:`audit_weights` for the keyword arguments).
 
@@ -273,6 +277,8 @@ def weight_audit(result, *, loo: bool = True, seed: int | None = None, n_boot: i
     loo : rebuild the index without each indicator and aggregate in turn (leave-one-out; the
         only part that recomputes the index, under the reduced frameworks).
     seed : bootstrap seed (default: the result's method seed).
+    progress : ``progress(step, done, total)`` by sub-step (coherence, effective weights,
+        PCA/FA and optimised weights, benefit of the doubt, leave-one-out rebuilds), or None.
 
     Returns
     -------
@@ -287,7 +293,7 @@ def weight_audit(result, *, loo: bool = True, seed: int | None = None, n_boot: i
     seed = result.method.seed if seed is None else seed
     return audit_weights(result.framework, result.aggregated, score_fn,
                          data=result.raw.loc[result.aggregated.index], seed=seed,
-                         n_boot=n_boot, level=level, bod=bod, **kwargs)
+                         n_boot=n_boot, level=level, bod=bod, progress=progress, **kwargs)
 
 
 # --------------------------------------------------------------------------------- assembly
@@ -296,8 +302,8 @@ def audit_weights(framework: Framework, aggregated: pd.DataFrame,
                   seed: int = 0, n_boot: int = 200, level: float = 0.90,
                   redundancy: float = 0.9, weak: float = 0.3, alpha_threshold: float = 0.7,
                   opt_lower: float = 0.01, bod: bool = True,
-                  bod_lower_share: float | None = None, bod_upper_share: float | None = None
-                  ) -> WeightAudit:
+                  bod_lower_share: float | None = None, bod_upper_share: float | None = None,
+                  progress=None) -> WeightAudit:
     """Audit the weights of an index (see the module docstring).
 
     Parameters
@@ -317,6 +323,7 @@ def audit_weights(framework: Framework, aggregated: pd.DataFrame,
     opt_lower : lower bound of optimised normalised weights
     bod, bod_lower_share, bod_upper_share : benefit-of-the-doubt over all indicators (needs
         complete, non-negative indicator values; skipped with a note in ``settings`` otherwise)
+    progress : ``progress(step, done, total)`` by sub-step (:mod:`cityindex.model.progress`)
 
     Returns
     -------
@@ -336,15 +343,23 @@ def audit_weights(framework: Framework, aggregated: pd.DataFrame,
     root = framework.root
     A = aggregated[codes].apply(pd.to_numeric, errors="coerce").astype(float)
 
+    report(progress, "coherence (correlations, α, KMO, PCA)", 0, 1)
     coh = coherence_tables(framework, A, data, redundancy=redundancy, weak=weak,
                     alpha_threshold=alpha_threshold)
-    eff = effective_weights(framework, A, n_boot=n_boot, seed=seed, level=level)
+    report(progress, "coherence (correlations, α, KMO, PCA)", 1, 1)
+    eff = effective_weights(framework, A, n_boot=n_boot, seed=seed, level=level,
+                            progress=progress)
+    tick = counted(progress, "PCA, factor and optimised weights", 4)
     pca_w, pca_m = framework_weights(framework, A, PCAWeights)
+    tick()
     fa_w, fa_m = framework_weights(framework, A, FactorWeights)
+    tick()
     bal_w, bal_m = framework_weights(framework, A, lambda: OptimisedWeights(
         "balance", lower=opt_lower, seed=seed))
+    tick()
     inf_w, inf_m = framework_weights(framework, A, lambda: OptimisedWeights(
         "infomax", lower=opt_lower, seed=seed))
+    tick()
 
     nodes = [c for c in codes if c != root]
     nw = framework.normalised_weights()
@@ -416,7 +431,7 @@ def audit_weights(framework: Framework, aggregated: pd.DataFrame,
     if bod:
         X = A[framework.indicators]
         try:
-            m = BoDWeights(bod_lower_share, bod_upper_share).fit(X)
+            m = BoDWeights(bod_lower_share, bod_upper_share).fit(X, progress=progress)
             tot = X.sum(axis=1)
             bod_df = pd.DataFrame(dict(bod_score=m.scores_,
                                        equal_weight_score=tot / tot.max(),
@@ -424,10 +439,11 @@ def audit_weights(framework: Framework, aggregated: pd.DataFrame,
             bod_w = m.shares_
         except DataError as exc:
             settings["bod_skipped"] = str(exc)
+        report(progress, f"benefit of the doubt ({len(X)} linear programmes)", len(X), len(X))
 
     loo = shifts = None
     if score_fn is not None:
-        loo, shifts = leave_one_out(framework, score_fn)
+        loo, shifts = leave_one_out(framework, score_fn, progress=progress)
         t["loo_mean_abs_shift"] = t["code"].map(loo.set_index("removed")["mean_abs_shift"])
     else:
         t["loo_mean_abs_shift"] = np.nan

@@ -168,3 +168,37 @@ def runner(jobs: int):
     from cityindex.validation.engine import JoblibRunner, SerialRunner
 
     return SerialRunner() if jobs == 1 else JoblibRunner(jobs)
+
+
+class step_progress:
+    """A transient rich bar for an analysis that reports sub-steps with counts: ``with
+    step_progress("weights") as progress: weight_audit(r, progress=progress)`` shows
+    "weights · leave-one-out rebuilds  12/20" (``progress(step, done, total)``, see
+    :mod:`cityindex.model.progress`). ``tick(step, total)`` gives a ``tick(k)`` counter for an
+    analysis that only advances (``progress(k)``)."""
+
+    def __init__(self, label: str):
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                   TimeElapsedColumn)
+
+        self.label = label
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TimeElapsedColumn(), transient=True)
+        self.task = self.bar.add_task(label, total=1)
+
+    def __enter__(self):
+        self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.bar.__exit__(*exc)
+
+    def __call__(self, step: str, done: int, total: int) -> None:
+        self.bar.update(self.task, description=f"{self.label} · {step}", total=max(total, 1),
+                        completed=done)
+
+    def tick(self, step: str, total: int):
+        from cityindex.model.progress import counted
+
+        return counted(self, step, total)
+

@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 
 from .common import (DataOpt, FrameworkOpt, MethodOpt, SeedOpt, app, cli_errors, load_inputs,
-                     out_option)
+                     out_option, step_progress)
 
 
 @app.command("ranks")
@@ -82,15 +82,22 @@ def ranks(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
         raise MethodError(f"--source '{source}'; valid: measurement, uncertainty, bayes")
     inp = load_inputs(framework, data, method, out, seed)
     result = compute_index(*inp)
-    ua = uncertainty_analysis(result, space, n=n)
-    S = _draws(source, result, ua, sd, draws).separable(seed=inp.seed)
+    with step_progress("ranks") as progress:
+        ua = uncertainty_analysis(result, space, n=n, progress=progress.tick(
+            f"uncertainty replications (N={n})", n))
+        S = _draws(source, result, ua, sd, draws, progress).separable(seed=inp.seed)
+        tick = progress.tick("rank sets, τ-best set, pairwise matrix", 3)
+        sets = rank_sets(S, alpha=alpha, seed=inp.seed, n_boot=n_boot)
+        table = _table(sets, S, result, tau, level, qrule)
+        tick()
+        best = tau_best(S, tau=tau, alpha=alpha, seed=inp.seed, n_boot=n_boot)
+        tick()
+        top_units = list(result.index_ranks.sort_values().index[:top])
+        pairs = pairwise_comparisons(S.subset(top_units), alpha=alpha, seed=inp.seed,
+                                     form="long")
+        tick()
     if S.note:
         typer.echo(f"note: {S.note}", err=True)
-    sets = rank_sets(S, alpha=alpha, seed=inp.seed, n_boot=n_boot)
-    table = _table(sets, S, result, tau, level, qrule)
-    best = tau_best(S, tau=tau, alpha=alpha, seed=inp.seed, n_boot=n_boot)
-    top_units = list(result.index_ranks.sort_values().index[:top])
-    pairs = pairwise_comparisons(S.subset(top_units), alpha=alpha, seed=inp.seed, form="long")
     audit = _published_audit(published, result, ua, table)
     with run_folder(out) as tmp:
         table.to_csv(tmp / "rank_sets.csv", index=False)
@@ -115,14 +122,14 @@ def ranks(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
     typer.echo(f"→ {out}")
 
 
-def _draws(source: str, result, ua, sd: float, draws: int):
-    """The score draws behind the sets (a ScoreDraws)."""
+def _draws(source: str, result, ua, sd: float, draws: int, progress=None):
+    """The score draws behind the sets (a ScoreDraws); ``progress(step, done, total)``."""
     from cityindex.model.bayes import fit_bayes
     from cityindex.validation.measurement import measurement_score_draws
     from cityindex.validation.rank_inference import ScoreDraws
 
     if source == "measurement":
-        return measurement_score_draws(result, sd=sd, draws=draws)
+        return measurement_score_draws(result, sd=sd, draws=draws, progress=progress)
     if source == "uncertainty":
         typer.echo("note: with --source uncertainty the sets describe the spread of ranks over "
                    "methodological choices; they are not confidence statements", err=True)

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from .common import (DataOpt, FrameworkOpt, MethodOpt, SeedOpt, app, cli_errors, load_inputs,
-                     out_option)
+                     out_option, step_progress)
 
 
 @app.command("weights")
@@ -27,7 +27,8 @@ def weights(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
     from ..runio import manifest, run_folder, write_json
 
     inp = load_inputs(framework, data, method, out, seed)
-    audit = weight_audit(compute_index(*inp), loo=loo, n_boot=n_boot)
+    with step_progress("weights") as progress:
+        audit = weight_audit(compute_index(*inp), loo=loo, n_boot=n_boot, progress=progress)
     with run_folder(out) as tmp:
         audit.to_frame().to_csv(tmp / "weight_audit.csv", index=False)
         audit.groups.to_csv(tmp / "groups.csv", index=False)
