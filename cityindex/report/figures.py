@@ -142,8 +142,8 @@ def sobol(overall: pd.DataFrame, title: str = ""):
     return fig
 
 
-def published(comp: pd.DataFrame, title: str = ""):
-    """Published 2021 rank vs our nominal rank and 5–95 % band (published top 100)."""
+def published(comp: pd.DataFrame, title: str = "", label: str = "published 2021 rank"):
+    """Published rank (``label`` on the axis) vs our nominal rank and 5–95 % band."""
     c = comp.dropna(subset=["our_rank"]).sort_values("published_rank")
     fig, ax = plt.subplots(figsize=(7, 5))
     if "our_q5" in c:
@@ -159,8 +159,8 @@ def published(comp: pd.DataFrame, title: str = ""):
     cols = [k for k in ("our_rank", "our_q95") if k in c]
     m = max(100, float(np.nanmax(c[cols].to_numpy(float))) if len(c) else 100)
     ax.plot([1, 100], [1, 100], color="black", lw=0.6, ls="--", label="equal ranks")
-    ax.set_xlabel("published 2021 rank")
-    ax.set_ylabel("our rank (open-data panel)")
+    ax.set_xlabel(label)
+    ax.set_ylabel("our nominal rank")
     ax.set_ylim(m * 1.02, 0)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, borderaxespad=0)
     ax.set_title(title or "Published 2021 top 100 vs our ranks")

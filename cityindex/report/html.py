@@ -19,6 +19,7 @@ from ..auditing import LOW_OBSERVED
 from cityindex.model.bayes.structure import collapsed_nodes, equal_loading_pairs
 
 from . import figures as F
+from . import jrc
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0;
@@ -40,11 +41,15 @@ figure img{max-width:100%;height:auto} figcaption{font-size:12px;color:#55636f}
 .scroll{max-height:420px;overflow:auto;border:1px solid #e1e6eb}
 nav a{margin-right:1em} code{background:#eef2f6;padding:0 .25em}
 .foot{font-size:12px;color:#55636f;margin-top:-.6em}
-"""
+""" + jrc.CSS
 
+#: the sections of every index (a published-ranking section follows when a table is given)
 SECTIONS = ["Framework", "Data availability and treatment", "Coherence", "Weights",
-            "Rank uncertainty", "Sensitivity analysis", "Bayesian latent-score model",
-            "Rank confidence sets", "Published 2021 ranking"]
+            "Leave-one-out and benefit of the doubt", "Rank uncertainty",
+            "Sensitivity analysis", "One-at-a-time scenarios", "Bayesian latent-score model",
+            "Rank confidence sets"]
+#: tables with more rows than this are collapsed (a <details> element: no JavaScript needed)
+COLLAPSE_ROWS = 25
 
 
 #: the mark put after the name of such a unit in HTML tables
@@ -79,7 +84,12 @@ def table_html(df: pd.DataFrame, max_rows: int | None = None, cls: str = "",
             df[c] = df[c].map(display_rank)
     body = df.to_html(index=False, classes=cls, border=0, na_rep="–",
                       float_format=lambda v: f"{v:.{digits}f}", escape=True)
-    return f'<div class="{"scroll" if max_rows and len(df) > 25 else "wrap"}">{body}</div>'
+    out = f'<div class="wrap">{body}</div>'
+    if len(df) > COLLAPSE_ROWS:
+        out = (f'<details class="long"><summary>Show the table ({len(df)} rows'
+               f'{" shown of more" if max_rows is not None and len(df) == max_rows else ""})'
+               f"</summary>{out}</details>")
+    return out
 
 
 class _Doc:
@@ -138,8 +148,10 @@ def headline_sentences(a) -> list[str]:
     if "top_drivers" in h:
         d = "; ".join(f"{esc(x['factor'])} (STi {x['ST']:.2f} [{x['ST_lo']:.2f}, "
                       f"{x['ST_hi']:.2f}])" for x in h["top_drivers"])
+        lvl = a.sensitivity.conf_level if a.sensitivity is not None else 0.95
         out.append(f"Largest total Sobol indices of the mean absolute rank shift (one output "
-                   f"of the sensitivity analysis): <b>{d}</b>.")
+                   f"of the sensitivity analysis; {lvl:.0%} bootstrap intervals in brackets): "
+                   f"<b>{d}</b>.")
     bayes = a.status.get("bayes")
     if h.get("max_rhat") is not None:
         out.append(f"Largest R-hat of the Bayesian model: <b>{h['max_rhat']:.3f}</b>"
@@ -192,15 +204,11 @@ def _low_note(df: pd.DataFrame) -> str:
 def _index_sections(doc: _Doc, a) -> None:
     fw, res, root = a.framework, a.result, a.root
     slug = root.lower()
+    noun = a.unit_noun()
     doc.add(f'<h2 id="{slug}">{esc(root)} — {esc(fw.nodes[root].name or fw.name)}</h2>')
-    doc.add('<div class="key"><ul>' + "".join(f"<li>{s}</li>" for s in headline_sentences(a))
-            + "</ul></div>")
+    doc.add(f'<p>Key figures: <a href="#key-{slug}">above</a>.</p>')
     # a failed, skipped or warned stage is listed here and must not stop the rest of the report
-    notes = {k: st for k, st in a.status.items() if st.message}
-    if notes:
-        doc.add('<div class="note"><b>Notes</b><ul>' + "".join(
-            f"<li><b>{esc(k)}</b> ({esc(st.state)}): {esc(st.message)}</li>"
-            for k, st in notes.items()) + "</ul></div>")
+    doc.add(jrc.stage_notes(a))
 
     # framework
     doc.add(f'<h3 id="{slug}-framework">Framework</h3>')
@@ -251,9 +259,12 @@ def _index_sections(doc: _Doc, a) -> None:
     doc.add(f'<h3 id="{slug}-weights">Weights</h3>')
     if wa is not None:
         wt = a.weights_table()
+        lvl = wa.settings.get("level", 0.9)
         doc.add("<p>Within each parent: nominal weights (<code>nominal_in_parent</code>) vs PCA "
                 "weights vs effective weights (correlation-ratio importance share, Paruolo, "
-                "Saisana &amp; Saltelli 2013). <code>nominal_in_index</code> is the nominal "
+                "Saisana &amp; Saltelli 2013, with its "
+                f"{lvl:.0%} bootstrap interval <code>effective_lo</code>–<code>effective_hi</code>"
+                "). <code>nominal_in_index</code> is the nominal "
                 "weight of each indicator in the whole index (on the normalised scale)"
                 + ("; <code>bayes_in_index</code> is the Bayesian implied weight of the "
                    "standardised indicator in the index, to be compared with "
@@ -276,6 +287,7 @@ def _index_sections(doc: _Doc, a) -> None:
                     f"assumed, not estimated (it then differs only through the two error "
                     f"variances): {esc('; '.join(f'{n}: {x} + {y}' for n, (x, y) in pairs))}."
                     "</p>")
+    jrc.loo_bod_section(doc, a, slug)
 
     # rank uncertainty
     doc.add(f'<h3 id="{slug}-uncertainty">Rank uncertainty</h3>')
@@ -283,17 +295,20 @@ def _index_sections(doc: _Doc, a) -> None:
         rs = a.uncertainty.rank_stats
         doc.add(f"<p>Monte Carlo over the uncertainty space <i>{esc(a.space.name if hasattr(a.space, 'name') else '')}</i> "
                 f"({', '.join(map(esc, a.space.names))}); N = {a.uncertainty.figures['n_replications']}.</p>")
-        doc.figure(F.rank_uncertainty(rs, title=f"{root}: rank uncertainty, all {len(rs)} cities"),
+        doc.figure(F.rank_uncertainty(rs, title=f"{root}: rank uncertainty, all {len(rs)} "
+                                      f"{noun[1]}"),
                    f"{slug}_rank_uncertainty", "Nominal rank (dot), median (tick) and 5–95 % "
                    "band (line), sorted by nominal rank")
         doc.figure(F.rank_uncertainty(rs, top=50, title=f"{root}: top 50", labels=a.names),
                    f"{slug}_rank_uncertainty_top50", "Zoom on the top 50")
         wid = a.widest_bands()
         if len(wid):
-            doc.add("<p>Widest bands (ranks; <code>observed_share</code> = share of the unit's "
-                    "indicators observed before imputation):</p>")
+            doc.add("<p>Widest 5–95 % bands (ranks; <code>observed_share</code> = share of the "
+                    "unit's indicators observed before imputation):</p>")
             doc.table(f"{root}_widest_bands", wid, None, display=_marked(wid))
             doc.add(_low_note(wid))
+        jrc.rank_shift_section(doc, a)
+    jrc.unit_table_section(doc, a, slug)
     # sensitivity
     doc.add(f'<h3 id="{slug}-sensitivity">Sensitivity analysis</h3>')
     if a.sensitivity is not None:
@@ -303,8 +318,10 @@ def _index_sections(doc: _Doc, a) -> None:
         doc.figure(F.sobol(a.sensitivity.overall, f"{root}: Sobol indices"), f"{slug}_sobol",
                    "First-order and total Sobol indices with intervals")
         doc.table(f"{root}_sobol", a.sensitivity.overall, None)
+        jrc.sobol_units_export(doc, a)
     else:
         doc.add('<p class="note">Sensitivity analysis did not run.</p>')
+    jrc.scenario_section(doc, a, slug)
 
     # bayes
     doc.add(f'<h3 id="{slug}-bayes">Bayesian latent-score model</h3>')
@@ -316,7 +333,7 @@ def _index_sections(doc: _Doc, a) -> None:
         collapsed = collapsed_nodes(fw)
         doc.add(
             "<p><b>An alternative aggregation model, not a confidence band for the ranks "
-            "above.</b> The hierarchical factor model treats each city's standing on every "
+            f"above.</b> The hierarchical factor model treats each {noun[0]}'s standing on every "
             "node as an unknown latent score and learns how strongly each indicator measures "
             "it; the index's posterior ranks below are ranks of that latent score, so they "
             "differ from our nominal ranks (the dots) by design, and the implied weights are "
@@ -358,8 +375,10 @@ def _index_sections(doc: _Doc, a) -> None:
                 f"{conf:.0%} on its own. They measure uncertainty from measurement error in the "
                 f"data only, not from methodological choices (those are the 5–95 % bands of the "
                 f"uncertainty analysis above). The error model is an assumption: zeros stay "
-                f"zero under a multiplicative error, country-level indicators are perturbed city "
-                f"by city, and ordinal indicators as if continuous. <code>nominal_rank</code> is "
+                f"zero under a multiplicative error, "
+                + ("country-level indicators are perturbed city by city, "
+                   if noun[0] == "city" else "")
+                + f"and ordinal indicators are perturbed as if continuous. <code>nominal_rank</code> is "
                 f"our rank under the nominal method (not a published rank). Median width: "
                 f"{w_s:.0f} places (simultaneous), {w_m:.0f} (marginal). Top 25:</p>")
         doc.table(f"{root}_rank_sets", rsets, 25, display=_marked(rsets))
@@ -367,12 +386,16 @@ def _index_sections(doc: _Doc, a) -> None:
     else:
         doc.add(f'<p class="note">Not available: {esc(a.note("rank_sets") or "not run")}.</p>')
 
-    # published
-    doc.add(f'<h3 id="{slug}-published">Published 2021 ranking</h3>')
+    # published (only when a published table is given)
     pub = a.published_comparison()
     if pub is not None:
+        doc.add(f'<h3 id="{slug}-published">{esc(a.published_label())}</h3>')
+        doc.add("<p>The published ranks beside our nominal rank, median and 5–95 % "
+                "methodological band (<code>our_q5</code>–<code>our_q95</code>).</p>")
         try:
-            doc.figure(F.published(pub, f"{root}: published ranking vs ours"),
+            doc.figure(F.published(pub, f"{root}: {a.published_label().lower()} vs ours",
+                                   label=a.published_label().lower().replace(" ranking", "")
+                                   + " rank"),
                        f"{slug}_published", "Published rank vs our rank and band"
                        + ("" if "in_band" in pub else
                           " (no band: the uncertainty analysis did not run)"))
@@ -383,8 +406,6 @@ def _index_sections(doc: _Doc, a) -> None:
             doc.table(f"{root}_published", pub, 100, digits=1)
         except Exception as exc:  # noqa: BLE001 - never let one table stop the report
             doc.add(f'<p class="note">Published table not shown: {esc(exc)}</p>')
-    else:
-        doc.add('<p class="note">No published ranking was given for this index.</p>')
     doc.tables[f"{root}_rankings"] = a.rankings()
 
 
@@ -405,9 +426,11 @@ def _profile_html(doc: _Doc, p) -> None:
                 + "</ul></div>")
 
 
-def write_report(audit, folder: Path, manifest: dict | None = None) -> Path:
+def write_report(audit, folder: Path, manifest: dict | None = None,
+                 explorer: bool = True) -> Path:
     """Write the run folder of an :class:`~cityindex.auditing.Audit` into ``folder``; return the
-    path of index.html."""
+    path of index.html. With ``explorer`` (default) also ``explorer.html``, the interactive
+    page over the same audit (:mod:`.explorer`), linked from the report."""
     from cityindex.runio import write_json
 
     folder = Path(folder)
@@ -415,18 +438,22 @@ def write_report(audit, folder: Path, manifest: dict | None = None) -> Path:
     s = audit.settings
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     nav = " ".join(f'<a href="#{esc(k.lower())}">{esc(k)}</a>' for k in audit.indices)
+    nouns = {a.unit_noun()[0] for a in audit.indices.values()}
+    profiles_title = "City profiles" if nouns == {"city"} else "Unit profiles"
     doc.add(f"<h1>cityindex audit report</h1><p>{esc(when)} · "
             f"{'quick' if s.quick else 'full'} run · seed {s.seed} · uncertainty N = {s.n_ua} · "
             f"Sobol base N = {s.n_sa} · total {audit.timings.get('total_s', 0):.0f} s</p>"
-            f"<nav>{nav}{' <a href=#profiles>City profiles</a>' if audit.profiles else ''}</nav>")
+            f"<nav>{nav}{f' <a href=#profiles>{profiles_title}</a>' if audit.profiles else ''}"
+            f"{' <a href=explorer.html>Interactive explorer</a>' if explorer else ''}</nav>")
     doc.add('<h2 id="key-figures">Key figures</h2>')
     for k, a in audit.indices.items():
-        doc.add(f"<h3>{esc(k)}</h3><ul>" + "".join(f"<li>{x}</li>" for x in
-                                                  headline_sentences(a)) + "</ul>")
+        doc.add(f'<h3 id="key-{esc(k.lower())}">{esc(k)}</h3><ul>'
+                + "".join(f"<li>{x}</li>" for x in headline_sentences(a) + jrc.key_sentences(a))
+                + "</ul>")
     for a in audit.indices.values():
         _index_sections(doc, a)
     if audit.profiles:
-        doc.add('<h2 id="profiles">City profiles</h2>')
+        doc.add(f'<h2 id="profiles">{profiles_title}</h2>')
         for plist in audit.profiles.values():
             for p in plist:
                 _profile_html(doc, p)
@@ -437,9 +464,13 @@ def write_report(audit, folder: Path, manifest: dict | None = None) -> Path:
     page = ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             "<meta name='viewport' content='width=device-width, initial-scale=1'>"
             f"<title>cityindex audit</title><style>{CSS}</style></head><body><main>"
-            + "\n".join(doc.parts) + "</main></body></html>")
+            + "\n".join(doc.parts) + "</main>" + jrc.SEARCH_SCRIPT + "</body></html>")
     index = folder / "index.html"
     index.write_text(page, encoding="utf-8")
+    if explorer:
+        from .explorer import write_explorer
+
+        write_explorer(audit, folder)
     _write_tables(doc.tables, folder)
     results = audit.to_dict()
     results["figures"] = doc.figures
