@@ -54,9 +54,10 @@ def report(tmp_path_factory):
 
 
 def _console_errors(stderr: str) -> list[str]:
-    """Console messages in chromium's stderr log. The report has no script, so any console
-    message (an uncaught error, a blocked or missing resource) counts as an error; chromium logs
-    them as ``INFO:CONSOLE`` / ``ERROR:CONSOLE`` lines whatever their level."""
+    """Console messages in chromium's stderr log. The report logs nothing (its one script, the
+    search box, never logs), so any console message (an uncaught error, a blocked or missing
+    resource) counts as an error; chromium logs them as ``INFO:CONSOLE`` / ``ERROR:CONSOLE``
+    lines whatever their level."""
     return [line for line in stderr.splitlines()
             if re.search(r":CONSOLE[(:\]]", line) or "Uncaught" in line]
 

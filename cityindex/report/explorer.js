@@ -37,6 +37,7 @@
   function isNum(v) { return typeof v === "number" && isFinite(v); }
   function fmt(v, d) {
     if (!isNum(v)) return "–";
+    if (d === undefined && Number.isInteger(v)) d = 0;
     if (d === undefined) d = Math.abs(v) >= 100 ? 1 : (Math.abs(v) >= 1 ? 2 : 3);
     return v.toLocaleString("en-US", {minimumFractionDigits: d, maximumFractionDigits: d});
   }
@@ -486,7 +487,7 @@
       if (n.level > 1) {
         var b = IDX.scores[n.code];
         var tdp = el("td", {class: "plot"});
-        if (b) tdp.appendChild(dotWhisker(b, units, 330));
+        if (b) tdp.appendChild(dotWhisker(b, units, 280));
         tr.appendChild(tdp);
         units.forEach(function (u) {
           tr.appendChild(el("td", null, b ? fmt(b.score[u]) + " · rank " + rk(b.rank[u]) +
@@ -636,7 +637,7 @@
   // ------------------------------------------------------------------ history (multi-year data)
   function historyChart(node, units, what) {
     var H = IDX.history, block = H.nodes[node];
-    var w = 420, h = 190, L = 40, R = 12, T = 18, B = 26;
+    var w = 420, h = 190, L = 40, R = 24, T = 18, B = 26;
     var s = svg("svg", {width: w, height: h, class: "chart history-" + what, role: "img"});
     var title = svg("text", {x: L, y: 12}); title.textContent = nodeName(node) + ": " + what + (what === "rank" && block.q5 ? " with " + (IDX.band ? IDX.band.label : "") + " band" : "");
     s.appendChild(title);
