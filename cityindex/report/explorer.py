@@ -180,8 +180,9 @@ def render_explorer(data: dict) -> str:
 
 
 def write_explorer(audit, folder, title: str | None = None) -> Path:
-    """Write ``folder/explorer.html`` for ``audit`` (an Audit or an IndexAudit); return its
-    path."""
+    """Write ``folder/explorer.html`` (the folder is created if needed) for ``audit`` (an
+    Audit or an IndexAudit); return its path."""
     path = Path(folder) / "explorer.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_explorer(explorer_data(audit, title)), encoding="utf-8")
     return path

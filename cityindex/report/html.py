@@ -141,7 +141,8 @@ def headline_sentences(a) -> list[str]:
     if "mean_abs_rank_shift" in h:
         out.append(f"Mean absolute rank shift over {h['n_replications']} Monte Carlo "
                    f"replications: <b>{h['mean_abs_rank_shift']:.2f}</b> places.")
-        out.append(f"Share of units whose 5–95 % methodological rank band is wider than 10 "
+        out.append(f"Share of {a.unit_noun()[1]} whose 5–95 % methodological rank band is "
+                   "wider than 10 "
                    f"places: <b>{h['share_band_wider_than_10']:.1%}</b>.")
     else:
         out.append(f"Uncertainty analysis did not run ({esc(a.note('uncertainty'))}).")
@@ -170,7 +171,8 @@ def headline_sentences(a) -> list[str]:
                    f"<b>{h['rank_set_median_width']:.0f}</b> places.")
     k = h.get("n_mostly_imputed", 0)
     if k:
-        out.append(f"<b>{k}</b> ranked unit(s) have fewer than {LOW_OBSERVED:.0%} of their "
+        out.append(f"<b>{k}</b> ranked {a.unit_noun()[1]} have fewer than "
+                   f"{LOW_OBSERVED:.0%} of their "
                    f"indicators observed (marked {MARK}; their ranks rest mostly on "
                    "imputed values).")
     if "published_in_band" in h:
@@ -229,7 +231,7 @@ def _index_sections(doc: _Doc, a) -> None:
     lt = a.mostly_imputed()
     if len(lt):
         low = lt
-        doc.add(f'<p class="note">{MARK} {len(low)} ranked unit(s) have fewer than '
+        doc.add(f'<p class="note">{MARK} {len(low)} ranked {noun[1]} have fewer than '
                 f"{LOW_OBSERVED:.0%} of their {len(fw.indicators)} indicators observed before "
                 "imputation; their scores and ranks rest mostly on imputed values and are "
                 f"marked {MARK} in the tables below. The rankings table "
@@ -273,7 +275,9 @@ def _index_sections(doc: _Doc, a) -> None:
                    " not with <code>nominal_in_index</code>" if a.bayes else "") + ".</p>")
         doc.figure(F.weights(wt, f"{root}: weights within the parent"), f"{slug}_weights",
                    "Nominal (within parent) vs PCA vs effective weights")
-        doc.table(f"{root}_weights", wt, None)
+        # flags joined with "; " in the page so that the column wraps (the CSV keeps ";")
+        doc.table(f"{root}_weights", wt, None,
+                  display=wt.assign(flags=wt["flags"].str.replace(";", "; ", regex=False)))
     if a.bayes is not None:
         doc.figure(F.bayes_weights(a.bayes.implied_weights,
                                    f"{root}: Bayesian implied weights in the index"),
@@ -303,8 +307,8 @@ def _index_sections(doc: _Doc, a) -> None:
                    f"{slug}_rank_uncertainty_top50", "Zoom on the top 50")
         wid = a.widest_bands()
         if len(wid):
-            doc.add("<p>Widest 5–95 % bands (ranks; <code>observed_share</code> = share of the "
-                    "unit's indicators observed before imputation):</p>")
+            doc.add("<p>Widest bands (5–95 %, in ranks; <code>observed_share</code> = share of "
+                    "the unit's indicators observed before imputation):</p>")
             doc.table(f"{root}_widest_bands", wid, None, display=_marked(wid))
             doc.add(_low_note(wid))
         jrc.rank_shift_section(doc, a)
@@ -316,7 +320,8 @@ def _index_sections(doc: _Doc, a) -> None:
                 f"{a.sensitivity.n_base}, {a.sensitivity.n_runs} runs; {a.sensitivity.conf_level:.0%} "
                 f"bootstrap intervals).</p>")
         doc.figure(F.sobol(a.sensitivity.overall, f"{root}: Sobol indices"), f"{slug}_sobol",
-                   "First-order and total Sobol indices with intervals")
+                   "First-order and total Sobol indices with "
+                   f"{a.sensitivity.conf_level:.0%} bootstrap intervals")
         doc.table(f"{root}_sobol", a.sensitivity.overall, None)
         jrc.sobol_units_export(doc, a)
     else:

@@ -146,7 +146,7 @@ def loo_bod_section(doc, a, slug: str) -> None:
                 f"shift of the {noun}' ranks, and how many {noun} moved. Largest: removing "
                 f"<b>{esc(top['removed'])}</b> moves {noun} by {top['mean_abs_shift']:.1f} "
                 "places on average.</p>")
-        doc.table(f"{a.root}_leave_one_out", loo, None, digits=2)
+        doc.table(f"{a.root}_leave_one_out", loo, None, digits=2, ints=("max_abs_shift",))
     if bod is not None:
         f = a.bod_figures()
         doc.add(f"<p><b>Benefit of the doubt</b> (Cherchye et al. 2007): each unit's most "
@@ -155,7 +155,8 @@ def loo_bod_section(doc, a, slug: str) -> None:
                 f"(score 1); median score {f['median']:.3f}; Spearman's ρ with the index score "
                 f"{f['spearman_with_index']:.3f}; mean absolute shift between BoD and nominal "
                 f"ranks {f['mean_abs_rank_shift']:.1f} places.</p>")
-        doc.table(f"{a.root}_benefit_of_the_doubt", bod, None, digits=3)
+        doc.table(f"{a.root}_benefit_of_the_doubt", bod, None, digits=3,
+                  ints=("rank", "bod_rank", "rank_shift"))
 
 
 def rank_shift_section(doc, a) -> None:
