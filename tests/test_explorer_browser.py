@@ -405,3 +405,65 @@ def test_ten_thousand_units(driver, tmp_path):
     for v in (search, clear, region, sort, thresh):
         assert v < 2_000
     assert not _errors(driver)
+
+
+# ----------------------------------------------------------------------------- the report
+@pytest.fixture(scope="module")
+def city_report(tmp_path_factory):
+    """A quick audit report of GDCI and BRPCI (BRPCI with leave-one-out and benefit of the
+    doubt, which quick mode skips), written with its explorer."""
+    import cityindex as ci
+    from cityindex.report.html import write_report
+    from cityindex.validation.weight_audit import weight_audit
+
+    a = ci.audit([ci.compute("gdci"), ci.compute("brpci")], quick=True, n_ua=200, n_sa=16,
+                 seed=0)
+    a["BRPCI"].weights = weight_audit(a["BRPCI"].result, loo=True, n_boot=0, bod=True)
+    out = tmp_path_factory.mktemp("report")
+    return write_report(a, out), a
+
+
+def test_report_tables_fit_and_search(driver, city_report):
+    """At 1,280 px every table of the report fits the page (long ones collapsed, opened here
+    to measure them); the search box of the table of all units filters it; no console
+    error."""
+    index, audit = city_report
+    _errors(driver)
+    driver.set_window_size(1280, 1000)
+    driver.get(index.as_uri())
+    assert driver.find_element(By.CSS_SELECTOR, 'a[href="explorer.html"]')
+    closed = driver.execute_script(
+        "return Array.from(document.querySelectorAll('details')).filter(d => !d.open).length")
+    assert closed >= 4                               # long tables start collapsed
+    over = driver.execute_script("""
+        document.querySelectorAll('details').forEach(d => d.open = true);
+        var main = document.querySelector('main'), cs = getComputedStyle(main);
+        var room = main.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+        return Array.from(document.querySelectorAll('table'))
+          .filter(t => t.offsetWidth > room + 1)
+          .map(t => [t.offsetWidth, room, t.rows[0].textContent.trim().slice(0, 60)]);""")
+    assert over == [], over
+    assert driver.execute_script("return document.documentElement.scrollWidth") <= 1280
+    box = driver.find_element(By.CSS_SELECTOR, 'input[data-filter-table="gdci-units-table"]')
+    assert box.is_displayed()                        # shown once the script runs
+    box.send_keys("Shanghai")
+    rows = driver.find_elements(By.CSS_SELECTOR, "#gdci-units-table tbody tr")
+    visible = [r.get_attribute("data-unit") for r in rows if r.is_displayed()]
+    assert visible == ["CN-SHANGHAI"]
+    assert len(rows) == len(audit["GDCI"].result.scores)
+    assert driver.find_element(By.ID, "gdci-units-table-count").text == \
+        f"1 of {len(rows)} shown"
+    # screenshots of the new sections (docs/)
+    OUT.mkdir(parents=True, exist_ok=True)
+    box.clear()
+    driver.execute_script("arguments[0].dispatchEvent(new Event('input'))", box)
+    driver.execute_script("document.querySelectorAll('details').forEach(d => d.open = false);"
+                          "document.getElementById('gdci-units-details').open = true;")
+    for name, css in (("report_key_figures", "#key-gdci + ul"),
+                      ("report_scenarios", "#gdci-scenarios ~ div.wrap"),
+                      ("report_loo_bod", "#brpci-loo ~ div.wrap"),
+                      ("report_units", "#gdci-units-details")):
+        el = driver.find_element(By.CSS_SELECTOR, css)
+        driver.execute_script("arguments[0].scrollIntoView()", el)
+        el.screenshot(str(OUT / f"{name}.png"))
+    assert not _errors(driver)
