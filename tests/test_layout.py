@@ -104,4 +104,9 @@ def test_every_package_folder_is_listed_in_pyproject():
             found.add(f"cityindex.data.{sub.name}")
     assert found == listed, f"not listed: {sorted(found - listed)}; stale: {sorted(listed - found)}"
     data = set(conf["package-data"])
+    # beside the data packages, the report ships the explorer page's template, stylesheet and
+    # script (issue 18)
+    assert conf["package-data"].get("cityindex.report") == [
+        "explorer_template.html", "explorer.css", "explorer.js"]
+    data.discard("cityindex.report")
     assert data == {p for p in listed if p.startswith("cityindex.data")}, data

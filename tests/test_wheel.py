@@ -62,7 +62,9 @@ def test_wheel_holds_the_bundled_data_and_no_top_level_packages(venv):
     for f in ("cityindex/data/frameworks/gdci.yaml", "cityindex/data/methods/default.yaml",
               "cityindex/data/spaces/default.yaml", "cityindex/data/cities.csv",
               "cityindex/data/panel/panel.csv", "cityindex/data/published/gdci_2021_top100.csv",
-              "cityindex/model/pipeline.py", "cityindex/validation/engine.py"):
+              "cityindex/model/pipeline.py", "cityindex/validation/engine.py",
+              "cityindex/report/explorer_template.html", "cityindex/report/explorer.js",
+              "cityindex/report/explorer.css"):
         assert f in names, f
     tops = {n.split("/")[0] for n in names if not n.startswith("cityindex-")}
     assert tops == {"cityindex"}, tops
@@ -86,5 +88,5 @@ def test_audit_quick_from_an_empty_folder(venv):
     res = _run([str(env / "bin" / "cityindex"), "audit", "--quick", "--quiet", "--out", "r"],
                cwd=empty)
     assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
-    for f in ("index.html", "results.json", "manifest.json", "tables.xlsx"):
+    for f in ("index.html", "results.json", "manifest.json", "tables.xlsx", "explorer.html"):
         assert (empty / "r" / f).is_file(), f
