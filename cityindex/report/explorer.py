@@ -69,7 +69,24 @@ def _num(v, digits: int = 6):
 
 
 def _nums(values, digits: int = 6) -> list:
-    return [_num(v, digits) for v in np.asarray(values, dtype=float).ravel()]
+    """:func:`_num` of every value, vectorised (integral values as ints, NaN as None)."""
+    a = np.asarray(values, dtype=float).ravel()
+    out = np.empty(a.shape, dtype=object)             # None where not finite
+    fin = np.isfinite(a)
+    whole = fin & (np.abs(a) < 1e15)
+    whole[whole] = a[whole] == np.round(a[whole])
+    if whole.any():
+        out[np.flatnonzero(whole)] = a[whole].astype(np.int64).tolist()
+    rest = fin & ~whole
+    if rest.any():
+        x = a[rest]
+        e = np.floor(np.log10(np.abs(x))).astype(int)
+        r = np.empty_like(x)
+        for k in np.unique(e):                         # one rounding per order of magnitude
+            m = e == k
+            r[m] = np.round(x[m], digits - 1 - int(k))
+        out[np.flatnonzero(rest)] = r.tolist()
+    return out.tolist()
 
 
 def _strs(values) -> list:
@@ -115,10 +132,10 @@ def _index_block(a) -> dict:
     drivers = None
     if a.sensitivity is not None:
         d = a.unit_drivers(3).reindex(units)
-        drivers = []
-        for _, r in d.iterrows():
-            drivers.append([[str(r[f"driver_{j}"]), _num(r[f"ST_{j}"], 3)] for j in (1, 2, 3)
-                            if f"driver_{j}" in r and isinstance(r[f"driver_{j}"], str)])
+        cols = [(d[f"driver_{j}"].tolist(), _nums(d[f"ST_{j}"], 3)) for j in (1, 2, 3)
+                if f"driver_{j}" in d]
+        drivers = [[[f[i], st[i]] for f, st in cols if isinstance(f[i], str)]
+                   for i in range(len(units))]
     hist = a.history_blocks()
     if hist is not None:
         hist = {"years": [_num(y) if isinstance(y, (int, float, np.integer, np.floating))
