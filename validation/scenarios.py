@@ -8,8 +8,9 @@ imputation, each indicator left out, … For each such scenario :func:`one_at_a_
 
 * Spearman's ρ between the scenario's index scores and the nominal scores (Pearson
   correlation of average ranks, ties averaged), and
-* the mean and the largest absolute rank shift, |rank − nominal rank| (ranks 1 = best, ties
-  share the best rank, as everywhere in cityindex), over the units.
+* the mean and the largest absolute rank shift, |rank − nominal rank| (ranks under the index's
+  ranking conventions, as in the uncertainty analysis: by default 1 = best, ties share the best
+  rank), over the units.
 
 Nothing is recomputed through the pipeline: the scenarios are read from the alternatives that
 :func:`~cityindex.validation.engine.prepare` computed once for the uncertainty and sensitivity
@@ -70,9 +71,11 @@ def spearman_rows(S: np.ndarray, nominal: np.ndarray) -> np.ndarray:
     return out
 
 
-def _shifts(S: np.ndarray, nominal_ranks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(mean, max) absolute rank shift of each row of scores ``S`` from the nominal ranks."""
-    R = rank_desc(S, axis=1)
+def _shifts(S: np.ndarray, nominal_ranks: np.ndarray, rank=None
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, max) absolute rank shift of each row of scores ``S`` from the nominal ranks;
+    ``rank(S)`` ranks the rows (default: 1 = highest, ties share the best rank)."""
+    R = rank(S) if rank is not None else rank_desc(S, axis=1)
     d = np.abs(R - nominal_ranks[None, :])
     with np.errstate(invalid="ignore"):
         return np.nanmean(d, axis=1), np.nanmax(d, axis=1)
@@ -238,7 +241,7 @@ def one_at_a_time(prepared: Prepared, result) -> ScenarioResult:
 
     def add(a_name, label, kind, S, note=""):
         rho = spearman_rows(S, nominal_scores)
-        mean_s, max_s = _shifts(S, nominal_ranks)
+        mean_s, max_s = _shifts(S, nominal_ranks, lambda X: p.rank(X, p.nodes[p.root]))
         row = dict(assumption=a_name, alternative=label, kind=kind, n=int(S.shape[0]))
         if kind == "draws":
             row.update(spearman=float(np.median(rho)), mean_abs_shift=float(np.median(mean_s)),
