@@ -25,37 +25,14 @@ from .errors import DataError
 from .stages import register
 
 
-def _deviations(x: np.ndarray, min_n: int) -> tuple[int, np.ndarray, float] | None:
-    """(n, deviations from the mean, Σd²) of the non-missing values; None if n < min_n."""
-    x = np.asarray(x, float)
-    x = x[~np.isnan(x)]
-    if x.size < min_n:
-        return None
-    d = x - x.mean()
-    return x.size, d, float(np.sum(d**2))
-
-
 def skewness(x: np.ndarray) -> float:
     """Adjusted Fisher–Pearson sample skewness of the non-missing values (n ≥ 3, else NaN)."""
-    dev = _deviations(x, 3)
-    if dev is None:
-        return float("nan")
-    n, d, m2 = dev
-    if m2 == 0:
-        return 0.0
-    return float(np.sqrt(n) * np.sum(d**3) / m2**1.5 * np.sqrt(n * (n - 1)) / (n - 2))
+    return float(_row_moments(np.asarray(x, float)[None])[0][0])
 
 
 def kurtosis(x: np.ndarray) -> float:
     """Sample excess kurtosis of the non-missing values (n ≥ 4, else NaN)."""
-    dev = _deviations(x, 4)
-    if dev is None:
-        return float("nan")
-    n, d, m2 = dev
-    if m2 == 0:
-        return 0.0
-    r = n * np.sum(d**4) / m2**2
-    return float(((n + 1) * (r - 3) + 6) * (n - 1) / ((n - 2) * (n - 3)))
+    return float(_row_moments(np.asarray(x, float)[None])[1][0])
 
 
 def passes(x: np.ndarray, skew: float = 2.0, kurt: float = 3.5) -> tuple[bool, float, float]:
@@ -107,8 +84,14 @@ def winsorise(x: np.ndarray, winmax: int = 5, skew: float = 2.0, kurt: float = 3
 
 
 def _row_moments(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Skewness and excess kurtosis (as :func:`skewness`, :func:`kurtosis`) of every row of
-    X (R, n), NaN ignored; NaN where a row has too few values."""
+    """Skewness and excess kurtosis of every row of X (R, n), NaN ignored; NaN where a row has
+    too few values (skewness n < 3, kurtosis n < 4); 0 for a constant row.
+
+    Each row is sorted first, so the sums run in one canonical order: the result does not
+    depend on the order of the units (the pass/fail rule can sit exactly on its threshold, e.g.
+    skewness 2.0, where summation order would otherwise decide it).
+    """
+    X = np.sort(np.asarray(X, dtype=float), axis=1)  # NaN last
     obs = ~np.isnan(X)
     n = obs.sum(axis=1).astype(float)
     with np.errstate(all="ignore"):
