@@ -29,7 +29,7 @@ from .errors import FrameworkError, read_yaml
 NO_OPEN_INDICATOR = "no_open_indicator"
 COINR_TYPES = ("Indicator", "Aggregate", "Group", "Denominator", "Other")
 _NODE_KEYS = {"code", "name", "parent", "level", "weight", "direction", "unit", "source",
-              "denominator", "target", "goalposts", "status", "note"}
+              "denominator", "target", "goalposts", "status", "note"}  # = schema.FRAMEWORK_NODE
 
 
 @dataclass(frozen=True)
@@ -315,39 +315,37 @@ class Framework:
 
     @classmethod
     def from_dict(cls, spec: Mapping, origin: str = "") -> "Framework":
+        """A framework from a mapping (a loaded framework file), checked against the schema
+        :data:`cityindex.model.schema.FRAMEWORK` first (types, ranges, unknown keys; the line
+        of a bad value when the mapping came from a file)."""
+        from .schema import FRAMEWORK, validate
+        from .yamlio import line_of
+
         where = f"{origin}: " if origin else ""
         if (not isinstance(spec, Mapping) or "nodes" not in spec
                 or not isinstance(spec["nodes"], list)):
             raise FrameworkError(f"{where}framework needs a 'nodes' list")
-        nodes = []
         for i, raw in enumerate(spec["nodes"], start=1):
             if not isinstance(raw, Mapping) or "code" not in raw:
-                raise FrameworkError(f"{where}node #{i} has no 'code'")
-            unknown = set(raw) - _NODE_KEYS
-            if unknown:
-                raise FrameworkError(
-                    f"{where}node '{raw['code']}' has unknown keys {sorted(unknown)}; "
-                    f"valid keys: {sorted(_NODE_KEYS)}")
-            kw = dict(raw)
-            kw["code"] = str(kw["code"])
-            try:
-                if kw.get("goalposts") is not None:
-                    gp = kw["goalposts"]
-                    if not isinstance(gp, (list, tuple)) or len(gp) != 2:
-                        raise ValueError(f"goalposts must be a list [L, U], got {gp!r}")
-                    kw["goalposts"] = tuple(float(v) for v in gp)
-                if kw.get("target") is not None:
-                    kw["target"] = float(kw["target"])
-                kw["level"] = int(kw.get("level", 1))
-                kw["weight"] = float(kw.get("weight", 1.0))
-                kw["direction"] = int(kw.get("direction", 1))
-            except (TypeError, ValueError) as exc:
-                raise FrameworkError(f"{where}node '{kw['code']}': {exc}") from None
-            for key in ("name", "unit", "source", "note"):
-                kw[key] = "" if kw.get(key) is None else str(kw[key])
+                ln = line_of(spec["nodes"], i - 1)
+                raise FrameworkError(f"{where}{f'line {ln}: ' if ln else ''}node #{i} has no "
+                                     "'code'")
+        clean = validate(FRAMEWORK, spec, FrameworkError, origin)
+        nodes = []
+        for kw in clean["nodes"]:
+            kw = dict(kw)
+            if kw.get("goalposts") is not None:
+                kw["goalposts"] = tuple(kw["goalposts"])
+            for key, conv in (("weight", float), ("level", int), ("direction", int),
+                              ("target", float)):
+                if kw.get(key) is not None:
+                    kw[key] = conv(kw[key])
             nodes.append(Node(**kw))
-        return cls(nodes, name=str(spec.get("name", "")), source=str(spec.get("source", "")),
-                   origin=origin)
+        fw = cls(nodes, name=clean["name"], source=clean["source"], origin=origin)
+        if clean.get("index") is not None and clean["index"] != fw.root:
+            raise FrameworkError(f"{where}index '{clean['index']}' is not the root node of the "
+                                 f"framework ('{fw.root}')")
+        return fw
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "Framework":

@@ -29,9 +29,11 @@ from typing import Any, Mapping
 import yaml
 
 from .errors import MethodError, read_yaml
+from .schema import MAX_WEIGHT, PARAM_TYPES, SchemaError, Text, short
+from .yamlio import Float, Int, plain
 
 from . import stages as registry
-from .ranking import TIES, check_ranking
+from .ranking import check_ranking
 from .stages import PLAIN_PER_NODE, PLAIN_STAGES, METHOD_STAGES as STAGES_PER_NODE
 
 DEFAULTS: dict[str, dict[str, Any]] = {
@@ -48,76 +50,55 @@ TOP_KEYS = set(registry.METHOD_STAGES) | set(PLAIN_STAGES) | {"weights", "overri
                                                      "description", "seed"}
 
 
+def _key_text(key: Any) -> str:
+    """A mapping key as a code: a number keeps the text it was written as."""
+    return key.text if isinstance(key, (Int, Float)) else str(key)
+
+
 def _is_num(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
+# parameter key -> type (model.schema.PARAM_TYPES), applied wherever the key appears; as
+# (check, what a valid value is) pairs for callers of the earlier form
+PARAM_CHECKS: dict[str, tuple[Any, str]] = {k: (t.ok, t.describe())
+                                            for k, t in PARAM_TYPES.items()}
 
 
-def _is_pair(v: Any) -> bool:
-    return (isinstance(v, (list, tuple)) and len(v) == 2 and all(_is_num(x) for x in v)
-            and v[0] < v[1])
-
-
-def _is_codes(v: Any) -> bool:
-    return isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v)
-
-
-# parameter key -> (check, what a valid value is); applied wherever the key appears
-PARAM_CHECKS: dict[str, tuple[Any, str]] = {
-    "range": (_is_pair, "a list [l, u] of two numbers with l < u"),
-    "goalposts": (_is_pair, "a list [L, U] of two numbers with L < U"),
-    "mean": (_is_num, "a number"),
-    "sd": (lambda v: _is_num(v) and v > 0, "a positive number"),
-    "scale": (lambda v: _is_num(v) and v > 0, "a positive number"),
-    "target": (_is_num, "a number"),
-    "lmbda": (lambda v: v is None or _is_num(v), "a number"),
-    "p": (_is_num, "a number"),
-    "skew": (lambda v: _is_num(v) and v > 0, "a positive number"),
-    "kurtosis": (_is_num, "a number"),
-    "winmax": (lambda v: _is_int(v) and v >= 0, "a non-negative integer"),
-    "max_iter": (lambda v: _is_int(v) and v > 0, "a positive integer"),
-    "seed": (_is_int, "an integer"),
-    "min_availability": (lambda v: _is_num(v) and 0 <= v <= 1, "a number in [0, 1]"),
-    "direction": (lambda v: _is_int(v) and v in (1, -1), "1 or -1"),
-    "force": (lambda v: isinstance(v, bool), "true or false"),
-    "log_fallback": (lambda v: isinstance(v, bool), "true or false"),
-    "truncate": (lambda v: isinstance(v, bool), "true or false"),
-    "cap": (lambda v: isinstance(v, bool), "true or false"),
-    "enabled": (lambda v: isinstance(v, bool), "true or false"),
-    "group": (lambda v: isinstance(v, str) and v != "", "a column name"),
-    "ref": (lambda v: isinstance(v, str) and v != "", "a unit code"),
-    "force_include": (_is_codes, "a list of unit codes"),
-    "force_exclude": (_is_codes, "a list of unit codes"),
-    "measure": (lambda v: v in ("imputed", "denominated"), "'imputed' or 'denominated'"),
-    "ties": (lambda v: v in TIES, "one of " + ", ".join(TIES)),
-}
-
-
-def _check_params(stage: str, section: Mapping, where: str) -> None:
+def _check_params(stage: str, section: Mapping, where: str) -> dict:
+    """The section with every known parameter checked against its type (and converted to
+    plain Python values: a unit code written as a number keeps its source text)."""
+    out = {}
     for key, value in section.items():
-        if key in PARAM_CHECKS:
-            ok, what = PARAM_CHECKS[key]
-            if not ok(value):
-                raise MethodError(f"{where}{stage}.{key} must be {what}, got {value!r}")
+        if key in PARAM_TYPES:
+            try:
+                out[key] = PARAM_TYPES[key].check(value)
+            except SchemaError:
+                raise MethodError(f"{where}{stage}.{key} must be "
+                                  f"{PARAM_TYPES[key].describe()}, got {short(value)}") from None
+        else:
+            out[key] = plain(value)
+    return out
 
 
-def _check_stage(stage: str, section: Any, where: str, partial: bool = False) -> None:
+def _check_stage(stage: str, section: Any, where: str, partial: bool = False) -> dict:
+    """The checked section (plain values); raises MethodError naming the key at fault."""
     if not isinstance(section, Mapping):
         raise MethodError(f"{where}'{stage}' must be a mapping, got {type(section).__name__}")
     if stage in PLAIN_STAGES:
         unknown = set(section) - PLAIN_STAGES[stage]
         if unknown:
-            raise MethodError(f"{where}unknown key(s) {sorted(unknown)} in '{stage}'; valid: "
-                              f"{sorted(PLAIN_STAGES[stage])}")
-        _check_params(stage, section, where)
+            raise MethodError(f"{where}unknown key(s) {sorted(map(str, unknown))} in '{stage}'; "
+                              f"valid: {sorted(PLAIN_STAGES[stage])}")
+        out = _check_params(stage, section, where)
         if stage == "ranking":
-            check_ranking(section, where)
-        return
+            check_ranking(out, where)
+        return out
     methods = registry.stage_methods()[stage]
     method = section.get("method")
+    if method is not None and not isinstance(method, str):
+        raise MethodError(f"{where}{stage}.method must be the name of a method, got "
+                          f"{short(method)}; valid: {sorted(methods)}")
     if method is None and not partial:
         raise MethodError(f"{where}'{stage}' needs a 'method'; valid: {sorted(methods)}")
     if method is not None and method not in methods:
@@ -126,9 +107,9 @@ def _check_stage(stage: str, section: Any, where: str, partial: bool = False) ->
         {"method"} | set().union(*methods.values()))
     unknown = set(section) - allowed
     if unknown:
-        raise MethodError(f"{where}unknown key(s) {sorted(unknown)} for {stage} method "
-                          f"'{method}'; valid: {sorted(allowed)}")
-    _check_params(stage, section, where)
+        raise MethodError(f"{where}unknown key(s) {sorted(map(str, unknown))} for {stage} "
+                          f"method '{method}'; valid: {sorted(allowed)}")
+    return _check_params(stage, section, where)
 
 
 def _read_extended(path: Path, seen: tuple) -> dict:
@@ -178,17 +159,19 @@ class MethodSpec:
         stages = copy.deepcopy(DEFAULTS)
         for stage in DEFAULTS:
             if stage in spec and spec[stage] is not None:
-                _check_stage(stage, spec[stage], where)
+                section = _check_stage(stage, spec[stage], where)
                 if stage in PLAIN_STAGES:
-                    stages[stage].update(spec[stage])
+                    stages[stage].update(section)
                 else:
-                    stages[stage] = dict(spec[stage])
+                    stages[stage] = section
         weights = spec.get("weights") or {}
         if not isinstance(weights, Mapping):
             raise MethodError(f"{where}'weights' must map node codes to numbers")
+        weights = {_key_text(k): v for k, v in weights.items()}
         for code, w in weights.items():
-            if not _is_num(w) or w <= 0:
-                raise MethodError(f"{where}weight of '{code}' must be a positive number, got {w!r}")
+            if not _is_num(w) or w <= 0 or w > MAX_WEIGHT:
+                raise MethodError(f"{where}weight of '{code}' must be a positive number (at "
+                                  f"most {MAX_WEIGHT:,.0f}), got {short(w)}")
         overrides = spec.get("overrides") or {}
         if not isinstance(overrides, Mapping) or set(overrides) - {"levels", "nodes"}:
             raise MethodError(f"{where}'overrides' takes keys 'levels' and 'nodes' only")
@@ -202,13 +185,20 @@ class MethodSpec:
             except (TypeError, ValueError):
                 raise MethodError(f"{where}override level '{lv}' is not an integer") from None
             levels[lv_int] = cls._check_override(sect, f"{where}overrides.levels.{lv}: ")
-        nodes = {str(code): cls._check_override(sect, f"{where}overrides.nodes.{code}: ")
+        nodes = {_key_text(code): cls._check_override(sect, f"{where}overrides.nodes.{code}: ")
                  for code, sect in (overrides.get("nodes") or {}).items()}
         seed = spec.get("seed", 0)
-        if not isinstance(seed, int) or isinstance(seed, bool):
-            raise MethodError(f"{where}'seed' must be an integer")
-        return cls(stages, {str(k): float(v) for k, v in weights.items()}, levels, nodes,
-                   str(spec.get("name", "")), str(spec.get("description", "")), seed, origin)
+        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+            raise MethodError(f"{where}'seed' must be a non-negative integer, got {short(seed)}")
+        text = {}
+        for key in ("name", "description"):
+            try:
+                text[key] = Text().check(spec.get(key))
+            except SchemaError:
+                raise MethodError(f"{where}'{key}' must be text, got "
+                                  f"{short(spec.get(key))}") from None
+        return cls(stages, {k: float(v) for k, v in weights.items()}, levels, nodes,
+                   text["name"], text["description"], int(seed), origin)
 
     @staticmethod
     def _check_override(sect: Any, where: str) -> dict:
@@ -218,8 +208,8 @@ class MethodSpec:
             if stage not in STAGES_PER_NODE and stage not in PLAIN_PER_NODE:
                 raise MethodError(f"{where}stage '{stage}' cannot be overridden per node/level; "
                                   f"valid: {sorted(STAGES_PER_NODE + PLAIN_PER_NODE)}")
-            _check_stage(stage, body, where, partial=True)
-        return {k: dict(v) for k, v in sect.items()}
+        return {str(stage): _check_stage(stage, body, where, partial=True)
+                for stage, body in sect.items()}
 
     @classmethod
     def load(cls, path: str | Path | None) -> "MethodSpec":

@@ -35,6 +35,8 @@ import yaml
 from cityindex.model.errors import MethodError, read_yaml
 from cityindex.model.framework import Framework
 from cityindex.model.method import MethodSpec
+from cityindex.model.schema import SPACE, validate
+from cityindex.model.yamlio import line_of
 
 PRE_AGGREGATION_STAGES = ("denomination", "screening", "imputation", "treatment",
                           "normalisation")
@@ -108,15 +110,16 @@ class UncertaintySpace:
         where = f"{origin}: " if origin else ""
         if not isinstance(spec, Mapping) or not isinstance(spec.get("assumptions"), Mapping):
             raise MethodError(f"{where}an uncertainty space needs an 'assumptions' mapping")
-        unknown = set(spec) - {"name", "description", "assumptions"}
-        if unknown:
-            raise MethodError(f"{where}unknown key(s) {sorted(unknown)}; valid: name, "
-                              "description, assumptions")
-        out = [_parse(name, body, framework, method, f"{where}assumption '{name}': ")
-               for name, body in spec["assumptions"].items()]
-        if not out:
+        if not spec["assumptions"]:
             raise MethodError(f"{where}the space has no assumptions")
-        return cls(out, name=str(spec.get("name", "")), origin=origin)
+        lines = {k: line_of(spec["assumptions"], k) for k in spec["assumptions"]}
+        clean = validate(SPACE, spec, MethodError, origin)  # types and ranges (model.schema)
+        out = []
+        for name, body in clean["assumptions"].items():
+            ln = lines.get(name)
+            out.append(_parse(name, body, framework, method,
+                              f"{where}{f'line {ln}: ' if ln else ''}assumption '{name}': "))
+        return cls(out, name=clean["name"], origin=origin)
 
 
 def load_space(space, result) -> UncertaintySpace:
@@ -140,113 +143,99 @@ def load_space(space, result) -> UncertaintySpace:
     return UncertaintySpace.load(space, result.framework, result.method)
 
 
-def _parse(name: str, body: Any, fw: Framework, method: MethodSpec, where: str) -> Assumption:
-    if not isinstance(body, Mapping) or len(set(body) & {"path", "noise", "weight_sets",
-                                                          "leave_one_out", "measurement"}) != 1:
-        raise MethodError(f"{where}give exactly one of path+values, noise, weight_sets, "
-                          "leave_one_out, measurement")
+def _parse(name: str, body: Mapping, fw: Framework, method: MethodSpec,
+           where: str) -> Assumption:
+    """One assumption from its schema-checked ``body`` (:data:`cityindex.model.schema.SPACE`),
+    checked against the framework and the method (every message names the file and the
+    assumption)."""
     if "path" in body:
-        values = body.get("values")
-        if not isinstance(values, list) or len(values) < 1:
-            raise MethodError(f"{where}'values' must be a non-empty list")
-        unknown = set(body) - {"path", "values"}
-        if unknown:
-            raise MethodError(f"{where}unknown key(s) {sorted(unknown)}")
-        path = str(body["path"])
+        values = body["path"]["values"]
+        path = body["path"]["path"]
         _check_path(path, fw, method, where)
         for v in values:  # each alternative must give a valid method spec
             try:
                 method.replace(path, v)
             except MethodError as exc:
-                raise MethodError(f"{where}value {v!r} for '{path}' is invalid: {exc}") from None
+                raise MethodError(f"{where}value {_short(v)} for '{path}' is invalid: "
+                                  f"{exc}") from None
         return Assumption(name, "path", len(values), path=path, values=list(values))
     if "noise" in body:
-        p = dict(body["noise"] or {})
-        unknown = set(p) - {"levels", "factor", "kind", "concentration", "n_sets", "nodes"}
-        if unknown:
-            raise MethodError(f"{where}unknown noise key(s) {sorted(unknown)}; valid: levels, "
-                              "factor, kind (uniform|dirichlet), concentration, n_sets, nodes")
-        kind = p.get("kind", "uniform")
-        if kind not in ("uniform", "dirichlet"):
-            raise MethodError(f"{where}noise kind '{kind}'; valid: uniform, dirichlet")
-        levels = p.get("levels")
-        nodes = p.get("nodes")
+        p = body["noise"]
+        kind, levels, nodes = p["kind"], p.get("levels"), p.get("nodes")
         if nodes is None:
-            if not levels:
-                raise MethodError(f"{where}noise needs 'levels' (list or 'aggregates') or 'nodes'")
+            if levels is None:
+                raise MethodError(f"{where}noise needs 'levels' (list or 'aggregates') or "
+                                  "'nodes'")
             if levels == "aggregates":  # every aggregate level below the index
                 levels = list(range(2, fw.max_level))
-            bad = [lv for lv in levels if not 1 <= int(lv) < fw.max_level]
+                if not levels:
+                    raise MethodError(f"{where}noise levels 'aggregates': the framework has no "
+                                      "aggregate level below the index")
+            bad = [lv for lv in levels if not 1 <= lv < fw.max_level]
             if bad:
                 raise MethodError(f"{where}noise levels {bad} do not exist (weights live at "
                                   f"levels 1..{fw.max_level - 1})")
-            nodes = [c for lv in levels for c in fw.codes_at_level(int(lv))]
+            nodes = [c for lv in levels for c in fw.codes_at_level(lv)]
         else:
             bad = [c for c in nodes if c not in fw.nodes or c == fw.root]
             if bad:
                 raise MethodError(f"{where}noise on unknown or root node(s) {bad}")
-        factor = float(p.get("factor", 0.25))
-        if kind == "uniform" and not 0 < factor < 1:
-            raise MethodError(f"{where}noise factor must be in (0, 1), got {factor}")
-        conc = float(p.get("concentration", 100.0))
-        if conc <= 0:
-            raise MethodError(f"{where}concentration must be positive")
-        n_sets = int(p.get("n_sets", 1000))
-        return Assumption(name, "weight_noise", n_sets,
-                          params={"nodes": list(nodes), "factor": factor, "kind": kind,
-                                  "concentration": conc})
+        if not nodes:
+            raise MethodError(f"{where}noise perturbs no node (the levels given have none)")
+        return Assumption(name, "weight_noise", p["n_sets"],
+                          params={"nodes": list(nodes), "factor": float(p["factor"]),
+                                  "kind": kind, "concentration": float(p["concentration"])})
     if "weight_sets" in body:
         sets = body["weight_sets"]
-        if not isinstance(sets, Mapping) or not sets:
-            raise MethodError(f"{where}'weight_sets' must map set names to weights")
         for set_name, ws in sets.items():
-            if ws in ("equal", "nominal", None) or ws == {}:
+            if ws in ("equal", "nominal", None):
                 continue
-            if isinstance(ws, str):
-                raise MethodError(f"{where}weight set '{set_name}': '{ws}' is not a known set "
-                                  "(use equal, nominal or a mapping of node: weight)")
-            if not isinstance(ws, Mapping):
-                raise MethodError(f"{where}weight set '{set_name}' must be a mapping")
             bad = [c for c in ws if c not in fw.nodes or c == fw.root]
             if bad:
                 raise MethodError(f"{where}weight set '{set_name}' names unknown node(s) {bad}")
-            neg = [c for c, w in ws.items() if not isinstance(w, (int, float)) or w < 0]
-            if neg:
-                raise MethodError(f"{where}weight set '{set_name}' has invalid weight(s) for {neg}")
+            _check_weight_sums(fw, method, ws, f"{where}weight set '{set_name}': ")
         return Assumption(name, "weight_sets", len(sets), values=list(sets),
                           params={"sets": dict(sets)})
     if "leave_one_out" in body:
-        p = dict(body["leave_one_out"] or {})
-        unknown = set(p) - {"level", "include_none"}
-        if unknown:
-            raise MethodError(f"{where}unknown leave_one_out key(s) {sorted(unknown)}")
-        level = int(p.get("level", 1))
+        p = body["leave_one_out"]
+        level = p["level"]
         if not 1 <= level < fw.max_level:
             raise MethodError(f"{where}leave_one_out level {level} does not exist "
                               f"(1..{fw.max_level - 1})")
         codes = fw.codes_at_level(level)
-        values = (["none"] if p.get("include_none", True) else []) + codes
+        values = (["none"] if p["include_none"] else []) + codes
         return Assumption(name, "leave_one_out", len(values), values=values,
                           params={"level": level})
-    p = dict(body["measurement"] or {})
-    unknown = set(p) - {"kind", "sd", "draws", "indicators"}
-    if unknown:
-        raise MethodError(f"{where}unknown measurement key(s) {sorted(unknown)}")
-    kind = p.get("kind", "multiplicative")
-    if kind not in ("multiplicative", "additive"):
-        raise MethodError(f"{where}measurement kind '{kind}'; valid: multiplicative, additive")
-    inds = p.get("indicators", "all")
-    inds = fw.indicators if inds == "all" else list(inds)
+    p = body["measurement"]
+    inds = fw.indicators if p["indicators"] == "all" else list(p["indicators"])
     bad = [c for c in inds if c not in fw.indicators]
     if bad:
         raise MethodError(f"{where}measurement noise on unknown indicator(s) {bad}")
-    sd = p.get("sd", 0.05)
+    sd = p["sd"]
     if isinstance(sd, Mapping):
         bad = [c for c in sd if c not in fw.indicators]
         if bad:
             raise MethodError(f"{where}sd given for unknown indicator(s) {bad}")
-    return Assumption(name, "measurement", int(p.get("draws", 20)),
-                      params={"kind": kind, "sd": sd, "indicators": inds})
+    return Assumption(name, "measurement", p["draws"],
+                      params={"kind": p["kind"], "sd": sd, "indicators": inds})
+
+
+def _short(v) -> str:
+    from cityindex.model.schema import short
+
+    return short(v)
+
+
+def _check_weight_sums(fw: Framework, method: MethodSpec, ws: Mapping, where: str) -> None:
+    """A weight set may not leave any parent with zero total weight over its active children
+    (the weighted mean would be 0/0)."""
+    base = {c: float(method.weights.get(c, n.weight)) for c, n in fw.nodes.items()}
+    base.update({c: float(w) for c, w in ws.items()})
+    for parent in [fw.root, *fw.aggregates]:
+        kids = fw.children(parent)
+        if kids and sum(base[k] for k in kids) <= 0:
+            raise MethodError(f"{where}the weights of the children of '{parent}' "
+                              f"({', '.join(kids)}) sum to 0")
 
 
 def _check_path(path: str, fw: Framework, method: MethodSpec, where: str) -> None:
