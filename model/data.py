@@ -12,7 +12,8 @@ as text with only empty cells missing, and "NA"/"NaN" count as missing only in n
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import unicodedata
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +21,13 @@ import pandas as pd
 
 from .errors import DataError
 from .framework import Framework
+from .tables import cell_label, row_label
 
 UNIT_COLUMNS = ("uCode", "code", "unit", "unit_code")
 MISSING_TOKENS = {"", "NA", "N/A", "NaN", "nan", "NULL", "null", ".."}
+#: largest magnitude of a data value: beyond it sums of squares and fourth moments (skewness,
+#: kurtosis) overflow or lose all precision, and min-max turns an indicator into zeros
+MAX_ABS_VALUE = 1e30
 
 
 @dataclass
@@ -41,13 +46,17 @@ class IndicatorData:
     meta: pd.DataFrame
     source: str = "<memory>"
     sha256: str = ""
+    rows: dict = field(default_factory=dict, repr=False)  # unit -> line / sheet row in the file
 
     @property
     def units(self) -> pd.Index:
         return self.values.index
 
     def row_of(self, unit: str) -> int:
-        """The file line of a unit (header is line 1), for error messages."""
+        """The file line (CSV) or sheet row (XLSX) of a unit, for error messages (without a
+        record of the file's rows: its position + 2, the header being line 1)."""
+        if unit in self.rows:
+            return int(self.rows[unit])
         return int(self.values.index.get_loc(unit)) + 2
 
     def where(self, unit: str | None = None, column: str | None = None) -> str:
@@ -59,55 +68,60 @@ class IndicatorData:
         return ", ".join(parts)
 
 
-def _read_table(path: Path) -> pd.DataFrame:
-    suffix = path.suffix.lower()
-    try:
-        if suffix in (".csv", ".txt", ".tsv"):
-            return pd.read_csv(path, dtype=str, keep_default_na=False,
-                               sep="\t" if suffix == ".tsv" else ",")
-        if suffix in (".parquet", ".pq"):
-            return pd.read_parquet(path)
-        if suffix in (".xlsx", ".xlsm", ".xls"):
-            return pd.read_excel(path, dtype=object, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, OSError) as exc:
-        raise DataError(f"{path}: cannot be read as a table ({str(exc).splitlines()[0]})") from None
-    raise DataError(f"{path}: unknown data format '{suffix}' (use .csv, .parquet or .xlsx)")
+def _cell_text(v) -> str:
+    """A cell as in the file, for messages: CSV text verbatim, an XLSX value by its repr."""
+    return repr(v) if isinstance(v, str) else f"{v!r} ({type(v).__name__})"
 
 
 def _to_number(table: pd.DataFrame, col: str, source: str, units: pd.Index) -> pd.Series:
     raw = table[col]
+    where = lambda i: (f"{source}, {row_label(table, i)} (unit {units[i]}), column "  # noqa: E731
+                       f"'{col}'{cell_label(table, i, col)}")
     if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
         values = raw.astype(float)
     else:
-        text = raw.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v))
-                       else str(v).strip())
+        cells = raw.to_numpy(dtype=object)
+        text = pd.Series([None if v is None or (isinstance(v, float) and np.isnan(v))
+                          else (v.strip() if isinstance(v, str) else v) for v in cells],
+                         dtype=object)
+        for i, v in enumerate(text):
+            if isinstance(v, (bool, np.bool_)) or not (v is None or isinstance(
+                    v, (str, int, float, np.integer, np.floating))):
+                raise DataError(f"{where(i)}: non-numeric value {_cell_text(cells[i])}")
         text = text.where(~text.isin(MISSING_TOKENS), None)
         values = pd.to_numeric(text, errors="coerce")
         bad = values.isna() & text.notna()
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise DataError(f"{source}, row {i + 2} (unit {units[i]}), column '{col}': "
-                            f"non-numeric value {text.iloc[i]!r}")
+            raise DataError(f"{where(i)}: non-numeric value {_cell_text(cells[i])}")
         values = values.astype(float)
-    inf = np.isinf(values.to_numpy())
+    x = values.to_numpy()
+    inf = np.isinf(x)
     if inf.any():
         i = int(np.flatnonzero(inf)[0])
-        raise DataError(f"{source}, row {i + 2} (unit {units[i]}), column '{col}': "
-                        "infinite value")
+        raise DataError(f"{where(i)}: infinite value {_cell_text(raw.iloc[i])}")
+    big = np.abs(np.nan_to_num(x)) > MAX_ABS_VALUE
+    if big.any():
+        i = int(np.flatnonzero(big)[0])
+        raise DataError(f"{where(i)}: value {_cell_text(raw.iloc[i])} is outside the range "
+                        f"±{MAX_ABS_VALUE:g} that cityindex accepts; rescale the indicator "
+                        "(e.g. thousands or millions)")
     values.index = units
     return values
 
 
 def read_data(path: str | Path, framework: Framework, unit_col: str | None = None,
-              extra_numeric: tuple[str, ...] = ()) -> IndicatorData:
+              extra_numeric: tuple[str, ...] = (), sheet: str | None = None) -> IndicatorData:
     """Read and validate indicator data for ``framework``.
 
     Parameters
     ----------
-    path : CSV, Parquet, XLSX or COINr iData CSV.
+    path : CSV (comma-separated; .tsv tab-separated), Parquet, XLSX or COINr iData CSV; read
+        by :mod:`cityindex.model.tables` exactly as it is in the file.
     framework : the framework whose indicators (and denominators) must be present.
     unit_col : name of the unit-code column (default: first of uCode, code, unit, unit_code).
     extra_numeric : further columns to parse as numbers.
+    sheet : the XLSX sheet (default: the first).
 
     Returns
     -------
@@ -115,25 +129,20 @@ def read_data(path: str | Path, framework: Framework, unit_col: str | None = Non
 
     Raises
     ------
-    DataError naming file, row and column: file missing or unreadable, no unit-code column,
-    empty or duplicate unit codes, missing indicator or denominator columns, non-numeric or
-    infinite cells, an all-missing indicator, a zero-variance indicator.
+    DataError naming file, row (the file's line or the sheet's row) and column (or cell): file
+    missing, a folder or a symlink loop, unreadable or not UTF-8, a ragged row, a header name
+    given twice, an XLSX formula without a cached value or merged cells, an unknown sheet, a
+    delimiter other than a comma, no unit-code column, empty or duplicate unit codes (also
+    codes equal after Unicode NFC normalisation and case folding), missing indicator or
+    denominator columns, non-numeric, infinite or out-of-range (abs(x) > ``MAX_ABS_VALUE``)
+    cells, an all-missing indicator, a zero-variance indicator.
     """
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path}: data file not found")
-    table = _read_table(path)
-    if path.suffix.lower() in (".csv", ".txt", ".tsv"):
-        import csv
+    from .inputs import check_input_file
+    from .tables import read_table
 
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            header = next(csv.reader(fh, delimiter="\t" if path.suffix.lower() == ".tsv"
-                                     else ","), [])
-        seen: set[str] = set()
-        for col in header:
-            if col in seen:
-                raise DataError(f"{path}, row 1: column '{col}' appears twice in the header")
-            seen.add(col)
+    path = check_input_file(path, DataError, "data")
+    table = read_table(path, DataError, sheet=sheet,
+                       wanted=(unit_col,) if unit_col else UNIT_COLUMNS)
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
     return validate_table(table, framework, source=str(path), sha256=sha, unit_col=unit_col,
                           extra_numeric=extra_numeric)
@@ -143,27 +152,22 @@ def validate_table(table: pd.DataFrame, framework: Framework, source: str = "<me
                    sha256: str = "", unit_col: str | None = None,
                    extra_numeric: tuple[str, ...] = ()) -> IndicatorData:
     """Validate an in-memory table (same checks and result as :func:`read_data`)."""
+    attrs = dict(table.attrs)
     table = table.reset_index(drop=True)
+    table.attrs.update(attrs)
     if table.shape[0] == 0:
         raise DataError(f"{source}: the data has no rows")
+    sheet = f", sheet '{attrs['sheet']}'" if attrs.get("sheet") else ""
     if unit_col is None:
         unit_col = next((c for c in UNIT_COLUMNS if c in table.columns), None)
         if unit_col is None:
-            raise DataError(f"{source}: no unit-code column (expected one of "
-                            f"{', '.join(UNIT_COLUMNS)})")
+            raise DataError(f"{source}{sheet}: no unit-code column (expected one of "
+                            f"{', '.join(UNIT_COLUMNS)}, or name it with --unit-col); columns: "
+                            f"{_names(table.columns)}")
     elif unit_col not in table.columns:
-        raise DataError(f"{source}: unit-code column '{unit_col}' not found")
-    codes = table[unit_col].map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v))
-                                else str(v).strip())
-    empty = np.flatnonzero((codes == "").to_numpy())
-    if empty.size:
-        raise DataError(f"{source}, row {empty[0] + 2}, column '{unit_col}': empty unit code")
-    dup = codes.duplicated(keep="first").to_numpy()
-    if dup.any():
-        i = int(np.flatnonzero(dup)[0])
-        first = int(np.flatnonzero((codes == codes.iloc[i]).to_numpy())[0])
-        raise DataError(f"{source}, row {i + 2}, column '{unit_col}': duplicate unit code "
-                        f"'{codes.iloc[i]}' (first at row {first + 2})")
+        raise DataError(f"{source}{sheet}: unit-code column '{unit_col}' not found; columns: "
+                        f"{_names(table.columns)}")
+    codes = _unit_codes(table, unit_col, source)
     units = pd.Index(codes.to_numpy(), name="unit")
 
     indicators = framework.indicators
@@ -194,8 +198,51 @@ def validate_table(table: pd.DataFrame, framework: Framework, source: str = "<me
     meta = table[meta_cols].copy()
     meta.index = units
     meta = meta.map(lambda v: np.nan if v is None or v == "" else v)
+    rows = attrs.get("rows")
     return IndicatorData(values=values, meta=meta, source=source,
-                         sha256=sha256 or _frame_hash(values))
+                         sha256=sha256 or _frame_hash(values),
+                         rows=dict(zip(units, rows)) if rows is not None else {})
+
+
+def _names(columns, n: int = 12) -> str:
+    cols = [str(c) for c in columns]
+    return ", ".join(cols[:n]) + (" …" if len(cols) > n else "")
+
+
+def code_key(code: str) -> str:
+    """The form in which two unit codes count as the same: Unicode NFC, case-folded."""
+    return unicodedata.normalize("NFC", code).casefold()
+
+
+def _unit_codes(table: pd.DataFrame, unit_col: str, source: str) -> pd.Series:
+    """The unit codes (text, surrounding spaces removed), refusing empty codes, codes with
+    control characters and duplicates — also codes that differ only in case or Unicode
+    normalisation (they would be one unit to a reader and two to the index)."""
+    from .schema import has_control_chars
+
+    where = lambda i: (f"{source}, {row_label(table, i)}, column "  # noqa: E731
+                       f"'{unit_col}'{cell_label(table, i, unit_col)}")
+    raw = table[unit_col].to_numpy(dtype=object)
+    codes = pd.Series(["" if v is None or (isinstance(v, float) and np.isnan(v))
+                       else str(v).strip() for v in raw], dtype=object)
+    seen: dict[str, int] = {}
+    for i, code in enumerate(codes):
+        if code == "":
+            raise DataError(f"{where(i)}: empty unit code")
+        if has_control_chars(code):
+            raise DataError(f"{where(i)}: unit code {code!r} holds a control character (a "
+                            "line break or tab)")
+        key = code_key(code)
+        if key in seen:
+            j = seen[key]
+            if codes.iloc[j] == code:
+                raise DataError(f"{where(i)}: duplicate unit code '{code}' (first at "
+                                f"{row_label(table, j)})")
+            raise DataError(f"{where(i)}: unit code {code!r} and {codes.iloc[j]!r} (at "
+                            f"{row_label(table, j)}) differ only in case or Unicode "
+                            "normalisation; unit codes must be distinct")
+        seen[key] = i
+    return codes
 
 
 def _frame_hash(values: pd.DataFrame) -> str:

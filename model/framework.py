@@ -354,42 +354,54 @@ class Framework:
 
     @classmethod
     def from_coinr_imeta(cls, path: str | Path) -> "Framework":
-        """Read COINr's iMeta CSV (rows of Type Indicator and Aggregate become nodes)."""
-        path = Path(path)
-        df = pd.read_csv(path, keep_default_na=False, na_values=["", "NA"])
+        """Read COINr's iMeta CSV (rows of Type Indicator and Aggregate become nodes). The file
+        is read as text exactly as written (:mod:`.tables`: ragged rows and repeated headers
+        are refused); ``NA`` or an empty cell is missing except in ``iCode``."""
+        from .inputs import check_input_file
+        from .tables import read_csv
+
+        path = check_input_file(path, FrameworkError, "framework")
+        df = read_csv(path, FrameworkError)
         required = {"Level", "iCode", "Weight", "Parent", "Type"}
         missing = required - set(df.columns)
         if missing:
             raise FrameworkError(f"{path}: iMeta lacks columns {sorted(missing)}")
+        lines = df.attrs["rows"]
+
+        def cell(r, key):
+            v = r.get(key)
+            return None if v is None or v.strip() in ("", "NA") else v.strip()
+
         nodes = []
-        for row_no, row in enumerate(df.itertuples(index=False), start=2):
-            r = row._asdict()
+        for k, r in enumerate(df.to_dict("records")):
+            row_no, code = lines[k], (r["iCode"] or "").strip()
             if r["Type"] not in COINR_TYPES:
-                raise FrameworkError(f"{path}: row {row_no} ('{r['iCode']}'): unknown Type "
+                raise FrameworkError(f"{path}: row {row_no} ('{code}'): unknown Type "
                                      f"{r['Type']!r}; valid: {', '.join(COINR_TYPES)}")
             if r["Type"] not in ("Indicator", "Aggregate"):
                 continue
             try:
-                target = r.get("Target")
+                level = cell(r, "Level")
+                weight = cell(r, "Weight")
+                direction = cell(r, "Direction")
+                target = cell(r, "Target")
                 nodes.append(Node(
-                    code=str(r["iCode"]), name=str(r.get("iName") or ""),
-                    parent=None if pd.isna(r["Parent"]) else str(r["Parent"]),
-                    level=int(r["Level"]),
-                    weight=float(r["Weight"]) if pd.notna(r["Weight"]) else float("nan"),
-                    direction=int(r["Direction"]) if pd.notna(r.get("Direction")) else 1,
-                    unit="" if pd.isna(r.get("Unit")) else str(r.get("Unit")),
-                    denominator=None if pd.isna(r.get("Denominator")) else str(r["Denominator"]),
-                    target=None if target is None or pd.isna(target) else float(target)))
+                    code=code, name=cell(r, "iName") or "", parent=cell(r, "Parent"),
+                    level=int(level) if level is not None else 0,
+                    weight=float(weight) if weight is not None else float("nan"),
+                    direction=int(float(direction)) if direction is not None else 1,
+                    unit=cell(r, "Unit") or "", denominator=cell(r, "Denominator"),
+                    target=float(target) if target is not None else None))
             except (TypeError, ValueError) as exc:
-                raise FrameworkError(f"{path}: row {row_no} ('{r['iCode']}'): {exc}") from None
+                raise FrameworkError(f"{path}: row {row_no} ('{code}'): {exc}") from None
         return cls(nodes, name=path.stem, origin=str(path))
 
     @classmethod
     def load(cls, path: str | Path) -> "Framework":
         """Load a framework from YAML (``.yaml``/``.yml``) or COINr iMeta CSV (``.csv``)."""
-        path = Path(path)
-        if not path.exists():
-            raise FrameworkError(f"{path}: framework file not found")
+        from .inputs import check_input_file
+
+        path = check_input_file(path, FrameworkError, "framework")
         if path.suffix.lower() in (".yaml", ".yml"):
             return cls.from_yaml(path)
         if path.suffix.lower() == ".csv":

@@ -275,7 +275,7 @@ def compute_index(framework: Framework | str | Path, data, method=None) -> Index
     raw = data.values[inds].copy()
     if method.stages["denomination"].get("enabled", True):
         denoms = {c: fw.nodes[c].denominator for c in inds if fw.nodes[c].denominator}
-        den_all, rec = denominate(data.values, denoms, data.source)
+        den_all, rec = denominate(data.values, denoms, data.source, data.row_of)
         denominated = den_all[inds]
         log += rec
     else:

@@ -111,6 +111,10 @@ _Resolver.add_implicit_resolver(
 
 
 # ------------------------------------------------------------------ constructor
+class _DuplicateKey(yaml.constructor.ConstructorError):
+    pass
+
+
 class _Constructor(yaml.constructor.SafeConstructor):
     def construct_yaml_int(self, node):
         text = self.construct_scalar(node)
@@ -155,8 +159,7 @@ class _Constructor(yaml.constructor.SafeConstructor):
                     None, None, "a mapping key must be a single value", key_node.start_mark
                 ) from None
             if key in data:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"key '{key}' given twice", key_node.start_mark)
+                raise _DuplicateKey(None, None, f"key '{key}' given twice", key_node.start_mark)
             data[key] = self.construct_object(value_node, deep=True)
             data.lines[key] = key_node.start_mark.line + 1
 
@@ -265,6 +268,8 @@ def load_yaml(path, error: type[Exception], what: str) -> Any:
         raise error(f"{path}: refused: {exc}") from None
     except RecursionError:
         raise error(f"{path}: refused: nested deeper than {MAX_DEPTH} levels") from None
+    except _DuplicateKey as exc:
+        raise error(f"{path}: line {exc.problem_mark.line + 1}: {exc.problem}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

@@ -33,6 +33,10 @@ MethodOpt = typer.Option(None, "--method", "-m", help="Method spec YAML; default
                          "index: its own bundled method (methods/<index>.yaml) if it has one, "
                          "else methods/default.yaml; for any other framework the built-in "
                          "defaults (see docs).")
+SheetOpt = typer.Option(None, "--sheet", help="Sheet of an .xlsx data file (default: the "
+                        "first sheet).")
+UnitColOpt = typer.Option(None, "--unit-col", help="Name of the unit-code column of the data "
+                          "(default: the first of uCode, code, unit, unit_code).")
 SeedOpt = typer.Option(None, "--seed", min=0, help="Random seed, a non-negative integer "
                        "(default: the method file's seed, else 0).")
 SpaceOpt = typer.Option(None, "--space", "-s", help="Uncertainty space YAML (default: the "
@@ -100,10 +104,12 @@ def resolve_framework(name: str) -> Path:
 
 
 def load_inputs(framework: str, data: Optional[Path], method: Optional[Path],
-                out: Optional[Path] = None, seed: Optional[int] = None) -> Inputs:
+                out: Optional[Path] = None, seed: Optional[int] = None,
+                sheet: Optional[str] = None, unit_col: Optional[str] = None) -> Inputs:
     """Framework, data and method from CLI options, validated. ``out`` (the run folder) is
     checked first so that a bad ``--out`` fails before any long work; ``seed`` (when given,
-    0 included) replaces the method file's seed."""
+    0 included) replaces the method file's seed; ``sheet`` and ``unit_col`` are the data's
+    ``--sheet`` and ``--unit-col``."""
     from cityindex.model import Framework, MethodSpec, bundled, read_data
 
     from ..runio import check_output_folder
@@ -117,7 +123,8 @@ def load_inputs(framework: str, data: Optional[Path], method: Optional[Path],
     spec = MethodSpec.load(method)
     if seed is not None:
         spec.seed = int(seed)
-    return Inputs(fw, read_data(data if data is not None else bundled.panel_path(), fw), spec)
+    return Inputs(fw, read_data(data if data is not None else bundled.panel_path(), fw,
+                                unit_col=unit_col, sheet=sheet), spec)
 
 
 def cli_errors(func):

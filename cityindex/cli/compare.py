@@ -22,6 +22,7 @@ from cityindex.model import bundled as _bundled
 
 from .common import (DataOpt, FrameworkOpt, LevelOpt, MethodOpt, QuantileOpt, SeedOpt, app,
                      cli_errors, interval_conventions, load_inputs)
+from .common import SheetOpt, UnitColOpt
 
 
 def _band(inputs, result, space: Path, n: int, iv: dict | None = None) -> tuple:
@@ -39,6 +40,7 @@ def _band(inputs, result, space: Path, n: int, iv: dict | None = None) -> tuple:
 @app.command("compare")
 @cli_errors
 def compare(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
+            sheet: Optional[str] = SheetOpt, unit_col: Optional[str] = UnitColOpt,
             method: Optional[Path] = MethodOpt,
             method_b: Optional[Path] = typer.Option(
                 None, "--method-b", help="Method spec B (default: the same as A)."),
@@ -66,9 +68,10 @@ def compare(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
 
     from ..runio import manifest, run_folder, write_json
 
-    a = load_inputs(framework, data, method, out, seed)
+    a = load_inputs(framework, data, method, out, seed, sheet, unit_col)
     b = a if not (framework_b or data_b or method_b) else load_inputs(
-        framework_b or framework, data_b or data, method_b or method, None, a.seed)
+        framework_b or framework, data_b or data, method_b or method, None, a.seed, sheet,
+        unit_col)
     res_a, res_b = compute_index(*a), compute_index(*b)
     if space is None and not no_band and _bundled.is_bundled(a.framework.origin):
         space = _bundled.space_path()

@@ -11,6 +11,7 @@ import typer
 from .common import (DataOpt, FrameworkOpt, JobsOpt, LevelOpt, MethodOpt, QuantileOpt, SeedOpt,
                      SpaceOpt, app, cli_errors, interval_conventions, load_inputs, out_option,
                      progress_bar, runner)
+from .common import SheetOpt, UnitColOpt
 
 
 def _space_record(space) -> dict:
@@ -23,6 +24,7 @@ def _space_record(space) -> dict:
 @app.command("uncertainty")
 @cli_errors
 def uncertainty(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
+                sheet: Optional[str] = SheetOpt, unit_col: Optional[str] = UnitColOpt,
                 method: Optional[Path] = MethodOpt, space: Optional[Path] = SpaceOpt,
                 n: int = typer.Option(1000, "--n", min=2, help="Replications."),
                 seed: Optional[int] = SeedOpt, jobs: int = JobsOpt,
@@ -44,7 +46,7 @@ def uncertainty(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
     if sampling not in ("random", "sobol"):
         raise MethodError(f"--sampling '{sampling}'; valid: random, sobol")
     iv = interval_conventions(level, quantile)
-    inp = load_inputs(framework, data, method, out, seed)
+    inp = load_inputs(framework, data, method, out, seed, sheet, unit_col)
     result = compute_index(*inp)
     sp = load_space(space, result)
     bar, tick = progress_bar(n, "uncertainty")
@@ -71,6 +73,7 @@ def uncertainty(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
 @app.command("sensitivity")
 @cli_errors
 def sensitivity(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
+                sheet: Optional[str] = SheetOpt, unit_col: Optional[str] = UnitColOpt,
                 method: Optional[Path] = MethodOpt, space: Optional[Path] = SpaceOpt,
                 n: int = typer.Option(1024, "--n", min=2, help="Base sample size (power of 2); "
                                                         "runs = n (d + 2)."),
@@ -91,7 +94,7 @@ def sensitivity(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
 
     from ..runio import manifest, run_folder, write_json
 
-    inp = load_inputs(framework, data, method, out, seed)
+    inp = load_inputs(framework, data, method, out, seed, sheet, unit_col)
     result = compute_index(*inp)
     sp = load_space(space, result)
     bar, tick = progress_bar(n * (len(sp.assumptions) + 2), "sensitivity")
