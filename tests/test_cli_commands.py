@@ -93,12 +93,13 @@ def test_out_folder_with_user_files_is_never_replaced(tmp_path):
     res = CliRunner().invoke(app, ["compute", *INPUTS, "-o", str(precious)])
     assert res.exit_code == 2 and "not an earlier cityindex run" in res.output
     assert (precious / "notes.txt").read_text() == "keep"
-    # an earlier run is replaced, an empty folder is used
+    # an earlier run is replaced — only the files it wrote (issue 15: a file the user added to
+    # a run folder is kept) —, an empty folder is used
     run = tmp_path / "run"
     invoke("compute", *INPUTS, "-o", run)
     (run / "stale.csv").write_text("x")
     invoke("compute", *INPUTS, "-o", run)
-    assert (run / "scores.csv").exists() and not (run / "stale.csv").exists()
+    assert (run / "scores.csv").exists() and (run / "stale.csv").read_text() == "x"
     empty = tmp_path / "empty"
     empty.mkdir()
     invoke("compute", *INPUTS, "-o", empty)

@@ -298,11 +298,14 @@ def test_failed_stages_never_crash_rendering(tmp_path, monkeypatch):
     assert "in_band" not in a.published_comparison()
     assert "published_in_band" not in a.headline()
     assert a.status["bayes"].state == "timeout" and a.status["uncertainty"].state == "failed"
-    write_report(res, tmp_path)
+    write_report(res, tmp_path, {"command": "audit"})
     html = (tmp_path / "index.html").read_text()
     key = html[html.index("Key figures"):html.index('<h2 id="gdci"')]
     assert "timed out" in key and "7 s" in key
-    assert "bayes_fit_background" in html
+    # wall times are recorded in manifest.json only (issue 15: index.html byte-identical)
+    assert "bayes_fit_background" in (tmp_path / "manifest.json").read_text()
+    assert "bayes_fit_background" not in html
+    assert 'id="incomplete"' in html  # the failed sections are marked at the top
 
 
 def test_negative_seed_and_bad_timeout_rejected():

@@ -112,10 +112,10 @@ def load_inputs(framework: str, data: Optional[Path], method: Optional[Path],
     ``--sheet`` and ``--unit-col``."""
     from cityindex.model import Framework, MethodSpec, bundled, read_data
 
-    from ..runio import check_output_folder
+    from ..runio import claim_output
 
-    if out is not None:
-        check_output_folder(out)
+    if out is not None:  # checked and locked before any work
+        claim_output(out)
     fw_path = resolve_framework(framework)
     fw = Framework.load(fw_path)
     if method is None and bundled.is_bundled(fw_path):
@@ -128,7 +128,9 @@ def load_inputs(framework: str, data: Optional[Path], method: Optional[Path],
 
 
 def cli_errors(func):
-    """Turn input errors into one line on stderr and exit status 2 (no traceback)."""
+    """Turn input errors into one line on stderr and exit status 2 (no traceback); stop
+    cleanly on SIGTERM (exit 143) and SIGINT (exit 130), nothing written; release the output
+    folder's lock at the end (see :mod:`cityindex.signals`, :mod:`cityindex.runio`)."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -136,8 +138,11 @@ def cli_errors(func):
 
         from cityindex.model.errors import CityIndexError
 
+        from ..runio import release_outputs
+        from ..signals import EXIT_SIGINT, EXIT_SIGTERM, Terminated, handling
+
         try:
-            with warnings.catch_warnings(record=True) as caught:
+            with handling(), warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("default")
                 result = func(*args, **kwargs)
             # library and pipeline warnings as one line each, without source paths
@@ -156,6 +161,18 @@ def cli_errors(func):
         except OSError as exc:  # unreadable input, full disk, …: one line, no traceback
             typer.echo(f"error: {exc.filename or ''}: {exc.strerror or exc}", err=True)
             raise typer.Exit(2)
+        except MemoryError:
+            typer.echo("error: out of memory; lower --n (or the other sizes) and run again; "
+                       "nothing was written", err=True)
+            raise typer.Exit(2)
+        except Terminated as exc:
+            typer.echo(f"error: {exc}; stopped, nothing written", err=True)
+            raise typer.Exit(EXIT_SIGTERM)
+        except KeyboardInterrupt:
+            typer.echo("error: interrupted; stopped, nothing written", err=True)
+            raise typer.Exit(EXIT_SIGINT)
+        finally:
+            release_outputs()
 
     return wrapper
 

@@ -42,6 +42,7 @@ def uncertainty(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
     from cityindex.validation.uncertainty import uncertainty_analysis
 
     from ..runio import manifest, run_folder, write_json
+    from ..safety import Namer, inside
 
     if sampling not in ("random", "sobol"):
         raise MethodError(f"--sampling '{sampling}'; valid: random, sobol")
@@ -57,8 +58,9 @@ def uncertainty(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
                                    quantile_method=iv["quantile"])
     with run_folder(out) as tmp:
         res.rank_stats.to_csv(tmp / "rank_stats.csv")
+        names = Namer()  # node codes become safe, distinct file names
         for code, table in res.node_stats.items():
-            table.to_csv(tmp / f"rank_stats_{code}.csv")
+            table.to_csv(inside(tmp, tmp / f"rank_stats_{names(code)}.csv"))
         if replications:
             res.replications_frame().to_parquet(tmp / "replications.parquet")
         write_json(tmp / "summary.json", res.figures)

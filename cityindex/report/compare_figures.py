@@ -13,6 +13,8 @@ import pandas as pd
 
 from cityindex.validation.compare import Attribution, Comparison
 
+from . import figures as _figures  # noqa: F401,E402 - shared rcParams: names shown as written
+
 
 def slope_chart(comp: Comparison, node: str | None = None, n: int = 20,
                 names: Mapping[str, str] | None = None):

@@ -18,17 +18,26 @@ import pandas as pd  # noqa: E402
 
 BLUE, ORANGE, GREY, RED, GREEN = "#1f4e79", "#e07b00", "#9aa5b1", "#b22222", "#2e7d32"
 plt.rcParams.update({"font.size": 9, "axes.spines.top": False, "axes.spines.right": False,
-                     "svg.fonttype": "none", "figure.dpi": 100})
+                     "svg.fonttype": "none", "figure.dpi": 100,
+                     # the same figure gives the same bytes: fixed SVG ids, no date
+                     "svg.hashsalt": "cityindex",
+                     # codes and names are shown as written: "$" is no math mode
+                     "text.parse_math": False})
+#: metadata of every saved figure: no creation date (byte-identical files for one seed)
+SVG_METADATA = {"Date": None}
+PNG_METADATA = {"Software": None}
 
 
 def save(fig, folder: Path, name: str) -> bytes:
     """Save ``fig`` as PNG and SVG in ``folder``; return the PNG bytes; close the figure."""
     folder.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    png = buf.getvalue()
-    (folder / f"{name}.png").write_bytes(png)
-    fig.savefig(folder / f"{name}.svg", format="svg", bbox_inches="tight")
+    with plt.rc_context({"svg.hashsalt": "cityindex"}):
+        fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata=PNG_METADATA)
+        png = buf.getvalue()
+        (folder / f"{name}.png").write_bytes(png)
+        fig.savefig(folder / f"{name}.svg", format="svg", bbox_inches="tight",
+                    metadata=SVG_METADATA)
     plt.close(fig)
     return png
 

@@ -8,14 +8,13 @@ base64 PNG, so the file can be mailed or archived as is.
 from __future__ import annotations
 
 import base64
-import html as _html
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..auditing import LOW_OBSERVED
+from ..safety import Namer, esc, html_id, inside, neutralise_frame
 from cityindex.model.bayes.structure import collapsed_nodes, equal_loading_pairs
 
 from . import figures as F
@@ -61,10 +60,6 @@ RANK_COLUMNS = ("rank", "median", "q5", "q95", "width", "nominal_rank", "lower",
                 "published_rank", "shift", "rank_median", "rank_lo", "rank_hi")
 
 
-def esc(x) -> str:
-    return _html.escape(str(x))
-
-
 def display_rank(v) -> str:
     """A rank for display: integer, rounded half up (2.5 → 3); "–" when missing."""
     from .profile import display_rank as _d
@@ -100,12 +95,19 @@ class _Doc:
         self.parts: list[str] = []
         self.tables: dict[str, pd.DataFrame] = {}
         self.figures: list[str] = []
+        self.table_names = Namer()   # table name -> safe file name (tables/<name>.csv)
+        self.figure_names = Namer()  # figure name -> safe file name (figures/<name>.svg)
 
     def add(self, s: str) -> None:
         self.parts.append(s)
 
+    def table_file(self, name: str) -> str:
+        """The CSV file of table ``name``, relative to the run folder."""
+        return f"tables/{self.table_names(name)}.csv"
+
     def figure(self, fig, name: str, caption: str) -> None:
-        png = F.save(fig, self.folder / "figures", name)
+        name = self.figure_names(name)
+        png = F.save(fig, inside(self.folder, self.folder / "figures"), name)
         self.figures.append(name)
         b64 = base64.b64encode(png).decode()
         self.add(f'<figure id="fig-{esc(name)}"><img alt="{esc(caption)}" '
@@ -205,7 +207,7 @@ def _low_note(df: pd.DataFrame) -> str:
 
 def _index_sections(doc: _Doc, a) -> None:
     fw, res, root = a.framework, a.result, a.root
-    slug = root.lower()
+    slug = html_id(root).lower()  # ids, fragments and figure names: no markup, no path
     noun = a.unit_noun()
     doc.add(f'<h2 id="{slug}">{esc(root)} — {esc(fw.nodes[root].name or fw.name)}</h2>')
     doc.add(f'<p>Key figures: <a href="#key-{slug}">above</a>.</p>')
@@ -235,7 +237,7 @@ def _index_sections(doc: _Doc, a) -> None:
                 f"{LOW_OBSERVED:.0%} of their {len(fw.indicators)} indicators observed before "
                 "imputation; their scores and ranks rest mostly on imputed values and are "
                 f"marked {MARK} in the tables below. The rankings table "
-                f"(<code>tables/{esc(root)}_rankings.csv</code>) has the share of every unit "
+                f"(<code>{esc(doc.table_file(f'{root}_rankings'))}</code>) has the share of every unit "
                 "(<code>observed_share</code>).</p>")
         doc.table(f"{root}_mostly_imputed", lt, None)
     tr = res.treatment.reset_index()
@@ -416,7 +418,7 @@ def _index_sections(doc: _Doc, a) -> None:
 
 def _profile_html(doc: _Doc, p) -> None:
     key = f"{p.index}_{p.code}"
-    doc.add(f'<h3 id="profile-{esc(key)}">{esc(p.name)} ({esc(p.code)}, '
+    doc.add(f'<h3 id="profile-{html_id(key)}">{esc(p.name)} ({esc(p.code)}, '
             f'{esc(p.region)}) — {esc(p.index)}</h3>')
     for part, title in p.PARTS:
         table = getattr(p, part)
@@ -435,24 +437,28 @@ def write_report(audit, folder: Path, manifest: dict | None = None,
                  explorer: bool = True) -> Path:
     """Write the run folder of an :class:`~cityindex.auditing.Audit` into ``folder``; return the
     path of index.html. With ``explorer`` (default) also ``explorer.html``, the interactive
-    page over the same audit (:mod:`.explorer`), linked from the report."""
+    page over the same audit (:mod:`.explorer`), linked from the report.
+
+    index.html, results.json, the tables and the figures depend only on the inputs and the seed
+    (byte for byte): the date and the wall times of the run go into ``manifest["timings"]``
+    (manifest.json) only."""
     from cityindex.runio import write_json
 
     folder = Path(folder)
     doc = _Doc(folder)
     s = audit.settings
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    nav = " ".join(f'<a href="#{esc(k.lower())}">{esc(k)}</a>' for k in audit.indices)
+    nav = " ".join(f'<a href="#{html_id(k).lower()}">{esc(k)}</a>' for k in audit.indices)
     nouns = {a.unit_noun()[0] for a in audit.indices.values()}
     profiles_title = "City profiles" if nouns == {"city"} else "Unit profiles"
-    doc.add(f"<h1>cityindex audit report</h1><p>{esc(when)} · "
-            f"{'quick' if s.quick else 'full'} run · seed {s.seed} · uncertainty N = {s.n_ua} · "
-            f"Sobol base N = {s.n_sa} · total {audit.timings.get('total_s', 0):.0f} s</p>"
+    doc.add(f"<h1>cityindex audit report</h1><p>"
+            f"{'quick' if s.quick else 'full'} run · seed {esc(s.seed)} · uncertainty N = "
+            f"{s.n_ua} · Sobol base N = {s.n_sa}</p>"
             f"<nav>{nav}{f' <a href=#profiles>{profiles_title}</a>' if audit.profiles else ''}"
             f"{' <a href=explorer.html>Interactive explorer</a>' if explorer else ''}</nav>")
+    doc.add(failed_sections_html(audit))
     doc.add('<h2 id="key-figures">Key figures</h2>')
     for k, a in audit.indices.items():
-        doc.add(f'<h3 id="key-{esc(k.lower())}">{esc(k)}</h3><ul>'
+        doc.add(f'<h3 id="key-{html_id(k).lower()}">{esc(k)}</h3><ul>'
                 + "".join(f"<li>{x}</li>" for x in headline_sentences(a) + jrc.key_sentences(a))
                 + "</ul>")
     for a in audit.indices.values():
@@ -462,10 +468,11 @@ def write_report(audit, folder: Path, manifest: dict | None = None,
         for plist in audit.profiles.values():
             for p in plist:
                 _profile_html(doc, p)
-    doc.add("<h2 id='timings'>Run time</h2>" + _timings_html(audit))
     doc.add("<h2 id='files'>Files</h2><p>Figures (PNG and SVG) in <code>figures/</code>, tables "
             "as CSV in <code>tables/</code> and in <code>tables.xlsx</code> (one sheet per "
-            "table), <code>results.json</code>, <code>manifest.json</code>.</p>")
+            "table), <code>results.json</code>, <code>manifest.json</code> (with the date, "
+            "the wall time of every stage and the list of files written; every other file is "
+            "the same, byte for byte, for the same inputs and seed).</p>")
     page = ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             "<meta name='viewport' content='width=device-width, initial-scale=1'>"
             f"<title>cityindex audit</title><style>{CSS}</style></head><body><main>"
@@ -476,56 +483,73 @@ def write_report(audit, folder: Path, manifest: dict | None = None,
         from .explorer import write_explorer
 
         write_explorer(audit, folder)
-    _write_tables(doc.tables, folder)
+    _write_tables(doc, folder)
     results = audit.to_dict()
+    timings = strip_timings(results)
     results["figures"] = doc.figures
     results["tables"] = sorted(doc.tables)
     write_json(folder / "results.json", results)
     if manifest is not None:
+        manifest = dict(manifest)
+        manifest["timings"] = timings
         write_json(folder / "manifest.json", manifest)
     return index
 
 
-def _timings_html(audit) -> str:
-    """Per-stage wall times; the Bayesian fit runs in a background process beside the other
-    stages, so its own wall time overlaps theirs and the stages do not add up to the total."""
-    rows = [dict(index=k, stage=st, seconds=v) for k, a in audit.indices.items()
-            for st, v in a.timings.items()]
-    if not rows:
+def failed_sections_html(audit) -> str:
+    """A banner listing the requested sections that failed or timed out ("" when none); the
+    audit then exits with status 3 (see ``cityindex audit --help``)."""
+    failed = {k: v for k, v in audit.failed.items() if v}
+    if not failed:
         return ""
-    t = pd.DataFrame(rows)
-    note = ""
-    if t["stage"].str.startswith("bayes").any():
-        note = ("<p class='foot'>The Bayesian fit runs in a separate background process "
-                "started right after <i>compute</i>, in parallel with the other stages: "
-                "“bayes_fit_background” is its own wall time and overlaps the other stages; "
-                "“bayes_wait” is only the time the audit waited for "
-                "it after its other stages. Stage times therefore do not add up to the total "
-                f"({audit.timings.get('total_s', 0):.0f} s).</p>")
-    return table_html(t, None, digits=2) + note
+    items = "".join(f"<li><b>{esc(k)}</b>: " + ", ".join(
+        f"{esc(st)} ({esc(audit.indices[k].status[st].state)}: "
+        f"{esc(audit.indices[k].status[st].message)})" for st in stages) + "</li>"
+        for k, stages in failed.items())
+    return ('<div class="note" id="incomplete"><b>Incomplete report.</b> These requested '
+            f"sections failed or timed out and are missing below:<ul>{items}</ul></div>")
 
 
-def _sheet_name(name: str, used: set) -> str:
-    base = "".join(c for c in name if c not in "[]:*?/\\")[:31]
-    out, i = base, 1
-    while out in used:
-        i += 1
-        out = f"{base[:28]}_{i}"
-    used.add(out)
+def strip_timings(results: dict) -> dict:
+    """Remove the wall times from the results dict (in place) and return them: ``total_s``,
+    per index the stage times, and the seconds of every stage status."""
+    out = {"total_s": results.get("timings", {}).get("total_s"), "indices": {}}
+    results.pop("timings", None)
+    for k, r in results.get("indices", {}).items():
+        out["indices"][k] = {"stages": r.pop("timings", {}),
+                             "status_seconds": {st: v.pop("seconds", None)
+                                                for st, v in r.get("status", {}).items()}}
     return out
 
 
-def _write_tables(tables: dict[str, pd.DataFrame], folder: Path) -> None:
-    """Each table as ``tables/<name>.csv`` and as one sheet of ``tables.xlsx``."""
-    tdir = folder / "tables"
+def _sheet_name(name: str, used: set) -> str:
+    """An Excel sheet name: no []:*?/\\, not starting or ending with an apostrophe, at most 31
+    characters, unique regardless of case, not the reserved "History"."""
+    base = "".join(c for c in str(name) if c not in "[]:*?/\\").strip("'")[:31] or "sheet"
+    if base.casefold() == "history":
+        base = f"{base}_"
+    out, i = base, 1
+    while out.casefold() in used:
+        i += 1
+        out = f"{base[:27]}_{i}"
+    used.add(out.casefold())
+    return out
+
+
+def _write_tables(doc: _Doc, folder: Path) -> None:
+    """Each table as ``tables/<safe name>.csv`` and as one sheet of ``tables.xlsx``; text
+    cells that a spreadsheet would read as formulas are neutralised in both."""
+    tdir = inside(folder, folder / "tables")
     tdir.mkdir(exist_ok=True)
     used: set = set()
     with pd.ExcelWriter(folder / "tables.xlsx", engine="openpyxl") as xw:
-        for name, df in tables.items():
-            df.to_csv(tdir / f"{name}.csv", index=False)
-            clean = df.copy()
+        for name, df in doc.tables.items():
+            safe = neutralise_frame(df if df is not None else pd.DataFrame(), index=False)
+            safe.to_csv(inside(folder, folder / doc.table_file(name)), index=False)
+            clean = safe.copy()
             for c in clean.columns:
                 if clean[c].dtype == object:
                     clean[c] = clean[c].map(lambda v: v if isinstance(v, (str, int, float,
                                                                          type(None))) else str(v))
+            clean = neutralise_frame(clean, index=False)
             clean.to_excel(xw, sheet_name=_sheet_name(name, used), index=False)
