@@ -21,6 +21,7 @@ computes nothing.
 
 from __future__ import annotations
 
+import math
 import time
 import traceback
 import warnings
@@ -34,6 +35,18 @@ from cityindex.model.summary import Result, Summary, json_safe
 
 #: units with less than this share of their indicators observed are flagged
 LOW_OBSERVED = 0.5
+
+
+def _is_int(v) -> bool:
+    import numbers
+
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _is_real(v) -> bool:
+    import numbers
+
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
 
 
 @dataclass
@@ -64,16 +77,33 @@ class AuditSettings:
 
     def __post_init__(self):
         q = self.quick
-        self.n_ua = self.n_ua or (500 if q else 10000)
-        self.n_sa = self.n_sa or (64 if q else 1024)
+        # None means the default; any value given is checked (0 is never "the default")
+        self.n_ua = (500 if q else 10000) if self.n_ua is None else self.n_ua
+        self.n_sa = (64 if q else 1024) if self.n_sa is None else self.n_sa
         self.n_boot = self.n_boot if self.n_boot is not None else (0 if q else 30)
-        self.rank_draws = self.rank_draws or (30 if q else 100)
-        if self.seed is not None and self.seed < 0:
+        self.rank_draws = (30 if q else 100) if self.rank_draws is None else self.rank_draws
+        if self.seed is not None and (not _is_int(self.seed) or self.seed < 0):
             raise MethodError(f"seed must be >= 0, not {self.seed}")
-        if not self.bayes_timeout > 0:
+        for name, value, lo, what in (
+                ("n_ua", self.n_ua, 2, "uncertainty replications (--n)"),
+                ("n_sa", self.n_sa, 2, "Sobol base sample (--n-sobol)"),
+                ("n_boot", self.n_boot, 0, "bootstrap resamples"),
+                ("rank_draws", self.rank_draws, 10, "measurement-error draws"),
+                ("bayes_draws", self.bayes_draws, 10, "Bayesian draws"),
+                ("bayes_tune", self.bayes_tune, 0, "Bayesian tuning steps"),
+                ("bayes_chains", self.bayes_chains, 1, "Bayesian chains")):
+            if not _is_int(value) or value < lo:
+                raise MethodError(f"{what} must be an integer ≥ {lo}, not {value!r}")
+        if not (_is_real(self.bayes_timeout) and math.isfinite(self.bayes_timeout)
+                and self.bayes_timeout > 0):
             raise MethodError(f"Bayesian timeout must be > 0 seconds, not {self.bayes_timeout}")
         if self.n_sa & (self.n_sa - 1):
             raise MethodError(f"Sobol base sample must be a power of two, not {self.n_sa}")
+        if not (_is_real(self.rank_sd) and math.isfinite(self.rank_sd) and self.rank_sd >= 0):
+            raise MethodError(f"measurement error sd must be a finite number ≥ 0, not "
+                              f"{self.rank_sd!r}")
+        if not (_is_real(self.rank_alpha) and 0 < self.rank_alpha <= 0.5):
+            raise MethodError(f"rank-set alpha must be in (0, 0.5], not {self.rank_alpha!r}")
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -519,6 +549,24 @@ def _rank_sets(a: IndexAudit, s: AuditSettings, seed: int, progress=None):
     return rank_sets(draws, alpha=s.rank_alpha, seed=seed)
 
 
+def _check_sizes(audits: dict, s: AuditSettings) -> None:
+    """Refuse sizes whose memory would not fit (uncertainty with node ranks, then Sobol, per
+    index), with the estimate in the message (:mod:`cityindex.validation.resources`)."""
+    from cityindex.validation.resources import (check_memory, sensitivity_bytes,
+                                                uncertainty_bytes)
+    from cityindex.validation.uncertainty import KEEP_RANK_BYTES
+
+    for k, a in audits.items():
+        fw, u = a.result.framework, len(a.result.scores.index)
+        keep = min(s.n_ua, max(1, KEEP_RANK_BYTES // (4 * max(u, 1))))
+        ua = uncertainty_bytes(a.space, u, len(fw.indicators), len(fw.nodes), s.n_ua,
+                               len(fw.aggregates) - 1, keep)
+        sa = 0 if s.n_sa is None else sensitivity_bytes(a.space, u, len(fw.indicators),
+                                                        len(fw.nodes), s.n_sa)
+        check_memory(ua + sa, f"{k}: the audit with uncertainty N = {s.n_ua:,} and Sobol base "
+                     f"N = {s.n_sa:,} ({u:,} units)", "lower --n or --n-sobol")
+
+
 class _Stages:
     """A rich progress bar with one task per stage (quiet when ``show`` is False); runs each
     stage, records its time and its :class:`StageStatus`."""
@@ -638,6 +686,7 @@ def audit(results, *, space=None, settings: AuditSettings | None = None,
     audits: dict[str, IndexAudit] = {}
     for r in results:  # validate every input first
         audits[r.framework.root] = IndexAudit(r, load_space(space, r))
+    _check_sizes(audits, s)  # a size whose memory would not fit: refused before any stage
     published = dict(published or {})
     for k, a in audits.items():
         pub = published.get(k)

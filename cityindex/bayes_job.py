@@ -4,22 +4,51 @@ later: it overlaps the other stages, and a sampler crash or hang cannot take the
 The child process unpickles the :class:`~cityindex.model.pipeline.IndexResult`, runs
 :func:`~cityindex.model.bayes.result.fit_bayes` and pickles the
 :class:`~cityindex.model.bayes.result.BayesResult` (without the sampler's trace) back.
+
+Stopping: the child runs in a process group of its own; :meth:`BackgroundBayes.stop` ends the
+whole group (the fit's own worker processes included) — SIGTERM, then SIGKILL after
+:data:`STOP_GRACE` seconds — and removes the temporary folder with the pickles. A timer stops
+the fit exactly ``bayes_timeout`` seconds after its start, whether or not the audit is waiting
+for it then (``--bayes-timeout`` means that). The child also stops itself when its parent dies
+(it checks every second), so a killed audit never leaves a fit running.
 """
 
 from __future__ import annotations
 
+import os
 import pickle
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
+#: seconds between SIGTERM and SIGKILL when a fit is stopped
+STOP_GRACE = 2.0
 
-def _child(in_path: str, out_path: str) -> None:
+
+def _watch_parent(parent: int) -> None:
+    """In the child: end this process group as soon as the parent process is gone."""
+    def loop():
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                try:
+                    os.killpg(0, signal.SIGKILL)
+                finally:
+                    os._exit(1)
+
+    threading.Thread(target=loop, daemon=True).start()
+
+
+def _child(in_path: str, out_path: str, parent: int | None = None) -> None:
     """Child-process body: fit, then pickle the BayesResult or the error message."""
     import warnings
 
+    if parent is not None:
+        _watch_parent(parent)
     try:
         result, s = pickle.loads(Path(in_path).read_bytes())
         from cityindex.model.bayes import fit_bayes
@@ -48,40 +77,62 @@ class BackgroundBayes:
         self.path = d / "out.pkl"
         (d / "in.pkl").write_bytes(pickle.dumps((result, settings)))
         code = ("from cityindex.bayes_job import _child; "
-                f"_child({str(d / 'in.pkl')!r}, {str(self.path)!r})")
+                f"_child({str(d / 'in.pkl')!r}, {str(self.path)!r}, {os.getpid()})")
         self.t0 = time.perf_counter()
         self.wall: float | None = None
         self.timed_out = False
         self.message = ""
+        self._expired = threading.Event()
         self.proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        self._timer = threading.Timer(self.timeout, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _expire(self) -> None:
+        """The timer: the fit has run ``timeout`` seconds — stop it now."""
+        if self.alive():
+            self._expired.set()
+            self._end_group()
 
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def stop(self) -> None:
-        """Stop the child (if it still runs) and remove its files."""
-        if self.alive():
-            self.proc.terminate()
+    def _end_group(self) -> None:
+        """SIGTERM to the child's process group, SIGKILL after :data:`STOP_GRACE` seconds."""
+        for sig, wait in ((signal.SIGTERM, STOP_GRACE), (signal.SIGKILL, None)):
             try:
-                self.proc.wait(5)
+                os.killpg(self.proc.pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                self.proc.wait(wait)
+                return
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+                continue
+
+    def stop(self) -> None:
+        """Stop the child and its process group (if it still runs) and remove its files."""
+        self._timer.cancel()
+        if self.alive():
+            self._end_group()
+        else:  # reap the fit's own workers, should any outlive it
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         self.dir.cleanup()
 
     def result(self):
         """The BayesResult. Raises TimeoutError or RuntimeError (with :attr:`message` set)."""
         try:
-            try:
-                self.proc.wait(max(1.0, self.timeout - (time.perf_counter() - self.t0)))
-            except subprocess.TimeoutExpired:
-                self.wall = time.perf_counter() - self.t0
-                self.timed_out = True
-                self.message = (f"the fit did not finish within {self.timeout:.0f} s and was "
-                                "stopped (raise --bayes-timeout to allow more)")
-                raise TimeoutError(self.message) from None
+            self.proc.wait()  # the timer ends it at the latest ``timeout`` s after the start
             self.wall = time.perf_counter() - self.t0
+            if self._expired.is_set():
+                self.timed_out = True
+                self.message = (f"the fit did not finish within {self.timeout:g} s of its "
+                                "start and was stopped (raise --bayes-timeout to allow more)")
+                raise TimeoutError(self.message)
             if not self.path.exists():
                 self.message = f"the fit process died (exit code {self.proc.returncode})"
                 raise RuntimeError(self.message)

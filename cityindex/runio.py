@@ -270,6 +270,15 @@ def finalise(folder: Path) -> list[dict]:
     return sorted(files, key=lambda f: f["path"])
 
 
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove the folders a failed run created (innermost first) if they are still empty."""
+    for f in folders:
+        try:
+            f.rmdir()
+        except OSError:
+            break
+
+
 def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
@@ -332,12 +341,18 @@ def _run_folder(out: Path):
 
     from .signals import critical
 
+    made = [a for a in [out.absolute().parent, *out.absolute().parent.parents]
+            if not a.exists()]  # parents this run creates (removed again if it fails)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise CityIndexError(f"{out.parent}: cannot create the output folder ({exc.strerror})") \
             from None
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except BaseException:
+        _remove_empty(made)
+        raise
     try:
         yield tmp
         files = finalise(tmp)
@@ -355,6 +370,7 @@ def _run_folder(out: Path):
         user = [u for u in user if u not in clash]
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        _remove_empty(made)
         raise
     with critical():  # SIGTERM/SIGINT wait until the folder is in place
         old = None

@@ -125,6 +125,7 @@ def prepare(result: IndexResult, space=None, seed: int | None = None,
     geometric mean alternative meeting zeros) naming the alternative.
     """
     space = load_space(space, result)
+    where = f"{space.origin}: " if space.origin else ""
     seed = result.method.seed if seed is None else int(seed)
     rng = np.random.default_rng([seed, 0xC17])
     fw, data, method = result.framework, result.data, result.method
@@ -179,16 +180,19 @@ def prepare(result: IndexResult, space=None, seed: int | None = None,
             # the nominal alternative is the result itself: never recompute it
             res = result if spec == method else compute_index(fw, data, spec)
         except (DataError, MethodError) as exc:
-            raise type(exc)(f"alternative [{label_of(assign)}]: {exc}") from None
+            raise type(exc)(f"{where}alternative [{label_of(assign)}]: {exc}") from None
         if list(res.normalised.index) != units:
-            raise MethodError("an alternative changed the set of screened units")
+            raise MethodError(f"{where}alternative [{label_of(assign)}] changes the set of ranked "
+                              f"units ({_unit_change(units, list(res.normalised.index))}); every "
+                              "alternative must rank the same units — vary screening in "
+                              "separate runs (cityindex compare)")
         Z[ci_] = res.normalised[fw.indicators].to_numpy(dtype=float)
         tick()
     for spec, idx, raws in batches:
         try:
             many = normalise_many(result, np.stack(raws), spec)
         except (DataError, MethodError) as exc:
-            raise type(exc)(f"alternative [{label_of(combos[idx[0]])}]: {exc}") from None
+            raise type(exc)(f"{where}alternative [{label_of(combos[idx[0]])}]: {exc}") from None
         for k, ci_ in enumerate(idx):
             Z[ci_] = many[k]
         tick(len(idx))
@@ -205,9 +209,9 @@ def prepare(result: IndexResult, space=None, seed: int | None = None,
             for i in lv_nodes:
                 r = spec.resolve("aggregation", nodes[i], lv)
                 if r["method"] not in VECTOR_METHODS:
-                    raise MethodError(f"aggregation '{r['method']}' at node '{nodes[i]}' cannot be "
-                                      f"run in the replication engine; use one of "
-                                      f"{list(VECTOR_METHODS)}")
+                    raise MethodError(f"{where}aggregation '{r['method']}' at node "
+                                      f"'{nodes[i]}' cannot be run in the replication engine; "
+                                      f"use one of {list(VECTOR_METHODS)}")
                 per_node[i] = (r["method"], float(r.get("p", 1.0)))
         agg_methods.append(per_node)
 
@@ -218,8 +222,9 @@ def prepare(result: IndexResult, space=None, seed: int | None = None,
             bad = ~np.isnan(z) & (z <= 0)
             if bad.any():
                 i, k = np.argwhere(bad)[0]
-                raise DataError(f"alternative [{label}]: normalised value {z[i, k]:g} of unit "
-                                f"{units[i]}, indicator '{fw.indicators[k]}' is not positive, but "
+                raise DataError(f"{where}alternative [{label}]: normalised value {z[i, k]:g} of "
+                                f"unit {units[i]}, indicator '{fw.indicators[k]}' is not "
+                                "positive, but "
                                 "the space includes a geometric/harmonic mean; use a strictly "
                                 "positive normalisation (e.g. minmax [1, 100], rank)")
     children, prev_pos = {}, {}
@@ -260,6 +265,18 @@ def prepare(result: IndexResult, space=None, seed: int | None = None,
                     [space.assumptions[j].n_levels for j in agg_ids], weight_factors,
                     result.index_ranks.to_numpy(dtype=float), space, seed,
                     {c: result.ranking(c) for c in fw.aggregates})
+
+
+def _unit_change(before: list, after: list, n: int = 8) -> str:
+    """"drops A, B; adds C" for the units an alternative removes or adds."""
+    gone = [u for u in before if u not in set(after)]
+    new = [u for u in after if u not in set(before)]
+    parts = []
+    for verb, units in (("drops", gone), ("adds", new)):
+        if units:
+            parts.append(f"{verb} {', '.join(map(str, units[:n]))}"
+                         + (f" and {len(units) - n} more" if len(units) > n else ""))
+    return "; ".join(parts) or "reorders them"
 
 
 def _noisy_values(data: IndicatorData, a: Assumption, indicators: list[str],
@@ -445,6 +462,37 @@ def run_replications(p: Prepared, L: np.ndarray, runner=None,
         if progress:
             progress(sum(t[1].shape[0] for t in tasks))
     return {k: np.concatenate([q[k] for q in parts]) for k in parts[0]}
+
+
+#: output bytes of one block of :func:`stream_replications` (bounds its memory whatever N is)
+STREAM_BLOCK_BYTES = 64 * 2**20
+
+
+def stream_replications(p: Prepared, L: np.ndarray, consume: Callable[[int, dict], None],
+                        runner=None, progress: Callable[[int], None] | None = None,
+                        nodes: Sequence[str] = ()) -> None:
+    """Evaluate all rows of ``L`` like :func:`run_replications`, but hand each block's outputs
+    to ``consume(first_row, outputs)`` in row order and keep nothing: memory is bounded by
+    :data:`STREAM_BLOCK_BYTES` per block (× the runner's workers), not by the number of rows.
+
+    Blocks are contiguous rows and every row's outputs depend only on its own row of ``L``, so
+    the outputs are the same as :func:`run_replications` gives, for any runner.
+    """
+    runner = runner or serial_runner
+    n = L.shape[0]
+    if n == 0:
+        return
+    per_row = len(p.units) * (4 + 8 + 4 * len(nodes))  # index ranks, scores, node ranks
+    min_blocks = 10 if runner.n_workers == 1 else 2 * runner.n_workers  # progress, balance
+    size = int(max(1, min(STREAM_BLOCK_BYTES // max(per_row, 1), -(-n // min_blocks))))
+    starts = list(range(0, n, size))
+    step = max(1, runner.n_workers)
+    for b in range(0, len(starts), step):
+        tasks = [(p, L[s:s + size], tuple(nodes)) for s in starts[b:b + step]]
+        for s, part in zip(starts[b:b + step], runner(evaluate_block, tasks)):
+            consume(s, part)
+        if progress:
+            progress(sum(t[1].shape[0] for t in tasks))
 
 
 def prepared_for(result: IndexResult, space: UncertaintySpace, seed: int,

@@ -87,8 +87,26 @@ def sensitivity_analysis(result, space=None, n: int = 1024, *, seed: int | None 
     Returns
     -------
     SensitivityResult
+
+    Raises
+    ------
+    MethodError for a base N below 2, a negative n_boot, or sizes whose memory would not fit
+    (the estimate is in the message; :mod:`cityindex.validation.resources`).
     """
+    from cityindex.model.errors import MethodError
+
+    from .resources import check_memory, sensitivity_bytes
+
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
+        raise MethodError(f"Sobol base sample N must be an integer ≥ 2, got {n!r}")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 0:
+        raise MethodError(f"bootstrap resamples must be an integer ≥ 0, got {n_boot!r}")
     space = load_space(space, result)
+    u, d = len(result.scores.index), len(space.assumptions)
+    check_memory(sensitivity_bytes(space, u, len(result.framework.indicators),
+                                   len(result.framework.nodes), int(n), per_unit),
+                 f"the sensitivity analysis with base N = {int(n):,} ({int(n) * (d + 2):,} "
+                 f"runs, {u:,} units)", "lower --n (or --n-sobol)")
     seed = result.method.seed if seed is None else int(seed)
     p = prepared_for(result, space, seed, prepared)
     problem = SobolProblem(space.names, space.levels)

@@ -15,7 +15,7 @@ from typing import List, Optional
 import typer
 
 from .common import DataOpt, MethodOpt, SeedOpt, app, cli_errors, load_inputs
-from .common import SheetOpt, UnitColOpt
+from .common import EXIT_INCOMPLETE, SheetOpt, UnitColOpt, finite
 
 DEFAULT_FRAMEWORKS = ("gdci", "brpci")
 FrameworksOpt = typer.Option(None, "--framework", "-f",
@@ -43,15 +43,16 @@ def audit(framework: Optional[List[str]] = FrameworksOpt, data: Optional[Path] =
           quick: bool = typer.Option(False, "--quick", help="Small samples, no Bayes."),
           no_bayes: bool = typer.Option(False, "--no-bayes", help="Skip the Bayesian model."),
           seed: Optional[int] = SeedOpt,
-          bayes_timeout: float = typer.Option(170.0, "--bayes-timeout", min=1.0,
+          bayes_timeout: float = typer.Option(170.0, "--bayes-timeout", min=1.0, callback=finite,
                                               help="Seconds the Bayesian fit may run (from "
                                               "its start; it runs beside the other stages). A "
                                               "fit that does not finish is stopped and the "
                                               "report says so."),
-          n: Optional[int] = typer.Option(None, "--n", help="Uncertainty replications "
+          n: Optional[int] = typer.Option(None, "--n", min=2, help="Uncertainty replications "
                                           "(default 10000; 500 with --quick)."),
-          n_sobol: Optional[int] = typer.Option(None, "--n-sobol", help="Sobol base sample, a "
-                                                "power of two (default 1024; 64 quick)."),
+          n_sobol: Optional[int] = typer.Option(None, "--n-sobol", min=2, help="Sobol base "
+                                                "sample, a power of two (default 1024; 64 "
+                                                "quick)."),
           profile: Optional[List[str]] = typer.Option(None, "--profile", help="City to "
                                                       "profile (repeatable)."),
           quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
@@ -59,7 +60,10 @@ def audit(framework: Optional[List[str]] = FrameworksOpt, data: Optional[Path] =
                                        "the 5–95 % bands: inverted_cdf (whole ranks) or type7 "
                                        "(R's default, as COINr).")):
     """Audit the index: coherence, weights, uncertainty, sensitivity, Bayes, rank sets,
-    published comparison → a self-contained HTML report with figures and tables."""
+    published comparison → a self-contained HTML report with figures and tables.
+
+    Exit status 3 when the report was written but a requested section failed or timed out
+    (the report lists them at its top); 2 for invalid input (nothing written)."""
     from cityindex.auditing import AuditSettings, audit as run_audit
     from cityindex.profiles import resolve_cities
 
@@ -91,6 +95,17 @@ def audit(framework: Optional[List[str]] = FrameworksOpt, data: Optional[Path] =
         write_report(result, tmp, man)
     typer.echo(result.summary().as_text()
                + f"report → {out / 'index.html'} ({result.timings['total_s']:.0f} s)")
+    _exit_if_incomplete(result)
+
+
+def _exit_if_incomplete(result) -> None:
+    """Exit status 3 (EXIT_INCOMPLETE) when a requested section failed or timed out."""
+    failed = {k: v for k, v in result.failed.items() if v}
+    if failed:
+        typer.echo("warning: incomplete report: " + "; ".join(
+            f"{k}: {', '.join(v)} failed or timed out" for k, v in failed.items())
+            + f" (exit status {EXIT_INCOMPLETE})", err=True)
+        raise typer.Exit(EXIT_INCOMPLETE)
 
 
 @app.command("profile")
@@ -131,3 +146,4 @@ def profile_cmd(cities: List[str] = typer.Argument(..., help="City names or code
                                                framework=inputs[0].framework,
                                                data=inputs[0].data, seed=inputs[0].seed))
         typer.echo(f"report → {out / 'index.html'}")
+    _exit_if_incomplete(result)

@@ -10,14 +10,59 @@ the commands so that start-up stays fast.
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
+from typer.core import TyperGroup
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Composite city index engine and audit (GDCI, BRPCI).")
+#: exit statuses of every command (also in ``cityindex --help``)
+EXIT_OK, EXIT_INPUT, EXIT_INCOMPLETE = 0, 2, 3
+EXIT_STATUSES = ("Exit status: 0 done; 1 bayes --strict and the model did not converge; 2 "
+                 "invalid input or option (one line on stderr, nothing written); 3 audit: the "
+                 "report was written but a requested section failed or timed out (marked at "
+                 "its top); 130 interrupted (SIGINT), 143 stopped (SIGTERM): nothing written.")
+
+
+class OneLineErrors(TyperGroup):
+    """The command group: a usage error (unknown option, an option value out of range or of
+    the wrong type) is one line on stderr with exit status 2, like every input error."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
+             **extra):
+        import sys
+
+        try:  # typer ≥ 0.20 carries its own click
+            from typer._click import exceptions as click_exc
+        except ImportError:  # pragma: no cover
+            from click import exceptions as click_exc
+        from typer import echo
+
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, False, **extra)
+        except click_exc.NoArgsIsHelpError as exc:
+            echo(exc.ctx.get_help() if exc.ctx else "")
+            sys.exit(0)
+        except click_exc.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx else "cityindex"
+            msg = " ".join(exc.format_message().split())
+            echo(f"error: {msg} (see '{where} --help')", err=True)
+            sys.exit(EXIT_INPUT)
+        except click_exc.ClickException as exc:
+            echo(f"error: {' '.join(exc.format_message().split())}", err=True)
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, cls=OneLineErrors,
+                  help="Composite city index engine and audit (GDCI, BRPCI). " + EXIT_STATUSES)
 
 
 @app.callback()
@@ -67,8 +112,18 @@ def interval_conventions(level: float, quantile: str) -> dict:
             "quantile": rules[quantile]}
 
 
-JobsOpt = typer.Option(1, "--jobs", "-j", min=1, help="Parallel processes (joblib); results are "
-                       "identical to a serial run.")
+JobsOpt = typer.Option(1, "--jobs", "-j", min=1, max=max(4, 4 * (os.cpu_count() or 1)),
+                       help="Parallel processes (joblib); results are identical to a serial "
+                       "run.")
+
+
+def finite(value):
+    """Option callback: refuse nan and ±inf (a range check lets nan through)."""
+    import math
+
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a finite number")
+    return value
 
 
 def out_option(default: str) -> Any:

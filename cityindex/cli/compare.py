@@ -54,7 +54,7 @@ def compare(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
                 "index: data/spaces/default.yaml)."),
             no_band: bool = typer.Option(False, "--no-band", help="Skip the band."),
             n: int = typer.Option(1000, "--n", min=2, help="Replications for the band."),
-            top_k: int = typer.Option(10, "--top-k", help="Top group for entries/exits."),
+            top_k: int = typer.Option(10, "--top-k", min=1, help="Top group for entries/exits."),
             published: Optional[Path] = typer.Option(
                 None, "--published", help="Also compare B with a published ranking CSV."),
             out: Path = typer.Option(Path("reports/compare"), "--out", "-o",

@@ -11,7 +11,7 @@ import typer
 
 from .common import (DataOpt, FrameworkOpt, MethodOpt, SeedOpt, app, cli_errors, load_inputs,
                      out_option, step_progress)
-from .common import SheetOpt
+from .common import SheetOpt, finite
 
 
 @app.command("ranks")
@@ -25,10 +25,11 @@ def ranks(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
                                      "(posterior latent scores) or uncertainty (the Monte "
                                      "Carlo replications' ranks: descriptive only, not a "
                                      "confidence statement)."),
-          sd: float = typer.Option(0.10, "--sd", min=0.0, help="Measurement error (relative sd) of "
+          sd: float = typer.Option(0.10, "--sd", min=0.0, callback=finite, help="Measurement error (relative sd) of "
                                                       "every indicator value."),
           draws: int = typer.Option(200, "--draws", min=10, help="Measurement-error draws."),
           alpha: Optional[float] = typer.Option(None, "--alpha", min=0.001, max=0.5,
+                                               callback=finite,
                                                help="1 − confidence level (or --level)."),
           level: float = typer.Option(0.95, "--level", min=0.5, max=0.999,
                                       help="Confidence level of every set and interval."),

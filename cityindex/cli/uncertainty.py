@@ -39,7 +39,7 @@ def uncertainty(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
     from cityindex.model import compute_index
     from cityindex.model.errors import MethodError
     from cityindex.validation.space import load_space
-    from cityindex.validation.uncertainty import uncertainty_analysis
+    from cityindex.validation.uncertainty import check_uncertainty_size, uncertainty_analysis
 
     from ..runio import manifest, run_folder, write_json
     from ..safety import Namer, inside
@@ -50,20 +50,24 @@ def uncertainty(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
     inp = load_inputs(framework, data, method, out, seed, sheet, unit_col)
     result = compute_index(*inp)
     sp = load_space(space, result)
-    bar, tick = progress_bar(n, "uncertainty")
-    with bar:
-        res = uncertainty_analysis(result, sp, n=n, sampling=sampling, nodes=nodes,
-                                   runner=runner(jobs), progress=tick,
-                                   percentiles=tuple(iv["percentiles"]),
-                                   quantile_method=iv["quantile"])
+    check_uncertainty_size(result, sp, n, nodes=nodes, runner=runner(jobs))  # before any work
     with run_folder(out) as tmp:
+        bar, tick = progress_bar(n, "uncertainty")
+        with bar:  # replications stream into Parquet block by block (memory bounded)
+            res = uncertainty_analysis(result, sp, n=n, sampling=sampling, nodes=nodes,
+                                       runner=runner(jobs), progress=tick,
+                                       percentiles=tuple(iv["percentiles"]),
+                                       quantile_method=iv["quantile"],
+                                       replications=tmp / "replications.parquet"
+                                       if replications else None)
         res.rank_stats.to_csv(tmp / "rank_stats.csv")
         names = Namer()  # node codes become safe, distinct file names
         for code, table in res.node_stats.items():
             table.to_csv(inside(tmp, tmp / f"rank_stats_{names(code)}.csv"))
-        if replications:
-            res.replications_frame().to_parquet(tmp / "replications.parquet")
-        write_json(tmp / "summary.json", res.figures)
+        if len(res.not_ranked):  # screened-out units: no rank, listed with the reason
+            res.not_ranked.to_csv(tmp / "not_ranked.csv", index=False)
+        write_json(tmp / "summary.json", {**res.figures,
+                                          "not_ranked": res.not_ranked.to_dict("records")})
         write_json(tmp / "manifest.json", manifest(
             "uncertainty", method=inp.method, framework=inp.framework, data=inp.data,
             seed=inp.seed, extra={"space": _space_record(sp), "n": n, "sampling": sampling,
@@ -80,7 +84,7 @@ def sensitivity(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
                 n: int = typer.Option(1024, "--n", min=2, help="Base sample size (power of 2); "
                                                         "runs = n (d + 2)."),
                 seed: Optional[int] = SeedOpt, jobs: int = JobsOpt,
-                n_boot: int = typer.Option(500, "--boot", min=0, help="Bootstrap resamples (0: no "
+                n_boot: int = typer.Option(500, "--boot", min=0, max=100_000, help="Bootstrap resamples (0: no "
                                                                      "intervals)."),
                 per_unit: bool = typer.Option(True, "--per-unit/--overall-only"),
                 level: float = typer.Option(0.95, "--level", min=0.5, max=0.999,
