@@ -528,7 +528,7 @@ PARAM_TYPES: dict[str, Type] = {
     "p": Number(-MAX_PARAM, MAX_PARAM, what="a number"),
     "skew": Number(0, MAX_PARAM, lo_open=True, what="a positive number"),
     "kurtosis": Number(-MAX_PARAM, MAX_PARAM, what="a number"),
-    "winmax": Integer(0, 10_000, what="a non-negative integer"),
+    "winmax": Integer(0, 10_000, what="a non-negative integer (at most 10,000)"),
     "max_iter": Integer(1, 1_000_000, what="a positive integer"),
     "seed": Integer(what="an integer"),
     "min_availability": Number(0, 1, what="a number in [0, 1]"),

@@ -253,10 +253,13 @@ def load_yaml(path, error: type[Exception], what: str) -> Any:
     if size > MAX_YAML_BYTES:
         raise error(f"{path}: the {what} file is {size:,} bytes, more than the "
                     f"{MAX_YAML_BYTES:,} a YAML input may have")
+    raw = path.read_bytes()
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise error(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+        line = raw[: exc.start].count(b"\n") + 1
+        raise error(f"{path}: line {line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); save "
+                    "the file as UTF-8") from None
     loader = _Loader(text)
     try:
         node = loader.get_single_node()

@@ -465,7 +465,7 @@ def run_replications(p: Prepared, L: np.ndarray, runner=None,
 
 
 #: output bytes of one block of :func:`stream_replications` (bounds its memory whatever N is)
-STREAM_BLOCK_BYTES = 64 * 2**20
+STREAM_BLOCK_BYTES = 32 * 2**20
 
 
 def stream_replications(p: Prepared, L: np.ndarray, consume: Callable[[int, dict], None],

@@ -31,6 +31,8 @@ import pandas as pd
 DISCRETE_METHODS = ("inverted_cdf", "lower", "higher", "nearest", "closest_observation")
 #: units per block when order statistics are located (bounds the cumulative-count array)
 _BLOCK_UNITS = 256
+#: rank cells counted per step of :meth:`RankHistogram.add` (bounds its temporaries)
+_ADD_CELLS = 1 << 20
 
 
 class RankHistogram:
@@ -80,11 +82,16 @@ class RankHistogram:
             return
         if self.n + R.shape[0] > np.iinfo(self.counts.dtype).max:
             raise ValueError("more replications than the histogram's capacity")
-        idx = R.astype(np.int64)
-        if (idx != R).any() or idx.min() < 1 or idx.max() > self.n_ranks:
-            raise ValueError(f"ranks must be whole numbers in 1..{self.n_ranks}")
-        flat = (np.arange(self.n_units, dtype=np.int64) * self.n_ranks + (idx - 1)).ravel()
-        np.add.at(self.counts.reshape(-1), flat, 1)
+        offset = np.arange(self.n_units, dtype=np.int64) * self.n_ranks - 1
+        flat_counts = self.counts.reshape(-1)
+        step = max(1, _ADD_CELLS // max(self.n_units, 1))  # bounded temporaries
+        for s in range(0, R.shape[0], step):
+            part = R[s:s + step]
+            idx = part.astype(np.int64)
+            if (idx != part).any() or idx.min() < 1 or idx.max() > self.n_ranks:
+                raise ValueError(f"ranks must be whole numbers in 1..{self.n_ranks}")
+            idx += offset
+            np.add.at(flat_counts, idx.ravel(), 1)
         self.n += R.shape[0]
 
     # ------------------------------------------------------------------ statistics

@@ -66,6 +66,29 @@ class SensitivityResult(Result):
                 "largest STi: " + ", ".join(f"{r.factor} {r.ST:.2f}" for r in top.itertuples())]
 
 
+def check_sensitivity_size(result, space, n, n_boot: int = 0, per_unit: bool = True) -> None:
+    """Check the base N (an integer ≥ 2), the bootstrap resamples (≥ 0) and the memory they
+    need (:mod:`cityindex.validation.resources`) — call it before any work.
+
+    Raises
+    ------
+    MethodError naming the size, with the memory estimate when it would not fit.
+    """
+    from cityindex.model.errors import MethodError
+
+    from .resources import check_memory, sensitivity_bytes
+
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
+        raise MethodError(f"Sobol base sample N must be an integer ≥ 2, got {n!r}")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 0:
+        raise MethodError(f"bootstrap resamples must be an integer ≥ 0, got {n_boot!r}")
+    u, d = len(result.scores.index), len(space.assumptions)
+    check_memory(sensitivity_bytes(space, u, len(result.framework.indicators),
+                                   len(result.framework.nodes), int(n), per_unit),
+                 f"the sensitivity analysis with base N = {int(n):,} ({int(n) * (d + 2):,} "
+                 f"runs, {u:,} units)", "lower --n (or --n-sobol)")
+
+
 def sensitivity_analysis(result, space=None, n: int = 1024, *, seed: int | None = None,
                          n_boot: int = 500, conf_level: float = 0.95, per_unit: bool = True,
                          runner: Runner | None = None,
@@ -93,20 +116,8 @@ def sensitivity_analysis(result, space=None, n: int = 1024, *, seed: int | None 
     MethodError for a base N below 2, a negative n_boot, or sizes whose memory would not fit
     (the estimate is in the message; :mod:`cityindex.validation.resources`).
     """
-    from cityindex.model.errors import MethodError
-
-    from .resources import check_memory, sensitivity_bytes
-
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
-        raise MethodError(f"Sobol base sample N must be an integer ≥ 2, got {n!r}")
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 0:
-        raise MethodError(f"bootstrap resamples must be an integer ≥ 0, got {n_boot!r}")
     space = load_space(space, result)
-    u, d = len(result.scores.index), len(space.assumptions)
-    check_memory(sensitivity_bytes(space, u, len(result.framework.indicators),
-                                   len(result.framework.nodes), int(n), per_unit),
-                 f"the sensitivity analysis with base N = {int(n):,} ({int(n) * (d + 2):,} "
-                 f"runs, {u:,} units)", "lower --n (or --n-sobol)")
+    check_sensitivity_size(result, space, n, n_boot, per_unit)
     seed = result.method.seed if seed is None else int(seed)
     p = prepared_for(result, space, seed, prepared)
     problem = SobolProblem(space.names, space.levels)

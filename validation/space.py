@@ -70,9 +70,14 @@ class Assumption:
         return False
 
     def label(self, level: int) -> str:
+        """One line naming alternative ``level`` (a mapping in YAML flow style)."""
         if self.kind in ("path", "weight_sets"):
             v = self.values[level]
-            return v if isinstance(v, str) else yaml.safe_dump(v, default_flow_style=True).strip()
+            if isinstance(v, str):
+                return v
+            if v is None or isinstance(v, (bool, int, float)):
+                return yaml.safe_dump(v).split("\n")[0]
+            return " ".join(yaml.safe_dump(v, default_flow_style=True).split())
         if self.kind == "leave_one_out":
             return self.values[level]
         return f"draw {level}"
@@ -203,6 +208,11 @@ def _parse(name: str, body: Mapping, fw: Framework, method: MethodSpec,
             raise MethodError(f"{where}leave_one_out level {level} does not exist "
                               f"(1..{fw.max_level - 1})")
         codes = fw.codes_at_level(level)
+        emptied = [c for c in codes if not _index_defined_without(fw, c)]
+        if emptied:
+            raise MethodError(f"{where}leaving out '{emptied[0]}' leaves the index without any "
+                              "indicator (it is the only path to the index); leave out another "
+                              "level")
         values = (["none"] if p["include_none"] else []) + codes
         return Assumption(name, "leave_one_out", len(values), values=values,
                           params={"level": level})
@@ -224,6 +234,18 @@ def _short(v) -> str:
     from cityindex.model.schema import short
 
     return short(v)
+
+
+def _index_defined_without(fw: Framework, code: str) -> bool:
+    """Whether the index keeps at least one indicator when node ``code`` is left out."""
+    def active(node: str) -> bool:
+        if node == code:
+            return False
+        if fw.nodes[node].level == 1:
+            return True
+        return any(active(k) for k in fw.children(node))
+
+    return active(fw.root)
 
 
 def _check_weight_sums(fw: Framework, method: MethodSpec, ws: Mapping, where: str) -> None:

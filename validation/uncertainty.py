@@ -47,7 +47,7 @@ class UncertaintyResult(Result):
         share_band_wider_than_k, widest_bands, …), each with its reference in the keys.
     ranks : array (kept replications × units) of index ranks (float32), replication order:
         the first :attr:`n_kept` replications — all N when they fit in
-        :data:`KEEP_RANK_BYTES` (64 MiB; e.g. N ≤ 41,943 for 400 units), else a bounded
+        :data:`KEEP_RANK_BYTES` (32 MiB; e.g. N ≤ 20,971 for 400 units), else a bounded
         sample (the replications are independent draws, so the first ones are a random sample
         of them). The statistics use all N replications (:attr:`histograms`).
     levels : int array (N × assumptions): the alternative each replication used (all N).
@@ -177,7 +177,7 @@ def rank_statistics(ranks: np.ndarray, nominal: np.ndarray, units: Sequence[str]
 
 
 #: bytes of index ranks kept in :attr:`UncertaintyResult.ranks`
-KEEP_RANK_BYTES = 64 * 2**20
+KEEP_RANK_BYTES = 32 * 2**20
 
 
 def uncertainty_analysis(result, space=None, n: int = 1000, *, seed: int | None = None,

@@ -95,7 +95,7 @@ def sensitivity(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
     import warnings
 
     from cityindex.model import compute_index
-    from cityindex.validation.sensitivity import sensitivity_analysis
+    from cityindex.validation.sensitivity import check_sensitivity_size, sensitivity_analysis
     from cityindex.validation.space import load_space
 
     from ..runio import manifest, run_folder, write_json
@@ -103,6 +103,7 @@ def sensitivity(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
     inp = load_inputs(framework, data, method, out, seed, sheet, unit_col)
     result = compute_index(*inp)
     sp = load_space(space, result)
+    check_sensitivity_size(result, sp, n, n_boot, per_unit)  # before any work
     bar, tick = progress_bar(n * (len(sp.assumptions) + 2), "sensitivity")
     with bar, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
