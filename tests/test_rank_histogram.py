@@ -74,21 +74,59 @@ def test_statistics_equal_rank_statistics(n, u, seed):
     np.testing.assert_allclose(streamed["sd"], full["sd"], rtol=1e-12, atol=1e-12)
 
 
-def test_rows_with_a_missing_rank_are_skipped_like_the_matrix_version():
-    R = _random_ranks(50, 8, 9)
-    R[[3, 17, 40]] = np.nan
-    H = _hist(R)
-    assert H.n == 47 and H.n_seen == 50
-    ok = ~np.isnan(R).any(axis=1)
-    np.testing.assert_array_equal(H.percentiles([5, 95]),
-                                  np.percentile(R[ok].astype(float), [5, 95], axis=0,
-                                                method="inverted_cdf"))
+def _same_statistics(R, nominal, **kw):
+    units = [f"u{j}" for j in range(R.shape[1])]
+    full = rank_statistics(R, nominal, units, **kw)
+    H = RankHistogram(R.shape[1], capacity=R.shape[0],
+                      scale=2 if np.any(np.nan_to_num(R) % 1) else 1)
+    for s in range(0, R.shape[0], 7):
+        H.add(R[s:s + 7])
+    streamed = H.statistics(nominal, units, **kw)
+    assert list(streamed.columns) == list(full.columns)
+    assert list(streamed.index) == list(full.index)
+    exact = [c for c in full.columns if c != "sd"]
+    pd.testing.assert_frame_equal(streamed[exact], full[exact], check_exact=True)
+    np.testing.assert_allclose(streamed["sd"], full["sd"], rtol=1e-12, atol=1e-12)
+    return streamed
+
+
+def test_missing_ranks_are_dropped_per_unit_like_the_matrix_version():
+    """A NaN rank (unit not ranked in that replication) is dropped for that unit only; a unit
+    with fewer than min_valid ranks gets no statistics and a note."""
+    R = _random_ranks(60, 8, 9)
+    rng = np.random.default_rng(1)
+    R[rng.random(R.shape) < 0.1] = np.nan
+    R[[3, 40]] = np.nan                       # replications where nobody is ranked
+    R[:55, 5] = np.nan                        # a unit ranked only 5 times: no band
+    R[:, 6] = np.nan                          # a unit never ranked
+    nominal = np.arange(1, 9, dtype=float)
+    nominal[6] = np.nan
+    st = _same_statistics(R, nominal, percentiles=(5, 95), top_k=(3,),
+                          quantile_method="inverted_cdf")
+    assert st.loc["u6", "note"] == "not ranked in any replication"
+    assert "too few" in st.loc["u5", "note"] and np.isnan(st.loc["u5", "q5"])
+    for method in ("linear", "lower"):
+        _same_statistics(R, nominal, percentiles=(10, 50, 90), quantile_method=method)
+
+
+def test_average_ties_give_half_ranks():
+    from cityindex.model.ranking import rank_scores
+
+    rng = np.random.default_rng(3)
+    S = np.round(rng.normal(size=(300, 12)), 0)  # many ties
+    R = rank_scores(S, ties="average", axis=1)
+    assert np.any(R % 1 == 0.5)
+    nominal = rank_scores(np.arange(12, 0, -1, dtype=float), ties="average")
+    for method in ("inverted_cdf", "linear"):
+        _same_statistics(R, nominal, percentiles=(5, 50, 95), top_k=(1, 2, 10),
+                         quantile_method=method)
 
 
 def test_bad_ranks_are_refused():
     H = RankHistogram(3, capacity=10)
     with pytest.raises(ValueError):
-        H.add(np.array([[1.0, 2.5, 3.0]]))
+        H.add(np.array([[1.0, 2.5, 3.0]]))  # halves need scale=2
+    RankHistogram(3, capacity=10, scale=2).add(np.array([[1.0, 2.5, 2.5]]))
     with pytest.raises(ValueError):
         H.add(np.array([[1.0, 2.0, 4.0]]))
     with pytest.raises(ValueError):
@@ -100,7 +138,7 @@ def test_count_width_follows_the_capacity():
     assert RankHistogram(4, capacity=70_000).counts.dtype == np.uint32
     H = RankHistogram(2, capacity=3)
     H.add(np.array([[1.0, 2.0]] * 3))
-    assert H.counts.tolist() == [[3, 0], [0, 3]]
+    assert H.counts.tolist() == [[3, 0], [0, 3]] and H.n_valid.tolist() == [3, 3]
 
 
 # --------------------------------------------------------------------------- the analysis

@@ -1,10 +1,13 @@
 """Rank statistics streamed over replications: per-unit rank histograms.
 
-Ranks are integers 1..U (ties take the lowest rank), so the distribution of one unit's rank
-over any number of replications is exactly a histogram of U counts. :class:`RankHistogram`
-holds a units × ranks count matrix (U² small integers: memory independent of the number of
-replications N) and gives the same statistics as :func:`cityindex.validation.uncertainty.
-rank_statistics` computes on the full replications × units matrix:
+Ranks take finitely many values — 1..U, or halves of them under ``ties: average`` — so the
+distribution of one unit's rank over any number of replications is exactly a histogram of
+U (or 2U) counts. :class:`RankHistogram` holds a units × rank-values count matrix (memory
+independent of the number of replications N) and gives the statistics
+:func:`cityindex.validation.uncertainty.rank_statistics` computes on the full replications ×
+units matrix, with the same per-unit handling of missing ranks (a NaN rank — the unit not
+ranked in that replication — is dropped for that unit only; ``n_valid``; no statistics and a
+``note`` below ``min_valid``):
 
 * quantiles exactly equal to numpy's on the full column, for every numpy method: for the
   discrete methods (``inverted_cdf`` — the default —, ``lower``, ``higher``, ``nearest``,
@@ -12,12 +15,10 @@ rank_statistics` computes on the full replications × units matrix:
   interpolating methods (``linear``, …) each unit's sorted sample is rebuilt from its counts
   (one unit at a time) and handed to numpy;
 * the median (numpy's: the middle order statistic, or the mean of the two middle ones), the
-  mean, P(rank ≤ k) and the mean absolute shift from the nominal rank exactly (integer sums);
+  mean, P(rank ≤ k) and the mean absolute shift from the nominal rank exactly (sums of whole
+  numbers, or of halves);
 * the standard deviation up to floating-point rounding (the sum of squared deviations is summed
-  by rank instead of by replication).
-
-Replications in which a unit has no rank (an aggregate left without indicators) are skipped
-whole, as :func:`~cityindex.validation.uncertainty._node_statistics` does on the matrix.
+  by rank value instead of by replication).
 """
 
 from __future__ import annotations
@@ -36,173 +37,209 @@ _ADD_CELLS = 1 << 20
 
 
 class RankHistogram:
-    """Counts of every rank (1..``n_ranks``) of every unit over the replications added.
+    """Counts of every rank value of every unit over the replications added.
+
+    Parameters
+    ----------
+    n_units : units (columns of the rank blocks added).
+    capacity : most replications that will be added (chooses the count width).
+    n_ranks : largest rank (default ``n_units``).
+    scale : rank values are multiples of ``1 / scale`` (1: whole ranks; 2: the halves that
+        ``ties: average`` gives).
 
     Attributes
     ----------
-    counts : int array (units × ranks); ``counts[j, r - 1]`` = replications in which unit
-        ``j`` had rank ``r``. Unsigned 16-bit while fewer than 65,535 replications were
-        requested (``capacity``), else 32-bit (64-bit beyond 4·10⁹).
-    n : replications counted (every unit ranked); n_seen : replications offered.
+    counts : int array (units × n_ranks·scale); ``counts[j, b]`` = replications in which unit
+        ``j`` had rank ``(b + 1) / scale``. Unsigned 16-bit below 65,535 replications
+        (``capacity``), else 32-bit (64-bit beyond 4·10⁹).
+    n_seen : replications added; n_defined : those in which at least one unit has a rank;
+    n_valid : per unit, the replications in which it has a rank.
     """
 
-    def __init__(self, n_units: int, capacity: int | None = None, n_ranks: int | None = None):
+    def __init__(self, n_units: int, capacity: int | None = None, n_ranks: int | None = None,
+                 scale: int = 1):
         self.n_units = int(n_units)
         self.n_ranks = int(n_ranks or n_units)
+        self.scale = int(scale)
         cap = capacity if capacity is not None else 2**32
         dtype = np.uint16 if cap < 2**16 - 1 else (np.uint32 if cap < 2**32 - 1 else np.uint64)
-        self.counts = np.zeros((self.n_units, self.n_ranks), dtype=dtype)
-        self.n = 0
+        self.counts = np.zeros((self.n_units, self.n_ranks * self.scale), dtype=dtype)
         self.n_seen = 0
+        self.n_defined = 0
 
     @staticmethod
-    def bytes_for(n_units: int, capacity: int) -> int:
+    def bytes_for(n_units: int, capacity: int, scale: int = 1) -> int:
         """Memory of the count matrix for ``n_units`` and up to ``capacity`` replications."""
         width = 2 if capacity < 2**16 - 1 else (4 if capacity < 2**32 - 1 else 8)
-        return n_units * n_units * width
+        return n_units * n_units * scale * width
+
+    @property
+    def n_valid(self) -> np.ndarray:
+        return self.counts.sum(axis=1, dtype=np.int64)
+
+    @property
+    def values(self) -> np.ndarray:
+        """The rank value of every count column."""
+        return np.arange(1, self.counts.shape[1] + 1, dtype=float) / self.scale
 
     def add(self, ranks: np.ndarray) -> None:
-        """Count a block of replications: ranks (replications × units), whole numbers; a row
-        with a missing rank is skipped (not counted in ``n``).
+        """Count a block of replications: ranks (replications × units); NaN = the unit has no
+        rank in that replication (not counted for it).
 
         Raises
         ------
-        ValueError for a rank that is not a whole number in 1..n_ranks, or a block that would
-        overflow the counts' capacity.
+        ValueError for a rank that is not a multiple of 1/scale in [1, n_ranks], or more
+        replications than the counts can hold.
         """
         R = np.asarray(ranks)
         if R.ndim != 2 or R.shape[1] != self.n_units:
             raise ValueError(f"ranks must be replications × {self.n_units} units, got "
                              f"{R.shape}")
-        self.n_seen += R.shape[0]
-        ok = ~np.isnan(R).any(axis=1)
-        if not ok.all():
-            R = R[ok]
-        if R.shape[0] == 0:
-            return
-        if self.n + R.shape[0] > np.iinfo(self.counts.dtype).max:
+        if self.n_seen + R.shape[0] > np.iinfo(self.counts.dtype).max:
             raise ValueError("more replications than the histogram's capacity")
-        offset = np.arange(self.n_units, dtype=np.int64) * self.n_ranks - 1
         flat_counts = self.counts.reshape(-1)
+        width = self.counts.shape[1]
+        offset = np.arange(self.n_units, dtype=np.int64) * width - 1
         step = max(1, _ADD_CELLS // max(self.n_units, 1))  # bounded temporaries
         for s in range(0, R.shape[0], step):
             part = R[s:s + step]
-            idx = part.astype(np.int64)
-            if (idx != part).any() or idx.min() < 1 or idx.max() > self.n_ranks:
-                raise ValueError(f"ranks must be whole numbers in 1..{self.n_ranks}")
+            valid = ~np.isnan(part)
+            self.n_seen += part.shape[0]
+            self.n_defined += int(valid.any(axis=1).sum())
+            scaled = np.where(valid, part, 1.0) * self.scale
+            idx = scaled.astype(np.int64)
+            if (idx != scaled).any() or idx.min() < 1 or idx.max() > width:
+                raise ValueError(f"ranks must be multiples of 1/{self.scale} in "
+                                 f"1..{self.n_ranks}")
             idx += offset
-            np.add.at(flat_counts, idx.ravel(), 1)
-        self.n += R.shape[0]
+            np.add.at(flat_counts, idx[valid], 1)
 
     # ------------------------------------------------------------------ statistics
-    def _order_stats(self, ks: Sequence[int]) -> np.ndarray:
-        """Per unit, the ``k``-th smallest rank (0-based) for each k in ``ks`` (len(ks) × units)."""
-        out = np.empty((len(ks), self.n_units))
-        targets = np.asarray(ks, dtype=np.int64) + 1
-        for s in range(0, self.n_units, _BLOCK_UNITS):
-            cum = np.cumsum(self.counts[s:s + _BLOCK_UNITS], axis=1, dtype=np.int64)
-            for i, t in enumerate(targets):
-                out[i, s:s + _BLOCK_UNITS] = (cum >= t).argmax(axis=1) + 1
+    def _order_stats(self, ks: np.ndarray, units: np.ndarray) -> np.ndarray:
+        """For units ``units``, the ``ks[i, j]``-th smallest rank (0-based) of unit
+        ``units[j]`` (len(ks) × len(units))."""
+        out = np.empty(ks.shape)
+        targets = ks.astype(np.int64) + 1
+        vals = self.values
+        for s in range(0, len(units), _BLOCK_UNITS):
+            sel = units[s:s + _BLOCK_UNITS]
+            cum = np.cumsum(self.counts[sel], axis=1, dtype=np.int64)
+            for i in range(ks.shape[0]):
+                out[i, s:s + _BLOCK_UNITS] = vals[(cum >= targets[i, s:s + _BLOCK_UNITS, None]
+                                                   ).argmax(axis=1)]
         return out
 
     def percentiles(self, percentiles: Sequence[float], method: str = "inverted_cdf"
                     ) -> np.ndarray:
-        """``np.percentile(R, percentiles, axis=0, method=method)`` of the full matrix R
-        (len(percentiles) × units), from the counts."""
-        n = self.n
-        if n == 0:
-            return np.full((len(percentiles), self.n_units), np.nan)
+        """``np.nanpercentile(R, percentiles, axis=0, method=method)`` of the full matrix R
+        (len(percentiles) × units; NaN for a unit never ranked), from the counts."""
+        pct = list(percentiles)
+        nv = self.n_valid
+        out = np.full((len(pct), self.n_units), np.nan)
         if method in DISCRETE_METHODS:
-            # the index numpy picks depends only on n: ask numpy with the sample 0..n-1
-            ks = np.percentile(np.arange(n), list(percentiles), method=method)
-            return self._order_stats([int(k) for k in np.atleast_1d(ks)])
-        ranks = np.arange(1, self.n_ranks + 1, dtype=float)
-        out = np.empty((len(percentiles), self.n_units))
-        for j in range(self.n_units):
-            out[:, j] = np.percentile(np.repeat(ranks, self.counts[j]), list(percentiles),
-                                      method=method)
+            for n in np.unique(nv[nv > 0]):
+                units = np.flatnonzero(nv == n)
+                # the index numpy picks depends only on n: ask numpy with the sample 0..n-1
+                ks = np.atleast_1d(np.percentile(np.arange(n), pct, method=method))
+                out[:, units] = self._order_stats(
+                    np.repeat(ks.astype(np.int64)[:, None], len(units), axis=1), units)
+            return out
+        vals = self.values
+        for j in np.flatnonzero(nv > 0):
+            out[:, j] = np.percentile(np.repeat(vals, self.counts[j]), pct, method=method)
         return out
 
     def median(self) -> np.ndarray:
-        """``np.median(R, axis=0)``: the middle order statistic, or the mean of the two."""
-        n = self.n
-        if n == 0:
-            return np.full(self.n_units, np.nan)
-        if n % 2:
-            return self._order_stats([(n - 1) // 2])[0]
-        lo, hi = self._order_stats([n // 2 - 1, n // 2])
-        return np.mean(np.stack([lo, hi]), axis=0)
+        """``np.nanmedian(R, axis=0)``: the middle order statistic, or the mean of the two."""
+        nv = self.n_valid
+        out = np.full(self.n_units, np.nan)
+        for n in np.unique(nv[nv > 0]):
+            units = np.flatnonzero(nv == n)
+            if n % 2:
+                ks = np.full((1, len(units)), (n - 1) // 2)
+                out[units] = self._order_stats(ks, units)[0]
+            else:
+                ks = np.vstack([np.full(len(units), n // 2 - 1), np.full(len(units), n // 2)])
+                lo, hi = self._order_stats(ks, units)
+                out[units] = np.mean(np.stack([lo, hi]), axis=0)
+        return out
 
-    def _weighted_sum(self, values: np.ndarray) -> np.ndarray:
-        """Per unit, Σ_r counts[j, r] · values[j, r] (values broadcast to units × ranks)."""
+    def _per_unit(self, fn) -> np.ndarray:
+        """Σ over rank values of counts · fn(values, block of units) per unit."""
         out = np.empty(self.n_units)
+        vals = self.values
         for s in range(0, self.n_units, _BLOCK_UNITS):
             c = self.counts[s:s + _BLOCK_UNITS].astype(np.float64)
-            v = values if values.ndim == 1 else values[s:s + _BLOCK_UNITS]
-            out[s:s + _BLOCK_UNITS] = (c * v).sum(axis=1)
+            out[s:s + _BLOCK_UNITS] = (c * fn(vals, slice(s, s + _BLOCK_UNITS))).sum(axis=1)
         return out
 
     def mean(self) -> np.ndarray:
-        r = np.arange(1, self.n_ranks + 1, dtype=float)
-        return self._weighted_sum(r) / self.n if self.n else np.full(self.n_units, np.nan)
+        nv = self.n_valid
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(nv > 0, self._per_unit(lambda v, sl: v[None, :]) / nv, np.nan)
 
     def std(self, ddof: int = 1) -> np.ndarray:
-        """Standard deviation of each unit's rank (to floating-point rounding of numpy's)."""
-        if self.n <= ddof:
-            return np.zeros(self.n_units) if self.n else np.full(self.n_units, np.nan)
+        """Standard deviation of each unit's rank (0 with a single valid replication; to
+        floating-point rounding of numpy's)."""
+        nv = self.n_valid
         m = self.mean()
-        r = np.arange(1, self.n_ranks + 1, dtype=float)
-        ss = np.empty(self.n_units)
-        for s in range(0, self.n_units, _BLOCK_UNITS):
-            c = self.counts[s:s + _BLOCK_UNITS].astype(np.float64)
-            d = r[None, :] - m[s:s + _BLOCK_UNITS, None]
-            ss[s:s + _BLOCK_UNITS] = (c * d * d).sum(axis=1)
-        return np.sqrt(ss / (self.n - ddof))
+        ss = self._per_unit(lambda v, sl: (v[None, :] - m[sl, None]) ** 2)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sd = np.sqrt(ss / (nv - ddof))
+        return np.where(nv > ddof, sd, np.where(nv > 0, 0.0, np.nan))
 
     def abs_shift_sums(self, nominal: np.ndarray) -> np.ndarray:
-        """Per unit, Σ over replications of |rank − nominal rank| (exact: whole numbers)."""
-        r = np.arange(1, self.n_ranks + 1, dtype=float)
+        """Per unit, Σ over its valid replications of |rank − nominal rank| (exact)."""
         nom = np.asarray(nominal, dtype=float)
-        out = np.empty(self.n_units)
-        for s in range(0, self.n_units, _BLOCK_UNITS):
-            c = self.counts[s:s + _BLOCK_UNITS].astype(np.float64)
-            out[s:s + _BLOCK_UNITS] = (c * np.abs(r[None, :] - nom[s:s + _BLOCK_UNITS, None])
-                                       ).sum(axis=1)
-        return out
+        return self._per_unit(lambda v, sl: np.abs(v[None, :] - nom[sl, None]))
 
     def mean_abs_shift(self, nominal: np.ndarray) -> np.ndarray:
-        """Per unit, mean |rank − nominal rank| (exact)."""
-        if not self.n:
-            return np.full(self.n_units, np.nan)
-        return self.abs_shift_sums(nominal) / self.n
+        """Per unit, mean |rank − nominal rank| over its valid replications (exact)."""
+        nv = self.n_valid
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(nv > 0, self.abs_shift_sums(nominal) / nv, np.nan)
 
-    def share_at_most(self, k: int) -> np.ndarray:
-        """Per unit, P(rank ≤ k) over the replications."""
-        if not self.n:
-            return np.full(self.n_units, np.nan)
-        return self.counts[:, :k].sum(axis=1, dtype=np.int64) / self.n
+    def overall_mean_abs_shift(self, nominal: np.ndarray) -> float:
+        """Mean |rank − nominal rank| over every ranked (unit, replication) cell with a
+        nominal rank (exact)."""
+        nom = np.asarray(nominal, dtype=float)
+        ok = ~np.isnan(nom)
+        nv = self.n_valid[ok]
+        if nv.sum() == 0:
+            return float("nan")
+        return float(self.abs_shift_sums(nom)[ok].sum() / nv.sum())
+
+    def share_at_most(self, k: float) -> np.ndarray:
+        """Per unit, the share of its valid replications with rank ≤ k."""
+        b = int(np.floor(k * self.scale + 1e-9))
+        return self.counts[:, :b].sum(axis=1, dtype=np.int64) / np.maximum(self.n_valid, 1)
 
     def statistics(self, nominal: np.ndarray, units: Sequence[str], percentiles=(5, 95),
-                   top_k=(10,), quantile_method: str = "inverted_cdf") -> pd.DataFrame:
+                   top_k=(10,), quantile_method: str = "inverted_cdf",
+                   min_valid: int = 10) -> pd.DataFrame:
         """The table :func:`cityindex.validation.uncertainty.rank_statistics` gives on the
         full matrix (same columns, order, values; see the module docstring)."""
         lo, hi = percentiles[0], percentiles[-1]
+        nominal = np.asarray(nominal, dtype=float)
+        nv = self.n_valid
         q = self.percentiles(percentiles, quantile_method)
-        stats = {"nominal": np.asarray(nominal, dtype=float), "mean": self.mean(),
-                 "median": self.median()}
+        few = nv < min(int(min_valid), self.n_seen)
+        blank = np.where(few, np.nan, 1.0)
+        stats = {"nominal": nominal, "n_valid": nv, "mean": self.mean() * blank,
+                 "median": self.median() * blank}
         for p, row in zip(percentiles, q):
-            stats[f"q{p:g}"] = row
-        stats["sd"] = self.std(1)
-        stats["width"] = q[-1] - q[0]
-        stats["mean_abs_shift"] = self.mean_abs_shift(nominal)
+            stats[f"q{p:g}"] = row * blank
+        stats["sd"] = self.std(1) * blank
+        stats["width"] = (q[-1] - q[0]) * blank
+        stats["mean_abs_shift"] = self.mean_abs_shift(nominal) * blank
         for k in top_k:
-            stats[f"p_top{k}"] = self.share_at_most(k)
+            stats[f"p_top{k}"] = np.where(few, np.nan, self.share_at_most(k))
         df = pd.DataFrame(stats, index=pd.Index(list(units), name="unit"))
+        if few.any():
+            df["note"] = np.where(nv == 0, "not ranked in any replication",
+                                  [f"too few valid replications ({v} < {min_valid}); no band"
+                                   for v in nv])
+            df.loc[~few, "note"] = ""
         df.attrs["band"] = (lo, hi)
-        return df.sort_values(["nominal", "median"])
-
-    def overall_mean_abs_shift(self, nominal: np.ndarray) -> float:
-        """Mean |rank − nominal rank| over all units and replications (exact)."""
-        if not self.n:
-            return float("nan")
-        return float(self.abs_shift_sums(nominal).sum() / (self.n * self.n_units))
+        df.attrs["quantile_method"] = quantile_method
+        return df.sort_values(["nominal", "median"], na_position="last")

@@ -91,11 +91,12 @@ def design_bytes(n_rows: int, n_factors: int) -> int:
 
 def uncertainty_bytes(space, n_units: int, n_indicators: int, n_nodes: int, n: int,
                       n_node_outputs: int, keep_rows: int, n_workers: int = 1,
-                      block_bytes: int = 64 * 2**20) -> int:
-    """Memory of :func:`~cityindex.validation.uncertainty.uncertainty_analysis` with N = n."""
+                      block_bytes: int = 64 * 2**20, scale: int = 1) -> int:
+    """Memory of :func:`~cityindex.validation.uncertainty.uncertainty_analysis` with N = n
+    (``scale`` 2 when ranks come in halves, ``ties: average``)."""
     from .rank_histogram import RankHistogram
 
-    hist = (1 + n_node_outputs) * RankHistogram.bytes_for(n_units, n)
+    hist = (1 + n_node_outputs) * RankHistogram.bytes_for(n_units, n, scale)
     kept = keep_rows * n_units * 4
     blocks = 2 * max(1, n_workers) * block_bytes
     return (prepare_bytes(space, n_units, n_indicators, n_nodes) + design_bytes(n, len(

@@ -231,8 +231,10 @@ def uncertainty_analysis(result, space=None, n: int = 1000, *, seed: int | None 
     U = sample_uniform(problem, n, seed=seed, method=sampling)
     L = problem.map_levels(U)
     del U
-    hists = {"index": RankHistogram(u, capacity=n)}
-    hists.update({c: RankHistogram(u, capacity=n) for c in node_codes})
+    root = result.framework.root
+    hists = {"index": RankHistogram(u, capacity=n, scale=rank_scale(result, root))}
+    hists.update({c: RankHistogram(u, capacity=n, scale=rank_scale(result, c))
+                  for c in node_codes})
     kept = np.empty((keep, u), dtype=np.float32)
     writer = _ParquetSink(replications, space, p.units, L) if replications else None
 
@@ -297,8 +299,10 @@ def check_uncertainty_size(result, space, n, *, nodes: bool = False, runner=None
     n_nodes = len(fw.aggregates) - 1 if nodes else 0
     keep = int(min(n, max(1, KEEP_RANK_BYTES // (4 * max(u, 1))) if keep_ranks is None
                    else max(0, keep_ranks)))
+    scale = max([rank_scale(result, c) for c in fw.aggregates] or [1])
     check_memory(uncertainty_bytes(space, u, len(fw.indicators), len(fw.nodes), n, n_nodes,
-                                   keep, getattr(runner, "n_workers", 1), STREAM_BLOCK_BYTES),
+                                   keep, getattr(runner, "n_workers", 1), STREAM_BLOCK_BYTES,
+                                   scale),
                  f"the uncertainty analysis with N = {n:,} replications ({u:,} units)",
                  "lower --n")
     return n, keep
@@ -316,13 +320,25 @@ def not_ranked(result) -> pd.DataFrame:
                                     "screened out" for r in reason]})
 
 
+def rank_scale(result, code: str) -> int:
+    """Rank values of node ``code`` are multiples of 1/scale: 2 under ``ties: average``
+    (halves), else 1 (whole ranks)."""
+    try:
+        ties = result.ranking(code).ties
+    except (AttributeError, KeyError):
+        return 1
+    return 2 if ties == "average" else 1
+
+
 def _histogram_statistics(H: RankHistogram, nominal, units, percentiles, top_k,
                           quantile_method) -> pd.DataFrame:
-    """Rank statistics of one aggregate over the replications where it is defined (a node
-    whose only indicator is left out has no score, hence no rank, in that replication)."""
+    """Rank statistics of one aggregate: a node whose only indicator is left out has no score,
+    hence no rank, in that replication; each unit's statistics rest on the replications where
+    it has a rank (``n_valid``; ``attrs["defined_share"]``: share of replications where the
+    node is defined) — as :func:`_node_statistics` on the full matrix."""
     st = H.statistics(nominal, units, percentiles, top_k, quantile_method)
-    if 0 < H.n < H.n_seen:
-        st.attrs["defined_share"] = float(H.n / H.n_seen)
+    if H.n_defined < H.n_seen:
+        st.attrs["defined_share"] = float(H.n_defined / H.n_seen)
     return st
 
 
