@@ -31,7 +31,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from .ranking import TIES
+from .ranking import MAX_DECIMALS, PUBLISH, TIES
 from .yamlio import Float, Int, Map, Seq, plain
 
 #: largest weight accepted anywhere (weights are relative: any larger range is a typo)
@@ -544,6 +544,9 @@ PARAM_TYPES: dict[str, Type] = {
     "force_exclude": ListOf(Code("a unit code"), what="a list of unit codes"),
     "measure": Choice(("imputed", "denominated"), what="'imputed' or 'denominated'"),
     "ties": Choice(TIES, what="one of " + ", ".join(TIES)),
+    "round": Nullable(Integer(0, MAX_DECIMALS, what=f"an integer number of decimals in "
+                                                   f"0..{MAX_DECIMALS}")),
+    "publish": Choice(PUBLISH, what="one of " + ", ".join(PUBLISH)),
 }
 
 METHOD_TOP = {

@@ -44,10 +44,11 @@ def audit(framework: Optional[List[str]] = FrameworksOpt, data: Optional[Path] =
           no_bayes: bool = typer.Option(False, "--no-bayes", help="Skip the Bayesian model."),
           seed: Optional[int] = SeedOpt,
           bayes_timeout: float = typer.Option(170.0, "--bayes-timeout", min=1.0, callback=finite,
-                                              help="Seconds the Bayesian fit may run (from "
-                                              "its start; it runs beside the other stages). A "
-                                              "fit that does not finish is stopped and the "
-                                              "report says so."),
+                                              help="Seconds the Bayesian fit may run, counted "
+                                              "from its start (it runs beside the other "
+                                              "stages): a fit still running then is stopped at "
+                                              "that moment, the report says so and the audit "
+                                              "exits with status 3."),
           n: Optional[int] = typer.Option(None, "--n", min=2, help="Uncertainty replications "
                                           "(default 10000; 500 with --quick)."),
           n_sobol: Optional[int] = typer.Option(None, "--n-sobol", min=2, help="Sobol base "
