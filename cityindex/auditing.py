@@ -375,6 +375,11 @@ class IndexAudit(Result):
 
         ua = self.uncertainty
         nominal = self.result.ranks[self.root].reindex(ua.units).to_numpy(float)
+        hist = getattr(ua, "histograms", {}).get("index")
+        if hist is not None and ua.n_kept < hist.n_seen:  # ranks: a bounded sample; use all N
+            from cityindex.validation.rank_shifts import rank_shift_distribution_from_histogram
+
+            return rank_shift_distribution_from_histogram(hist, nominal, ua.units)
         return rank_shift_distribution(ua.ranks, nominal, ua.units)
 
     def unit_noun(self) -> tuple[str, str]:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
+import re
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
@@ -24,7 +26,7 @@ from typer.testing import CliRunner
 from cityindex.cli import app
 from cityindex.safety import is_formula
 
-pytestmark = pytest.mark.slow  # three full runs
+# (three small runs: a few seconds)
 
 ROOT_CODE = '../../R"><svg onload=alert(1)>'
 P1 = "P/1<script>alert('p')</script>"
@@ -37,8 +39,12 @@ NAMES = ['=cmd|" /C calc"!A0', "<b onmouseover=alert(1)>bold</b>", "@name", "-n"
          "../name", "na/me", '"><svg/onload=alert(2)>', "$x^2$ \\frac{a}{b}", "ok", "=1",
          "{{7*7}}"]
 ALLOWED_TAGS = {"html", "head", "meta", "title", "style", "body", "main", "h1", "h2", "h3",
-                "p", "ul", "li", "b", "i", "code", "div", "table", "thead", "tbody", "tr", "th",
-                "td", "figure", "img", "figcaption", "nav", "a", "span", "br"}
+                "h4", "p", "ul", "ol", "li", "b", "i", "em", "strong", "code", "div", "table",
+                "thead", "tbody", "tr", "th", "td", "figure", "img", "figcaption", "nav", "a",
+                "span", "br", "details", "summary", "input", "label", "select", "option",
+                "button", "section", "header", "footer", "noscript", "script", "svg", "small",
+                "sup", "sub", "caption", "colgroup", "col", "abbr", "canvas", "hr", "form",
+                "fieldset", "legend", "output", "textarea"}
 
 
 def _inputs(folder: Path) -> dict[str, Path]:
@@ -89,14 +95,34 @@ class _Tags(HTMLParser):
                 self.bad.append((tag, name, value))
 
 
+def _product_scripts() -> set[str]:
+    """The scripts the product itself puts into its pages (no user content)."""
+    from importlib import resources
+
+    from cityindex.report import jrc
+
+    js = resources.files("cityindex.report").joinpath("explorer.js").read_text(encoding="utf-8")
+    inner = re.sub(r"^<script>|</script>$", "", jrc.SEARCH_SCRIPT.strip())
+    return {inner.strip(), js.strip()}
+
+
 def _check_html(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     p = _Tags()
     p.feed(text)
     assert p.tags <= ALLOWED_TAGS, f"{path.name}: unexpected elements {p.tags - ALLOWED_TAGS}"
     assert not p.bad, f"{path.name}: event handlers or javascript: URLs {p.bad[:3]}"
-    for raw in ("<svg onload", "<script>", "<img src=x", "<b onmouseover", "<svg/onload"):
-        assert raw not in text
+    # every script is the product's own, or data embedded as JSON that cannot close it
+    known = _product_scripts()
+    for attrs, body in re.findall(r"<script([^>]*)>(.*?)</script>", text, flags=re.S):
+        if "application/json" in attrs:
+            assert not set(body) & set("<>&"), f"{path.name}: raw markup in embedded data"
+            json.loads(body)
+        else:
+            assert body.strip() in known, f"{path.name}: a script the product did not write"
+    outside = re.sub(r"<script[^>]*>.*?</script>", "", text, flags=re.S)
+    for raw in ("<svg onload", "<script>alert", "<img src=x", "<b onmouseover", "<svg/onload"):
+        assert raw not in outside
 
 
 def _check_csv(path: Path) -> None:
@@ -162,6 +188,7 @@ def test_hostile_strings_everywhere(tmp_path):
     assert not outside, f"written outside --out: {sorted(outside)[:5]}"
     for run in ("audit", "compute", "ua"):
         _check_run(work / run)
+    assert (work / "audit" / "explorer.html").exists()  # checked as HTML above
     html = (work / "audit" / "index.html").read_text(encoding="utf-8")
     assert "&lt;svg onload=alert(1)&gt;" in html  # the code is shown, escaped
     assert 'id="profile-' in html  # the hostile units were profiled

@@ -239,3 +239,18 @@ def test_uncertainty_lists_the_units_not_ranked(tmp_path):
     assert len(nr) + len(stats) == 51
     assert nr["reason"].str.startswith("screened out").all()
     assert "have no rank" in res.output
+
+
+def test_rank_shift_distribution_from_histograms_equals_the_matrix_version():
+    from cityindex.validation.rank_shifts import (rank_shift_distribution,
+                                                  rank_shift_distribution_from_histogram)
+
+    R = _random_ranks(500, 30, 11).astype(float)
+    R[np.random.default_rng(2).random(R.shape) < 0.05] = np.nan
+    nominal = rank_desc(np.arange(30, 0, -1, dtype=float)).astype(float)
+    nominal[4] = np.nan
+    a = rank_shift_distribution(R, nominal)
+    b = rank_shift_distribution_from_histogram(_hist(R), nominal)
+    assert a.shares == b.shares
+    pd.testing.assert_frame_equal(a.table, b.table)
+    pd.testing.assert_frame_equal(a.per_unit, b.per_unit)

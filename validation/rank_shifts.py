@@ -17,7 +17,8 @@ import pandas as pd
 
 from cityindex.model.summary import Result, Summary, json_safe
 
-__all__ = ["RankShiftDistribution", "rank_shift_distribution", "SHIFT_BINS"]
+__all__ = ["RankShiftDistribution", "rank_shift_distribution",
+           "rank_shift_distribution_from_histogram", "SHIFT_BINS"]
 
 #: upper edges of the bins of |shift| (places); the last bin is open
 SHIFT_BINS = (0, 3, 10, 20, 50)
@@ -130,4 +131,46 @@ def rank_shift_distribution(ranks: np.ndarray, nominal: np.ndarray, units=None,
             per_unit[f"share_within_{k}"] = (np.abs(D) <= k).mean(axis=0)
     table = pd.DataFrame({"shift": _bin_labels(bins), "units_median": _shares(md, bins),
                           "replications": _shares(D.ravel(), bins)})
+    return RankShiftDistribution(table, shares, per_unit, tuple(within))
+
+
+def rank_shift_distribution_from_histogram(hist, nominal: np.ndarray, units=None,
+                                           within=(3, 10), bins=SHIFT_BINS
+                                           ) -> RankShiftDistribution:
+    """:func:`rank_shift_distribution` from per-unit rank histograms
+    (:class:`~cityindex.validation.rank_histogram.RankHistogram`, e.g.
+    ``UncertaintyResult.histograms["index"]``) instead of the replications × units matrix:
+    the same figures over all N replications, with memory independent of N (the shares are
+    exact: whole counts over the same totals)."""
+    nominal = np.asarray(nominal, float)
+    u = hist.n_units
+    if nominal.shape[0] != u:
+        raise ValueError(f"nominal must have {u} units; got {nominal.shape[0]}")
+    units = list(range(u)) if units is None else list(units)
+    vals = hist.values
+    edges = np.asarray(bins, float)
+    median = hist.median()
+    md = median - nominal
+    within_n = {k: np.zeros(u) for k in within}
+    bin_n = np.zeros(len(bins) + 1)
+    for s in range(0, u, 256):
+        c = hist.counts[s:s + 256].astype(np.float64)
+        d = np.abs(vals[None, :] - nominal[s:s + 256, None])
+        ok = np.isfinite(d)
+        for k in within:
+            within_n[k][s:s + 256] = (c * (ok & (np.where(ok, d, np.inf) <= k))).sum(axis=1)
+        idx = np.searchsorted(edges, np.where(ok, d, 0.0), side="left")
+        for b in range(len(bins) + 1):
+            bin_n[b] += (c * ((idx == b) & ok)).sum()
+    total = bin_n.sum()
+    shares = {}
+    per_unit = pd.DataFrame({"nominal": nominal, "median": median, "median_shift": md},
+                            index=pd.Index(units, name="unit"))
+    for k in within:
+        shares[f"median_within_{k}"] = float(np.mean(np.abs(md) <= k))
+        shares[f"all_within_{k}"] = float(within_n[k].sum() / total) if total else np.nan
+        per_unit[f"share_within_{k}"] = within_n[k] / max(hist.n_seen, 1)
+    table = pd.DataFrame({"shift": _bin_labels(bins), "units_median": _shares(md, bins),
+                          "replications": bin_n / total if total else
+                          np.full(len(bins) + 1, np.nan)})
     return RankShiftDistribution(table, shares, per_unit, tuple(within))

@@ -216,7 +216,7 @@ def unit_table_section(doc, a, slug: str) -> None:
             f'<div class="wrap"><table id="{tid}"><thead><tr>'
             + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr></thead><tbody>"
             + "".join(rows) + "</tbody></table></div>"
-            f'<p class="foot">Also as <code>tables/{esc(a.root)}_units.csv</code>; the '
+            f'<p class="foot">Also as <code>{esc(doc.table_file(f"{a.root}_units"))}</code>; the '
             "interactive <code>explorer.html</code> filters and compares them.</p></details>")
 
 
