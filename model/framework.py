@@ -29,7 +29,8 @@ from .errors import FrameworkError, read_yaml
 NO_OPEN_INDICATOR = "no_open_indicator"
 COINR_TYPES = ("Indicator", "Aggregate", "Group", "Denominator", "Other")
 _NODE_KEYS = {"code", "name", "parent", "level", "weight", "direction", "unit", "source",
-              "denominator", "target", "goalposts", "status", "note"}  # = schema.FRAMEWORK_NODE
+              "denominator", "target", "goalposts", "status", "note", "error"}  # = schema.FRAMEWORK_NODE
+ERROR_KINDS = ("relative", "absolute")
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,10 @@ class Node:
     goalposts: tuple[float, float] | None = None
     status: str | None = None
     note: str = ""
+    #: measurement error of an indicator's values: (kind, se) with kind "relative" (se a
+    #: fraction of the value) or "absolute" (se in the indicator's unit); None = the method's
+    #: default (model/measurement_error.py)
+    error: tuple[str, float] | None = None
 
     @property
     def is_indicator(self) -> bool:
@@ -303,6 +308,9 @@ class Framework:
                 if key in ("direction", "unit", "source", "denominator", "target",
                            "goalposts") and n.level > 1:
                     continue
+                if key == "error":
+                    d[key] = {"kind": value[0], "se": value[1]}
+                    continue
                 d[key] = list(value) if isinstance(value, tuple) else value
             d["level"] = n.level
             if n.parent is not None:
@@ -336,6 +344,8 @@ class Framework:
             kw = dict(kw)
             if kw.get("goalposts") is not None:
                 kw["goalposts"] = tuple(kw["goalposts"])
+            if kw.get("error") is not None:
+                kw["error"] = (kw["error"]["kind"], float(kw["error"]["se"]))
             for key, conv in (("weight", float), ("level", int), ("direction", int),
                               ("target", float)):
                 if kw.get(key) is not None:

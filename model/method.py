@@ -45,6 +45,13 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "normalisation": {"method": "minmax", "range": [0.0, 100.0]},
     "aggregation": {"method": "arithmetic"},
     "ranking": {"round": None, "ties": "min", "publish": "rounded"},
+    # not stages: units with fewer than this share of a node's indicators observed are flagged
+    # (model/availability.py); units with none are never ranked there
+    "availability": {"flag_below": 0.5},
+    # the error model of the rank sets' measurement draws for indicators without their own
+    # (framework node ``error``, or ``indicators`` here); se None = the built-in assumption,
+    # relative SE 0.10 (model/measurement_error.py)
+    "measurement_error": {"kind": "relative", "se": None, "indicators": {}},
 }
 TOP_KEYS = set(registry.METHOD_STAGES) | set(PLAIN_STAGES) | {"weights", "overrides", "name",
                                                      "description", "seed"}

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .aggregate import aggregate
+from .availability import DEFAULT_FLAG_BELOW, Availability, observed_mask
 from .ranking import Ranking, ranking_for
 from .data import IndicatorData, from_frame, read_data
 from .denominate import denominate
@@ -54,6 +55,13 @@ class IndexResult(Result):
     treatment_flags : units × indicators: "", "winhi", "winlo", "log".
     screening : one row per unit: availability, kept, reason.
     log : tidy records (stage, code, unit, action, n, value, detail) of every change.
+    observed : units × indicators of bool, the observation mask: True where the cell held a
+        value before imputation (kept apart from the imputed values; :mod:`.availability`).
+
+    Scores and ranks follow the ranking rule of :mod:`.availability`: a unit with no observed
+    indicator under a node has no score (NaN) and no rank at that node ("not ranked: no data"),
+    and the other units are ranked among themselves; ``aggregated`` keeps the values the
+    pipeline computed (on imputed data) for every unit, as a stage table.
     """
 
     framework: Framework
@@ -70,10 +78,32 @@ class IndexResult(Result):
     treatment_flags: pd.DataFrame
     screening: pd.DataFrame
     log: pd.DataFrame = field(default_factory=pd.DataFrame)
+    observed: pd.DataFrame | None = None
+
+    def __post_init__(self):
+        if self.observed is None:
+            self.observed = observed_mask(self.denominated[self.framework.indicators],
+                                          self.imputed.index)
+
+    @property
+    def availability(self) -> Availability:
+        """Data availability per unit and node and the ranking status it implies
+        (:class:`~cityindex.model.availability.Availability`)."""
+        cached = self.__dict__.get("_availability")
+        if cached is None:
+            flag = self.method.stages.get("availability", {}).get("flag_below",
+                                                                 DEFAULT_FLAG_BELOW)
+            cached = Availability(self.framework, self.observed, float(flag))
+            self.__dict__["_availability"] = cached
+        return cached
 
     @property
     def scores(self) -> pd.DataFrame:
-        return self.aggregated[self.framework.aggregates]
+        """Units × aggregates: scores, NaN where the unit is not ranked (no observed indicator
+        under the node)."""
+        s = self.aggregated[self.framework.aggregates]
+        return s.where(self.availability.rankable.reindex(index=s.index, columns=s.columns,
+                                                          fill_value=False))
 
     @property
     def ranks(self) -> pd.DataFrame:
@@ -105,7 +135,9 @@ class IndexResult(Result):
         return self.ranks[self.framework.root]
 
     def results_table(self) -> pd.DataFrame:
-        """unit, then score and rank of each aggregate (index first), sorted by index rank."""
+        """unit, then score and rank of each aggregate (index first), the share of the index's
+        indicators observed and the ranking status at the index ("ranked", "flagged", "not
+        ranked: no data"), sorted by index rank (units not ranked last)."""
         cols = {}
         order = [self.framework.root] + [c for c in reversed(self.framework.aggregates)
                                          if c != self.framework.root]
@@ -115,6 +147,9 @@ class IndexResult(Result):
             r = ranks[code]
             whole = bool(np.all(np.isnan(r) | (r == np.round(r))))
             cols[f"{code}_rank"] = r.astype("Int64") if whole else r   # average ties: x.5
+        av = self.availability
+        cols["observed_share"] = av.share[self.framework.root]
+        cols["status"] = av.unit_status()
         table = pd.DataFrame(cols)
         table.index.name = "unit"
         return table.sort_values([f"{self.framework.root}_rank", f"{self.framework.root}_score"],
@@ -152,6 +187,7 @@ class IndexResult(Result):
             "method": self.method.to_dict(), "n_units": len(self.scores),
             "n_screened_out": int((~self.screening["kept"]).sum()),
             "n_imputed": self.n_imputed,
+            "ranking": self.availability.to_dict(),
             "treated": self.treatment.index[self.treatment["action"] != "none"].tolist(),
             "scores": self.results_table()})
 
@@ -170,10 +206,14 @@ class IndexResult(Result):
                if fw.empty_aggregates else "") + ".",
             "Method: " + ", ".join(f"{k} {v}" for k, v in self._methods().items()) + ".",
             f"Imputed cells: {self.n_imputed}; treated indicators: {len(treated)}"
-            + (f" ({', '.join(treated)})" if treated else "") + ".")
+            + (f" ({', '.join(treated)})" if treated else "") + ".",
+            f"Ranking: {self.availability.counts_line()}.")
         t = self.results_table().head(top)
         s.add_table(t[["unit", f"{root}_rank", f"{root}_score"]].rename(
             columns={f"{root}_rank": "rank", f"{root}_score": "score"}), f"Top {top}")
+        nr = self.availability.not_ranked()
+        if len(nr):
+            s.add_table(nr[["unit", "reason"]], "Not ranked", max_rows=None)
         return s
 
     def _repr_lines(self):
@@ -181,6 +221,7 @@ class IndexResult(Result):
         top = self.index_ranks.sort_values().index[:3].tolist()
         return [f"index {fw.root}: {len(self.scores)} units × {len(fw.indicators)} indicators, "
                 f"{len(fw.aggregates)} aggregates",
+                self.availability.counts_line(),
                 f"data: {self.data.source}",
                 "method: " + ", ".join(f"{k}={v}" for k, v in self._methods().items()),
                 f"top 3: {', '.join(map(str, top))}"]
@@ -212,6 +253,11 @@ def _check_addresses(framework: Framework, method: MethodSpec) -> None:
     unknown = set(method.weights) - set(framework.nodes)
     if unknown:
         raise MethodError(f"{where}weights: unknown node(s) {sorted(unknown)} (not nodes{fw})")
+    per = (method.stages.get("measurement_error") or {}).get("indicators") or {}
+    unknown = set(per) - set(framework.indicators)
+    if unknown:
+        raise MethodError(f"{where}measurement_error.indicators: unknown indicator(s) "
+                          f"{sorted(unknown)} (not indicators{fw})")
 
 
 def _impute_all(x: pd.DataFrame, framework: Framework, method: MethodSpec,
@@ -240,7 +286,8 @@ def _impute_all(x: pd.DataFrame, framework: Framework, method: MethodSpec,
     return out
 
 
-def compute_index(framework: Framework | str | Path, data, method=None) -> IndexResult:
+def compute_index(framework: Framework | str | Path, data, method=None, *,
+                  imputations: pd.DataFrame | None = None) -> IndexResult:
     """Compute the composite index and every intermediate table.
 
     Parameters
@@ -249,6 +296,10 @@ def compute_index(framework: Framework | str | Path, data, method=None) -> Index
     data : IndicatorData, a path (CSV/Parquet/XLSX/COINr iData), or a DataFrame whose index
         holds the unit codes (units × indicators [+ denominators, metadata]).
     method : MethodSpec, a mapping, a YAML path, or None for the defaults.
+    imputations : optional completed table (units ⊇ the screened-in units × indicators, on the
+        denominated scale): its values fill the missing cells instead of the method's
+        imputation — one completed data set of a multiple imputation
+        (:mod:`.multiple_imputation`). Observed cells always keep the data's values.
 
     Returns
     -------
@@ -297,14 +348,17 @@ def compute_index(framework: Framework | str | Path, data, method=None) -> Index
     for unit, row in screening[~screening["kept"]].iterrows():
         log.append({"stage": "screening", "unit": unit, "action": "excluded", "n": 1,
                     "value": row["availability"], "detail": row["reason"]})
-    if basis is denominated:
+    if imputations is not None:
+        imputed_all = _given_imputations(denominated.loc[kept], imputations, data.source)
+    elif basis is denominated:
         imputed_all = _impute_all(denominated.loc[kept], fw, method, meta.loc[kept], data.source)
     # the screened table is the screening basis restricted to the kept units: with missing cells
     # when screening comes first (default), imputed when it comes after imputation (COINr)
     screened = basis.loc[kept].copy()
     imputed = imputed_all.loc[kept]
     log += imputation_log(denominated.loc[kept], imputed, "; ".join(sorted(
-        {method.resolve("imputation", c, 1)["method"] for c in inds})))
+        {method.resolve("imputation", c, 1)["method"] for c in inds}))
+        if imputations is None else "multiple imputation (one completed data set)")
 
     treated = {}
     details, flags = [], {}
@@ -366,4 +420,16 @@ def compute_index(framework: Framework | str | Path, data, method=None) -> Index
     return IndexResult(fw, method, data, raw, denominated, screened, imputed, treated,
                        normalised, agg, treatment, treatment_flags, screening,
                        pd.DataFrame(log, columns=["stage", "code", "unit", "action", "n",
-                                                  "value", "detail"]))
+                                                  "value", "detail"]),
+                       observed_mask(denominated, kept))
+
+
+def _given_imputations(x: pd.DataFrame, completed: pd.DataFrame, source: str) -> pd.DataFrame:
+    """``x`` (kept units × indicators) with its missing cells taken from ``completed``."""
+    missing_units = x.index.difference(completed.index)
+    missing_cols = x.columns.difference(completed.columns)
+    if len(missing_units) or len(missing_cols):
+        raise MethodError(f"{source}: the completed data set lacks unit(s) "
+                          f"{list(missing_units[:5])} / column(s) {list(missing_cols[:5])}")
+    c = completed.loc[x.index, x.columns].astype(float)
+    return x.astype(float).where(x.notna(), c)

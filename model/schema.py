@@ -503,6 +503,15 @@ FRAMEWORK_NODE = Record({
     "status": Field(Nullable(Choice(("no_open_indicator",))), default=None,
                     doc="no_open_indicator for an aggregate with no data (kept, skipped)."),
     "note": Field(Text(), default="", doc="Free note."),
+    "error": Field(Nullable(Record({
+        "kind": Field(Choice(("relative", "absolute"), what="relative or absolute"),
+                      default="relative", doc="relative: se is a share of the value; "
+                                                  "absolute: se is in the indicator's unit."),
+        "se": Field(Number(0, MAX_PARAM, what="a non-negative number"), required=True,
+                    doc="Standard error of the indicator's values."),
+    }, what="a mapping {kind: relative|absolute, se: number}")), default=None,
+        doc="Measurement error of an indicator's values (the rank sets' error model; default "
+            "the method's measurement_error)."),
 }, what="a node mapping", label=_node_label, defaults=False)
 
 FRAMEWORK = Record({
@@ -547,6 +556,16 @@ PARAM_TYPES: dict[str, Type] = {
     "round": Nullable(Integer(0, MAX_DECIMALS, what=f"an integer number of decimals in "
                                                    f"0..{MAX_DECIMALS}")),
     "publish": Choice(PUBLISH, what="one of " + ", ".join(PUBLISH)),
+    # availability (model/availability.py) and measurement_error (model/measurement_error.py)
+    "flag_below": Number(0, 1, what="a number in [0, 1]"),
+    "kind": Choice(("relative", "absolute"), what="'relative' or 'absolute'"),
+    "se": Nullable(Number(0, MAX_PARAM, what="a non-negative number")),
+    "indicators": MapOf(Code("an indicator code"), Record({
+        "kind": Field(Choice(("relative", "absolute"), what="relative or absolute"),
+                      default="relative"),
+        "se": Field(Number(0, MAX_PARAM, what="a non-negative number"), required=True),
+    }, what="a mapping {kind: relative|absolute, se: number}"),
+        what="a mapping of indicator codes to {kind: relative|absolute, se: number}"),
 }
 
 METHOD_TOP = {
@@ -654,11 +673,22 @@ _MEASUREMENT = Record({
 }, what="a measurement mapping")
 
 
+_MULTIPLE_IMPUTATION = Record({
+    "m": Field(Integer(2, 10_000, what="an integer in [2, 10000]"), default=10,
+               doc="Completed data sets (levels of the factor)."),
+    "max_iter": Field(Integer(1, 1_000, what="an integer in [1, 1000]"), default=5,
+                      doc="Rounds of the chained equations per completed data set."),
+    "method": Field(Choice(("pmm", "iterative"), what="pmm or iterative"), default="pmm",
+                    doc="Predictive mean matching or scikit-learn's IterativeImputer."),
+}, what="a multiple_imputation mapping")
+
+
 def _assumption_check(value, at="", line=None):
-    kinds = ("path", "noise", "weight_sets", "leave_one_out", "measurement")
+    kinds = ("path", "noise", "weight_sets", "leave_one_out", "measurement",
+             "multiple_imputation")
     if not isinstance(value, Mapping) or len(set(value) & set(kinds)) != 1:
         raise SchemaError(at, "give exactly one of path+values, noise, weight_sets, "
-                              "leave_one_out, measurement", line)
+                              "leave_one_out, measurement, multiple_imputation", line)
     if "path" in value:
         return {"path": _PATH.check(value, at, line)}
     (kind,) = set(value) & set(kinds)
@@ -672,12 +702,14 @@ def _assumption_check(value, at="", line=None):
                      what="a mapping of set names to weight sets").check(
             body, f"{at}: weight_sets", ln)
         return {kind: {k: (None if v == {} else v) for k, v in sets.items()}}
-    rec = {"noise": _NOISE, "leave_one_out": _LOO, "measurement": _MEASUREMENT}[kind]
+    rec = {"noise": _NOISE, "leave_one_out": _LOO, "measurement": _MEASUREMENT,
+           "multiple_imputation": _MULTIPLE_IMPUTATION}[kind]
     return {kind: rec.check({} if body is None else body, f"{at}: {kind}", ln)}
 
 
 SPACE_ASSUMPTIONS = {"path": _PATH, "noise": _NOISE, "weight_sets": _WEIGHT_SET,
-                     "leave_one_out": _LOO, "measurement": _MEASUREMENT}
+                     "leave_one_out": _LOO, "measurement": _MEASUREMENT,
+                     "multiple_imputation": _MULTIPLE_IMPUTATION}
 
 
 class _Assumption(Type):
@@ -685,8 +717,8 @@ class _Assumption(Type):
         return _assumption_check(value, at, line)
 
     def describe(self):
-        return ("one of {path, values}, {noise}, {weight_sets}, {leave_one_out} or "
-                "{measurement}")
+        return ("one of {path, values}, {noise}, {weight_sets}, {leave_one_out}, "
+                "{measurement} or {multiple_imputation}")
 
 
 SPACE = Record({

@@ -30,6 +30,11 @@ PLAIN_STAGES: dict[str, frozenset[str]] = {
     "denomination": frozenset({"enabled"}),
     "screening": frozenset({"min_availability", "force_include", "force_exclude", "measure"}),
     "ranking": frozenset({"round", "ties", "publish"}),
+    # sections of the method that are not pipeline stages (same validation): the availability
+    # flag of the ranking rule (model/availability.py) and the per-indicator measurement-error
+    # model behind the rank sets (model/measurement_error.py)
+    "availability": frozenset({"flag_below"}),
+    "measurement_error": frozenset({"kind", "se", "indicators"}),
 }
 #: plain sections that may also be overridden per level and per node
 PLAIN_PER_NODE = ("ranking",)
