@@ -118,7 +118,8 @@ def _treat(v: np.ndarray, spec: dict) -> np.ndarray:
     return m.func(v, ok0=ok0, code="", units=None, where=None, **kw)[0]
 
 
-def normalise_many(result, raw: np.ndarray, method=None) -> np.ndarray:
+def normalise_many(result, raw: np.ndarray, method=None, *,
+                   completed: np.ndarray | None = None) -> np.ndarray:
     """Normalised indicators of R copies of the data, as ``compute_index`` would give them.
 
     Parameters
@@ -129,6 +130,10 @@ def normalise_many(result, raw: np.ndarray, method=None) -> np.ndarray:
         NaN = missing) for the framework's indicators (``framework.indicators`` order), before
         denomination.
     method : MethodSpec to apply (default: the result's).
+    completed : optional array (R, K, I) — completed data sets (kept units, denominated scale,
+        e.g. :class:`~.multiple_imputation.MultipleImputation` ``completed``) whose values fill
+        the missing cells of each copy instead of the method's imputation, as
+        ``compute_index(..., imputations=)`` does.
 
     Returns
     -------
@@ -154,7 +159,14 @@ def normalise_many(result, raw: np.ndarray, method=None) -> np.ndarray:
     kept = result.normalised.index
     pos = units_all.get_indexer(kept)
     meta = data.meta
-    if method.stages["screening"].get("measure", "denominated") == "imputed":
+    if completed is not None:
+        c = np.asarray(completed, dtype=float)
+        if c.shape != (x.shape[0], len(kept), len(inds)):
+            raise ValueError(f"completed must be ({x.shape[0]}, {len(kept)}, {len(inds)}), "
+                             f"got {c.shape}")
+        x = x[:, pos]
+        x = np.where(np.isnan(x), c, x)
+    elif method.stages["screening"].get("measure", "denominated") == "imputed":
         x = _impute(x, fw, method, meta.reindex(units_all), units_all)[:, pos]
     else:
         x = _impute(x[:, pos], fw, method, meta.reindex(kept), kept)

@@ -58,6 +58,8 @@ class Prepared:
     space: UncertaintySpace | None = None  # what was prepared, with which seed
     seed: int = 0
     rankings: dict = field(default_factory=dict)  # node code -> Ranking (publication conventions)
+    observed: np.ndarray | None = None     # (units × indicators) observation mask (no-data rule)
+    indicator_pos: np.ndarray | None = None  # the indicators' positions among ``nodes``
 
     def rank(self, scores: np.ndarray, code: str) -> np.ndarray:
         """Ranks of replications × units ``scores`` of node ``code`` under its publication
@@ -145,9 +147,19 @@ def prepare(result: IndexResult, space=None, seed: int | None = None,
                 spec = spec.replace(a.path, a.values[lv])
         return spec
 
+    # --- the completed data sets of a multiple imputation, drawn once from the nominal result
+    mi = None
+    for a in space.assumptions:
+        if a.kind == "multiple_imputation":
+            from cityindex.model.multiple_imputation import multiple_imputation
+
+            mi = multiple_imputation(result, a.params["m"], seed=seed,
+                                     max_iter=a.params["max_iter"])
+
     # --- normalised matrices, one per combination of pre-aggregation alternatives; the
-    # combinations that perturb the data (measurement noise) go through the pre-aggregation
-    # stages together, one batch per method alternative (model.batch), not one pipeline each
+    # combinations that perturb the data (measurement noise) or fill its missing cells from a
+    # completed data set (multiple imputation) go through the pre-aggregation stages together,
+    # one batch per method alternative (model.batch), not one pipeline each
     label_of = lambda assign: ", ".join(f"{space.assumptions[j].name}="  # noqa: E731
                                         f"{space.assumptions[j].label(lv)}"
                                         for j, lv in assign) or "nominal"
@@ -156,11 +168,12 @@ def prepare(result: IndexResult, space=None, seed: int | None = None,
     Z: list = [None] * len(combos)
     Z_labels = [label_of(assign) for assign in combos]
     noise_draws: dict[int, np.ndarray] = {}
-    batches: list[tuple[MethodSpec, list[int], list[np.ndarray]]] = []
+    raw0 = data.values[fw.indicators].to_numpy(dtype=float)
+    batches: list[tuple[MethodSpec, list[int], list[np.ndarray], list]] = []
     tick = counted(progress, "alternatives prepared", len(combos))
     for ci_, assign in enumerate(combos):
         spec = spec_for(assign)
-        noisy = None
+        noisy = completed = None
         for j, lv in assign:
             a = space.assumptions[j]
             if a.kind == "measurement":
@@ -168,13 +181,16 @@ def prepare(result: IndexResult, space=None, seed: int | None = None,
                     noise_draws[lv] = _noisy_values(data, a, fw.indicators,
                                                     np.random.default_rng([seed, 7, lv]))
                 noisy = noise_draws[lv]
-        if noisy is not None:
+            elif a.kind == "multiple_imputation":
+                completed = mi.completed[lv]
+        if noisy is not None or completed is not None:
             batch = next((b for b in batches if b[0] == spec), None)
             if batch is None:
-                batch = (spec, [], [])
+                batch = (spec, [], [], [])
                 batches.append(batch)
             batch[1].append(ci_)
-            batch[2].append(noisy)
+            batch[2].append(raw0 if noisy is None else noisy)
+            batch[3].append(completed)
             continue
         try:
             # the nominal alternative is the result itself: never recompute it
@@ -188,9 +204,10 @@ def prepare(result: IndexResult, space=None, seed: int | None = None,
                               "separate runs (cityindex compare)")
         Z[ci_] = res.normalised[fw.indicators].to_numpy(dtype=float)
         tick()
-    for spec, idx, raws in batches:
+    for spec, idx, raws, fills in batches:
         try:
-            many = normalise_many(result, np.stack(raws), spec)
+            many = normalise_many(result, np.stack(raws), spec,
+                                  completed=None if fills[0] is None else np.stack(fills))
         except (DataError, MethodError) as exc:
             raise type(exc)(f"{where}alternative [{label_of(combos[idx[0]])}]: {exc}") from None
         for k, ci_ in enumerate(idx):
@@ -263,8 +280,10 @@ def prepare(result: IndexResult, space=None, seed: int | None = None,
                     [space.assumptions[j].n_levels for j in pre_ids], agg_methods,
                     np.array(agg_weights), agg_ids,
                     [space.assumptions[j].n_levels for j in agg_ids], weight_factors,
-                    result.index_ranks.to_numpy(dtype=float), space, seed,
-                    {c: result.ranking(c) for c in fw.aggregates})
+                    result.index_ranks.reindex(units).to_numpy(dtype=float), space, seed,
+                    {c: result.ranking(c) for c in fw.aggregates},
+                    result.observed.reindex(index=units, columns=fw.indicators)
+                    .to_numpy(dtype=bool), np.array([pos[c] for c in fw.indicators]))
 
 
 def _unit_change(before: list, after: list, n: int = 8) -> str:
@@ -350,8 +369,27 @@ def _scores_group(p: Prepared, Z: np.ndarray, methods: list[tuple[str, float]],
     return out
 
 
+def _rankable_masks(p: Prepared, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(pattern index per replication, masks: patterns × units × nodes) for weights ``W``."""
+    pos = W > 0
+    pat, inv = np.unique(pos, axis=0, return_inverse=True)
+    ind_pos = p.indicator_pos
+    masks = np.zeros((len(pat), len(p.units), len(p.nodes)), dtype=bool)
+    for k, row in enumerate(pat):
+        R = masks[k]
+        R[:, ind_pos] = p.observed
+        for lv_nodes in p.levels:
+            for i in lv_nodes:
+                kids = p.children[i]
+                R[:, i] = (R[:, kids] & row[kids]).any(axis=1)
+    return np.asarray(inv).ravel(), masks
+
+
 def evaluate(p: Prepared, L: np.ndarray, nodes: Sequence[str] = ()) -> dict[str, np.ndarray]:
     """Ranks for the replications in ``L`` (reps × factors, integer levels).
+
+    A unit with no observed indicator under a node (through the children a replication keeps)
+    has no score (NaN) and no rank there; the others are ranked among themselves.
 
     Returns {"index": ranks (reps × units) float32, "index_scores": the index scores (reps ×
     units; on each alternative's own scale), and CODE: ranks (reps × units) of each aggregate
@@ -369,6 +407,12 @@ def evaluate(p: Prepared, L: np.ndarray, nodes: Sequence[str] = ()) -> dict[str,
         root_scores[rows] = s[p.root]
         for c in nodes:
             node_scores[c][rows] = s[p.nodes.index(c)]
+    if p.observed is not None:
+        inv, masks = _rankable_masks(p, W)
+        root_scores = np.where(masks[inv][:, :, p.root], root_scores, np.nan)
+        for c in nodes:
+            i = p.nodes.index(c)
+            node_scores[c] = np.where(masks[inv][:, :, i], node_scores[c], np.nan)
     out = {"index": p.rank(root_scores, p.nodes[p.root]).astype(np.float32),
            "index_scores": root_scores}
     for c, s in node_scores.items():

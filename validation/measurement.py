@@ -1,10 +1,23 @@
-"""Score draws under measurement error, for rank inference (:mod:`.rank_inference`).
+"""Score draws under measurement error and imputation uncertainty, for rank inference
+(:mod:`.rank_inference`).
 
-Each draw perturbs every observed indicator value multiplicatively, x·(1 + ε), ε ~ N(0, sd²),
-and recomputes the index with the nominal method (treatment and normalisation included), so the
-draws are on one common score scale, as rank confidence sets need. The draws give the score
-covariance; the sets are centred on the nominal scores (Mogstad, Romano, Shaikh & Wilhelm 2024
-assume estimates centred on the truth, which the nonlinear pipeline's draw mean is not).
+Draw d perturbs every *observed* indicator value with its own error model (relative or absolute
+SE per indicator, :mod:`cityindex.model.measurement_error`: framework node ``error``, method
+``measurement_error``, else the built-in assumption of a 10 % relative SE), takes the *imputed*
+cells from completed data set d mod M of a multiple imputation (their imputation distribution,
+:mod:`cityindex.model.multiple_imputation`) instead of holding them fixed, and recomputes the
+index with the nominal method (treatment and normalisation included), so the draws share one
+score scale, as rank confidence sets need.
+
+The score covariance follows Rubin's rules: T = W̄ + (1 + 1/M)·B, with W̄ the mean covariance of
+the draws within a completed data set (measurement error) and B the covariance of the
+completed sets' mean scores (imputation); the draws themselves are rescaled about their set
+means so that their covariance is T too (for the rank summaries drawn from them). The sets are
+centred on the nominal scores (Mogstad, Romano, Shaikh & Wilhelm 2024 assume estimates centred
+on the truth, which the nonlinear pipeline's draw mean is not).
+
+Units with no observed indicator are not ranked and have no draws (:mod:`cityindex.model.
+availability`); they are listed in the result's ``note``.
 """
 
 from __future__ import annotations
@@ -12,31 +25,120 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .engine import prepare, run_replications
+from cityindex.model.availability import NOT_RANKED
+from cityindex.model.data import IndicatorData
+from cityindex.model.measurement_error import error_model
+from cityindex.model.multiple_imputation import DEFAULT_M, multiple_imputation
+from cityindex.model.pipeline import compute_index
+from cityindex.model.progress import counted
+
 from .rank_inference import ScoreDraws
-from .space import UncertaintySpace
 
 
-def measurement_score_draws(result, sd: float = 0.10, draws: int = 200,
-                            seed: int | None = None, progress=None) -> ScoreDraws:
-    """Index scores of ``result`` (an IndexResult) under a multiplicative measurement error of
-    relative standard deviation ``sd`` in every indicator value.
+def rubin_draws(S: np.ndarray, sets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rubin's total covariance of score draws grouped by completed data set, and the draws
+    rescaled to it.
 
-    ``progress(step, done, total)`` reports the pipeline runs of the perturbed data sets
-    (:mod:`cityindex.model.progress`).
+    Parameters
+    ----------
+    S : array (draws × units) of scores; sets : int array (draws,), the completed set of each
+        draw (M distinct values, at least 2 draws in each).
 
     Returns
     -------
-    ScoreDraws: ``draws`` (draws × units) of the index score, centred on the nominal scores
-    (``estimates``), with ``source="measurement"`` and the assumption stated.
+    (T, adjusted): T (units × units) = W̄ + (1 + 1/M)·B (Rubin 1987, §3.1: W̄ the mean
+    within-set covariance, divisor K_k − 1; B the covariance of the set means, divisor M − 1);
+    ``adjusted`` = x̄ + a(x̄_k − x̄) + b(S − x̄_k), whose sample covariance (divisor D − 1) is T
+    exactly when the sets are of equal size.
     """
-    space = UncertaintySpace.from_dict({"assumptions": {"measurement": {"measurement": {
-        "kind": "multiplicative", "sd": float(sd), "draws": int(draws)}}}}, result.framework,
-        result.method)
-    p = prepare(result, space, seed, progress=progress)
-    out = run_replications(p, np.arange(draws)[:, None])
-    S = pd.DataFrame(out["index_scores"], columns=p.units).rename_axis("draw")
-    return ScoreDraws.from_draws(
-        S, estimates=result.index_scores.loc[p.units], source="measurement",
-        assumption=f"{sd:.0%} multiplicative measurement error in every indicator value, "
-                   f"{draws} draws")
+    S = np.asarray(S, float)
+    sets = np.asarray(sets)
+    labels, idx = np.unique(sets, return_inverse=True)
+    M, D = len(labels), S.shape[0]
+    counts = np.bincount(idx)
+    if M < 2 or counts.min() < 2:
+        raise ValueError("Rubin's rules need at least 2 completed sets with 2 draws each")
+    means = np.stack([S[idx == k].mean(0) for k in range(M)])           # M × U
+    grand = means.mean(0)
+    within_dev = S - means[idx]
+    W = sum(np.cov(within_dev[idx == k], rowvar=False, ddof=1) for k in range(M)) / M
+    B = np.atleast_2d(np.cov(means, rowvar=False, ddof=1))
+    T = np.atleast_2d(W) + (1 + 1 / M) * B
+    K = D / M
+    a = np.sqrt((1 + 1 / M) * (D - 1) * M / (K * M * (M - 1)))
+    b = np.sqrt((D - 1) / (D - M))
+    adjusted = grand + a * (means[idx] - grand) + b * within_dev
+    return T, adjusted
+
+
+def measurement_score_draws(result, sd: float | None = None, draws: int = 200,
+                            seed: int | None = None, *, m: int | None = DEFAULT_M,
+                            progress=None) -> ScoreDraws:
+    """Index scores of ``result`` (an IndexResult) under measurement error of the observed
+    values and imputation uncertainty of the imputed ones (see the module docstring).
+
+    Parameters
+    ----------
+    result : IndexResult.
+    sd : a relative SE for every indicator, replacing the error model of the framework and
+        method (None: that model; see :func:`~cityindex.model.measurement_error.error_model`).
+    draws : number of draws D (each a recomputation of the index).
+    seed : default the result's method seed (also the multiple imputation's).
+    m : completed data sets of the multiple imputation (None or 0: imputed cells fixed at the
+        nominal imputation, the behaviour before multiple imputation; also when nothing is
+        missing).
+
+    progress : ``progress(step, done, total)`` reports the perturbed data sets computed
+        (:mod:`cityindex.model.progress`).
+
+    Returns
+    -------
+    ScoreDraws of the ranked units (draws × units), centred on the nominal index scores
+    (``estimates``), covariance by Rubin's rules, ``source="measurement"`` and the assumptions
+    stated (error model, imputation, draws, units not ranked).
+
+    Raises
+    ------
+    ValueError for fewer than 2 draws or fewer draws than 2 per completed set.
+    """
+    if int(draws) < 2:
+        raise ValueError(f"draws must be >= 2, got {draws}")
+    seed = result.method.seed if seed is None else int(seed)
+    fw, data, method = result.framework, result.data, result.method
+    model = error_model(fw, method, override=sd)
+    av = result.availability
+    status = av.unit_status()
+    units = [u for u in result.scores.index if status.get(u) != NOT_RANKED]
+    mi = None
+    if m and result.n_imputed > 0:
+        if int(draws) < 2 * int(m):
+            raise ValueError(f"{draws} draws for {m} completed data sets: give at least "
+                             f"{2 * int(m)} draws (2 per set) or fewer sets")
+        mi = multiple_imputation(result, int(m), seed=seed)
+    tick = counted(progress, "alternatives prepared", int(draws))
+    S = np.empty((int(draws), len(units)))
+    sets = np.arange(int(draws)) % (mi.m if mi is not None else 1)
+    for d in range(int(draws)):
+        rng = np.random.default_rng([seed, 0xE77, d])
+        values = model.perturb(data.values, rng)
+        noisy = IndicatorData(values, data.meta, data.source + " (+measurement error)",
+                              data.sha256)
+        res = compute_index(fw, noisy, method,
+                            imputations=mi.frame(int(sets[d])) if mi is not None else None)
+        S[d] = res.aggregated[fw.root].reindex(units).to_numpy(float)
+    tick(int(draws))
+    frame = pd.DataFrame(S, columns=units).rename_axis("draw")
+    estimates = result.index_scores.reindex(units)
+    imp = ("imputed cells fixed at the nominal imputation" if mi is None else
+           f"imputed cells drawn from their imputation distribution (one of M = {mi.m} "
+           "completed data sets per draw; covariance by Rubin's rules)")
+    nr = av.not_ranked()
+    assumption = (f"{model.describe()}; {imp}; {int(draws)} draws"
+                  + (f"; {len(nr)} unit(s) not ranked (no observed indicator): "
+                     f"{', '.join(map(str, nr['unit'][:8]))}" if len(nr) else ""))
+    if mi is None:
+        return ScoreDraws.from_draws(frame, estimates=estimates, source="measurement",
+                                     assumption=assumption)
+    T, adjusted = rubin_draws(S, sets)
+    adj = pd.DataFrame(adjusted, columns=units).rename_axis("draw")
+    return ScoreDraws(estimates, T, adj, source="measurement", assumption=assumption)

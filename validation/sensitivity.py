@@ -10,12 +10,13 @@ shift R̄s and on every unit's rank, with bootstrap intervals (:mod:`.sobol`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 import pandas as pd
 
+from cityindex.model.availability import NOT_RANKED
 from cityindex.model.summary import Result, Summary, json_safe
 
 from .engine import Prepared, Runner, prepared_for, run_replications
@@ -40,13 +41,16 @@ class SensitivityResult(Result):
     n_base: int
     n_runs: int
     conf_level: float = 0.95
+    #: units without per-unit indices, with the reason (not ranked in every run: no data)
+    excluded: dict = field(default_factory=dict)
 
     def to_frame(self) -> pd.DataFrame:
         return self.table.copy()
 
     def to_dict(self) -> dict:
         return json_safe({"n_base": self.n_base, "n_runs": self.n_runs,
-                          "conf_level": self.conf_level, "overall": self.overall})
+                          "conf_level": self.conf_level, "overall": self.overall,
+                          "excluded": self.excluded})
 
     def summary(self) -> Summary:
         s = Summary("Sensitivity analysis of the ranks (Sobol indices)")
@@ -54,6 +58,10 @@ class SensitivityResult(Result):
                    "mean absolute rank shift from the nominal ranking (one of the outputs "
                    "analysed; per-unit indices are in the table).",
                    f"Intervals: {self.conf_level:.0%} bootstrap over base rows.")
+        if self.excluded:
+            s.add_text(f"No per-unit indices for {len(self.excluded)} unit(s): "
+                       + "; ".join(f"{u} ({why})" for u, why in list(self.excluded.items())[:8])
+                       + (" …" if len(self.excluded) > 8 else "") + ".")
         s.add_table(self.overall[["factor", "S1", "S1_lo", "S1_hi", "ST", "ST_lo", "ST_hi"]]
                     .sort_values("ST", ascending=False), "Sobol indices of the mean absolute "
                     "rank shift", max_rows=None)
@@ -124,11 +132,23 @@ def sensitivity_analysis(result, space=None, n: int = 1024, *, seed: int | None 
     design = saltelli_design(problem, n, seed=seed)
     out = run_replications(p, design.levels(), runner, progress)
     R = out["index"].astype(float)
-    shift = np.abs(R - p.nominal_ranks).mean(1)
-    Y = np.column_stack([shift, R]) if per_unit else shift[:, None]
-    names = [OVERALL] + (list(p.units) if per_unit else [])
+    with np.errstate(invalid="ignore"):
+        shift = np.nanmean(np.abs(R - p.nominal_ranks), axis=1)  # over the ranked units
+    # per-unit outputs for the units ranked in every run (a unit with no observed indicator is
+    # never ranked; leave-one-out can remove a unit's only observed indicator in some runs)
+    always = ~np.isnan(R).any(axis=0)
+    Y = np.column_stack([shift, R[:, always]]) if per_unit else shift[:, None]
+    names = [OVERALL] + ([u for u, ok in zip(p.units, always) if ok] if per_unit else [])
     res = analyze(design, Y, n_resamples=n_boot, conf_level=conf_level, seed=seed,
                   output_names=names)
     table = res.to_frame()
     overall = table[table["output"] == OVERALL].reset_index(drop=True)
-    return SensitivityResult(table, overall, res, n, design.n_runs, conf_level)
+    excluded = {}
+    if per_unit:
+        st = result.availability.unit_status().reindex(p.units)
+        for u, ok, frac in zip(p.units, always, np.isnan(R).mean(axis=0)):
+            if not ok:
+                excluded[u] = ("not ranked: no data" if st[u] == NOT_RANKED else
+                               f"not ranked in {frac:.0%} of the runs (leave-one-out removes "
+                               "its observed indicators)")
+    return SensitivityResult(table, overall, res, n, design.n_runs, conf_level, excluded)

@@ -14,10 +14,14 @@ YAML form (DESIGN.md)::
       drop:          {leave_one_out: {level: 1}}                          # none + each node
       aggregation:   {path: aggregation.method, values: [arithmetic, geometric]}
       noise:         {measurement: {kind: multiplicative, sd: 0.05, draws: 20}}
+      imputation:    {multiple_imputation: {m: 10}}      # one of M completed data sets
 
 Every assumption becomes one factor of the Monte Carlo / Sobol design with ``n_levels`` equally
 likely levels (pre-drawn sets for weight and measurement noise, as COINr's
-``get_noisy_weights``). The space is validated against the framework and method: a path or node
+``get_noisy_weights``; the M completed data sets of a multiple imputation,
+:mod:`cityindex.model.multiple_imputation`, drawn once from the nominal result, for
+``multiple_imputation``: each replication takes one of them, so the bands carry the uncertainty
+of the imputed values). The space is validated against the framework and method: a path or node
 that does not exist is an error, never a silent skip (COINr issue #60).
 
 Sources: Saisana, Saltelli & Tarantola (2005, JRSS-A 168:307); OECD/JRC Handbook (2008) Step 7;
@@ -48,6 +52,7 @@ class Assumption:
 
     name: str
     kind: str  # "path" | "weight_noise" | "weight_sets" | "leave_one_out" | "measurement"
+    #            | "multiple_imputation"
     n_levels: int
     path: str | None = None
     values: list = field(default_factory=list)  # alternatives (path), set names (weight_sets)
@@ -56,7 +61,7 @@ class Assumption:
     @property
     def pre_aggregation(self) -> bool:
         """Whether the assumption changes the normalised indicators (not only aggregation)."""
-        if self.kind == "measurement":
+        if self.kind in ("measurement", "multiple_imputation"):
             return True
         if self.kind != "path":
             return False
@@ -80,6 +85,8 @@ class Assumption:
             return " ".join(yaml.safe_dump(v, default_flow_style=True).split())
         if self.kind == "leave_one_out":
             return self.values[level]
+        if self.kind == "multiple_imputation":
+            return f"completed set {level + 1}"
         return f"draw {level}"
 
 
@@ -124,6 +131,12 @@ class UncertaintySpace:
             ln = lines.get(name)
             out.append(_parse(name, body, framework, method,
                               f"{where}{f'line {ln}: ' if ln else ''}assumption '{name}': "))
+        mi = [a.name for a in out if a.kind == "multiple_imputation"]
+        imp = [a.name for a in out if a.kind == "path" and a.path.split(".")[0] == "imputation"]
+        if len(mi) > 1 or (mi and imp):
+            raise MethodError(f"{where}assumption(s) {mi + imp}: give one way of filling the "
+                              "missing cells (multiple_imputation replaces imputation "
+                              "alternatives)")
         return cls(out, name=clean["name"], origin=origin)
 
 
@@ -153,6 +166,11 @@ def _parse(name: str, body: Mapping, fw: Framework, method: MethodSpec,
     """One assumption from its schema-checked ``body`` (:data:`cityindex.model.schema.SPACE`),
     checked against the framework and the method (every message names the file and the
     assumption)."""
+    if "multiple_imputation" in body:
+        p = body["multiple_imputation"]
+        return Assumption(name, "multiple_imputation", int(p["m"]),
+                          params={"m": int(p["m"]), "max_iter": int(p["max_iter"]),
+                                  "method": p["method"]})
     if "path" in body:
         values = body["path"]["values"]
         path = body["path"]["path"]

@@ -26,6 +26,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from cityindex.model.availability import NOT_RANKED
 from cityindex.model.summary import Result, Summary, json_safe
 
 from .engine import STREAM_BLOCK_BYTES, Prepared, Runner, prepared_for, stream_replications
@@ -105,9 +106,14 @@ class UncertaintyResult(Result):
                    f"{f['median_band_width']:.0f} places; "
                    f"{f[f'share_band_wider_than_{f['band_k']}']:.1%} of units have a band wider "
                    f"than {f['band_k']} places.")
+        if "n_ranked" in f:
+            s.add_text(f"Units: {f['n_ranked']} ranked ({f['n_flagged']} flagged: fewer than "
+                       f"{f['flag_below']:.0%} of their indicators observed), "
+                       f"{f.get('n_not_ranked', 0)} not ranked.")
         if len(self.not_ranked):
-            who = ", ".join(self.not_ranked["unit"].head(10))
-            s.add_text(f"{len(self.not_ranked)} unit(s) screened out have no rank and no band: "
+            who = "; ".join(f"{r.unit} ({r.reason})" for r in self.not_ranked.head(10)
+                            .itertuples())
+            s.add_text(f"{len(self.not_ranked)} unit(s) have no rank and no band: "
                        f"{who}{' …' if len(self.not_ranked) > 10 else ''} (not_ranked).")
         s.add_table(pd.DataFrame(f["widest_bands"]), "Widest bands")
         return s
@@ -256,11 +262,15 @@ def uncertainty_analysis(result, space=None, n: int = 1000, *, seed: int | None 
             writer.close()
     H = hists["index"]
     stats = H.statistics(p.nominal_ranks, p.units, percentiles, top_k, quantile_method)
+    av = result.availability
+    stats["status"] = av.unit_status().reindex(stats.index)
+    ranked = stats["status"] != NOT_RANKED
     figures = {
         "n_replications": int(n), "n_units": len(p.units), "seed": seed, "sampling": sampling,
+        **{k: v for k, v in av.counts().items() if k != "n_units"},
         "mean_abs_rank_shift": H.overall_mean_abs_shift(p.nominal_ranks),
         "median_band_width": float(stats["width"].median()),
-        f"share_band_wider_than_{band_k}": float((stats["width"] > band_k).mean()),
+        f"share_band_wider_than_{band_k}": float((stats.loc[ranked, "width"] > band_k).mean()),
         "band_k": band_k, "percentiles": list(percentiles),
         "widest_bands": stats.sort_values("width", ascending=False).head(10)[
             ["nominal", f"q{percentiles[0]:g}", f"q{percentiles[-1]:g}", "width"]
@@ -309,15 +319,19 @@ def check_uncertainty_size(result, space, n, *, nodes: bool = False, runner=None
 
 
 def not_ranked(result) -> pd.DataFrame:
-    """The units of ``result`` that have no rank (screened out), with the reason: unit,
-    reason."""
+    """The units of ``result`` that have no rank, with the reason: unit, reason — the units
+    screened out, and the screened-in units with no observed indicator (not ranked: no data,
+    :mod:`cityindex.model.availability`)."""
     sc = result.screening
     out = sc.loc[~sc["kept"]]
     reason = out["reason"].astype(str) if "reason" in out else pd.Series("screened out",
                                                                        index=out.index)
-    return pd.DataFrame({"unit": out.index.astype(str),
-                         "reason": [f"screened out: {r}" if r and r != "nan" else
-                                    "screened out" for r in reason]})
+    screened = pd.DataFrame({"unit": out.index.astype(str),
+                             "reason": [f"screened out: {r}" if r and r != "nan" else
+                                        "screened out" for r in reason]})
+    nodata = result.availability.not_ranked()[["unit", "reason"]]
+    nodata = nodata.assign(reason="not ranked: " + nodata["reason"])
+    return pd.concat([screened, nodata], ignore_index=True)
 
 
 def rank_scale(result, code: str) -> int:

@@ -61,6 +61,9 @@ class RankSets(Result):
     note: str = ""
     stepdown: bool = True
     seed: Any = 0
+    #: units left out of the sets, with the reason (``unit``, ``reason``): e.g. units with no
+    #: observed indicator, never ranked (cityindex.model.availability)
+    not_ranked: pd.DataFrame | None = None
 
     # ------------------------------------------------------------------ derived
     @property
@@ -101,6 +104,10 @@ class RankSets(Result):
             f"Median width: simultaneous {med_s:g} ranks, marginal {med_m:g} ranks.")
         if self.note:
             s.add_text(f"Note: {self.note}")
+        if self.not_ranked is not None and len(self.not_ranked):
+            s.add_text(f"Not ranked ({len(self.not_ranked)}): " + "; ".join(
+                f"{r.unit} ({r.reason})" for r in self.not_ranked.head(8).itertuples())
+                + (" …" if len(self.not_ranked) > 8 else "") + ".")
         t = self.table.assign(width=self.widths()["simultaneous"].to_numpy())
         cols = ["unit", "rank", "simultaneous_lower", "simultaneous_upper", "marginal_lower",
                 "marginal_upper", "width"]
@@ -120,6 +127,7 @@ class RankSets(Result):
             "seed": self.seed if isinstance(self.seed, (int, np.integer)) else None,
             "critical_values": list(self.critical_values), "source": self.source,
             "assumption": self.assumption, "note": self.note, "n_units": len(self.table),
+            "not_ranked": self.not_ranked if self.not_ranked is not None else [],
             "median_width_simultaneous": med_s, "median_width_marginal": med_m,
             "table": self.table})
 
@@ -133,7 +141,8 @@ class RankSets(Result):
 
 
 def rank_sets(draws: ScoreDraws, *, alpha: float = 0.05, stepdown: bool = True,
-              n_boot: int = 1000, seed: Any = 0) -> RankSets:
+              n_boot: int = 1000, seed: Any = 0,
+              not_ranked: pd.DataFrame | None = None) -> RankSets:
     """Marginal and simultaneous two-sided rank confidence sets (MRSW 2024) in one object.
 
     Runs :func:`rank_confidence_sets` twice, ``simultaneous=True`` and ``simultaneous=False``,
@@ -150,6 +159,8 @@ def rank_sets(draws: ScoreDraws, *, alpha: float = 0.05, stepdown: bool = True,
         Romano-Wolf stepdown (default) or single step.
     n_boot : int >= 10
     seed : int or numpy Generator (the bootstrap; also the jitter of ``separable``)
+    not_ranked : optional table (``unit``, ``reason``) of units left out of ``draws`` (carried
+        into the result and its summary).
 
     Returns
     -------
@@ -179,4 +190,4 @@ def rank_sets(draws: ScoreDraws, *, alpha: float = 0.05, stepdown: bool = True,
                     n_boot=int(simul.attrs["n_boot"]),
                     critical_values=[float(c) for c in simul.attrs["critical_values"]],
                     source=used.source, assumption=used.assumption, note=used.note,
-                    stepdown=bool(stepdown), seed=seed)
+                    stepdown=bool(stepdown), seed=seed, not_ranked=not_ranked)
