@@ -141,7 +141,7 @@ def _corr_eig(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 class _FactorBase:
     def __init__(self, n_factors: int | None = None, min_eigenvalue: float = 1.0,
                  min_share: float = 0.10, min_cumulative: float = 0.60,
-                 rotation: str | None = "varimax"):
+                 rotation: str | None = "varimax", missing: str = "listwise"):
         if n_factors is not None and (not isinstance(n_factors, (int, np.integer)) or n_factors < 1):
             raise MethodError(f"n_factors must be a positive integer or None; got {n_factors!r}")
         if rotation not in ("varimax", None):
@@ -149,6 +149,9 @@ class _FactorBase:
         for nm, v in (("min_share", min_share), ("min_cumulative", min_cumulative)):
             if not 0 <= v < 1:
                 raise MethodError(f"{nm} must be in [0, 1); got {v!r}")
+        if missing not in ("listwise", "em"):
+            raise MethodError(f"missing {missing!r} unknown; use 'listwise' or 'em'")
+        self.missing = missing
         self.n_factors = n_factors
         self.min_eigenvalue = min_eigenvalue
         self.min_share = min_share
@@ -159,28 +162,48 @@ class _FactorBase:
         raise NotImplementedError
 
     def fit(self, X) -> "_FactorBase":
-        """Fit on ``X`` (DataFrame or array, units × indicators; listwise deletion of missing).
+        """Fit on ``X`` (DataFrame or array, units × indicators). Missing values: listwise
+        deletion (``missing="listwise"``), or the EM estimate of the correlation matrix from
+        every observed cell (``missing="em"``, :func:`~cityindex.model.em_covariance.
+        em_covariance`; ``n_samples_`` is then the number of units with an observed value).
 
         Raises
         ------
         DataError
-            Fewer than 2 columns, fewer than ``columns + 1`` complete units, or a constant
-            column.
+            Fewer than 2 columns, fewer than ``columns + 1`` complete (listwise) or used (EM)
+            units, or a constant column.
         """
         df = _as_frame(X)
         if df.shape[1] < 2:
             raise DataError(f"{type(self).__name__} needs at least 2 columns; got {df.shape[1]}")
-        df = _complete(df, "X", df.shape[1] + 1)
-        const = df.columns[df.std(ddof=1).to_numpy() == 0].tolist()
-        if const:
-            raise DataError(f"constant column(s) {const}: no correlation structure")
-        R, ev, vec = _corr_eig(df.to_numpy())
+        if self.missing == "em":
+            from .em_covariance import cov_to_corr, em_covariance
+
+            _, S, info = em_covariance(df.to_numpy())
+            if info["n_used"] < df.shape[1] + 1:
+                raise DataError(f"X: {info['n_used']} units with data; need at least "
+                                f"{df.shape[1] + 1}")
+            const = df.columns[np.diag(S) <= 0].tolist()
+            if const:
+                raise DataError(f"constant column(s) {const}: no correlation structure")
+            R = cov_to_corr(S)
+            ev, vec = np.linalg.eigh(R)
+            order = np.argsort(ev)[::-1]
+            ev, vec = np.clip(ev[order], 0, None), vec[:, order]
+            n_used = info["n_used"]
+        else:
+            df = _complete(df, "X", df.shape[1] + 1)
+            const = df.columns[df.std(ddof=1).to_numpy() == 0].tolist()
+            if const:
+                raise DataError(f"constant column(s) {const}: no correlation structure")
+            R, ev, vec = _corr_eig(df.to_numpy())
+            n_used = len(df)
         p = df.shape[1]
         k = self.n_factors or n_factors_handbook(ev, self.min_eigenvalue, self.min_share,
                                                  self.min_cumulative)
         if k > p:
             raise MethodError(f"n_factors={k} exceeds the number of columns ({p})")
-        L = self._extract(R, ev, vec, k, len(df))
+        L = self._extract(R, ev, vec, k, n_used)
         k = L.shape[1]  # an extractor may return fewer factors than asked (e.g. FA on 2 columns)
         if self.rotation == "varimax" and k > 1:
             L, _ = varimax(L)
@@ -189,7 +212,7 @@ class _FactorBase:
         names = [f"F{j + 1}" for j in range(k)]
         self.eigenvalues_ = pd.Series(ev, index=[f"PC{j + 1}" for j in range(p)], name="eigenvalue")
         self.n_factors_ = k
-        self.n_samples_ = len(df)
+        self.n_samples_ = n_used
         self.loadings_ = pd.DataFrame(L, index=df.columns, columns=names)
         expl = (L ** 2).sum(axis=0)
         self.explained_variance_ = pd.Series(expl, index=names, name="explained_variance")

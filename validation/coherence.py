@@ -20,8 +20,18 @@ Inputs are a :class:`model.framework.Framework` and an ``aggregated`` table (uni
 normalised indicators and every aggregate's score, e.g. ``IndexResult.aggregated``).
 
 Missing values: correlations use **pairwise** deletion (each pair on the units where both are
-present; ``n`` is reported). Cronbach's α, KMO/Bartlett and PCA use **listwise** deletion within
-each parent (units with any missing child are dropped; ``n`` is reported).
+present; ``n`` is reported). Cronbach's α, KMO/Bartlett and PCA — functions of one covariance
+matrix — use ``missing="listwise"`` (units with any missing child dropped) or ``missing="em"``:
+the EM maximum-likelihood covariance of the children from every observed cell (Little & Rubin
+2019, ch. 11; :mod:`cityindex.model.em_covariance` says why EM rather than pairwise deletion),
+with ``n`` the units with an observed child and ``n_complete`` the complete ones (Bartlett's
+χ² uses ``n_complete``, the conservative choice).
+
+:func:`coherence` of an index result is **observed-only**: it runs on the observed-data table
+(:func:`cityindex.model.availability.observed_aggregated`: imputed cells set back to NaN, every
+aggregate recomputed from the observed cells) with EM, and keeps the same statistics on the
+imputed data (``Coherence.imputed``) beside them; :meth:`Coherence.comparison` lists both, with
+sign flips and differences above 0.1 flagged.
 """
 
 from __future__ import annotations
@@ -38,7 +48,8 @@ from cityindex.model.framework import Framework
 from cityindex.model.summary import Result, Summary, json_safe
 
 __all__ = [
-    "Coherence", "coherence", "coherence_tables", "correlations", "cronbach_alpha", "cronbach_table", "kmo_bartlett",
+    "Coherence", "coherence", "coherence_tables", "correlations", "cronbach_alpha",
+    "cronbach_alpha_cov", "cronbach_table", "kmo_bartlett", "kmo_bartlett_corr",
     "kmo_table", "pca_table", "data_availability", "groups",
 ]
 
@@ -93,6 +104,11 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> tuple[float, float, int]:
 def _spearman(a: np.ndarray, b: np.ndarray) -> tuple[float, float, int]:
     ok = np.isfinite(a) & np.isfinite(b)
     return _pearson(_rankdata(a[ok]), _rankdata(b[ok]))
+
+
+def _check_missing(missing: str) -> None:
+    if missing not in ("listwise", "em"):
+        raise DataError(f"missing={missing!r}; use 'listwise' or 'em'")
 
 
 # ------------------------------------------------------------------------------ correlations
@@ -185,18 +201,73 @@ def cronbach_alpha(items: pd.DataFrame | np.ndarray) -> float:
     return float(k / (k - 1) * (1 - X.var(axis=0, ddof=1).sum() / total))
 
 
-def cronbach_table(framework: Framework, aggregated: pd.DataFrame, *, threshold: float = 0.7
-                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def cronbach_alpha_cov(S: np.ndarray) -> float:
+    """Cronbach's α of items with covariance matrix ``S`` (k × k):
+    α = k/(k−1) · (1 − tr S / 1ᵀS1) — the same formula as :func:`cronbach_alpha`, written in
+    the covariance (Cronbach 1951). NaN for k < 2 or a total of zero variance."""
+    S = np.asarray(S, float)
+    k = S.shape[0]
+    tot = S.sum()
+    if k < 2 or not np.isfinite(tot) or tot <= 0:
+        return np.nan
+    return float(k / (k - 1) * (1 - np.trace(S) / tot))
+
+
+def _em_group(aggregated: pd.DataFrame, kids: list[str]):
+    """(EM covariance, info) of a parent's children, or (None, info) when undefined."""
+    from cityindex.model.em_covariance import em_covariance
+
+    X = _columns(aggregated, kids).to_numpy()
+    try:
+        _, S, info = em_covariance(X, ddof=1)
+    except DataError:
+        obs = np.isfinite(X)
+        return None, {"n_used": int(obs.any(1).sum()), "n_complete": int(obs.all(1).sum())}
+    return S, info
+
+
+def _cronbach_em(framework, aggregated, threshold):
+    top, items = [], []
+    for parent, kids in groups(framework).items():
+        S, info = _em_group(aggregated, kids)
+        a = cronbach_alpha_cov(S) if S is not None else np.nan
+        top.append(dict(group=parent, level=framework.level(parent), k=len(kids),
+                        n=info["n_used"], n_complete=info["n_complete"], alpha=a,
+                        low=bool(np.isfinite(a) and a < threshold)))
+        if len(kids) < 2:
+            continue
+        for j, kid in enumerate(kids):
+            rest = [i for i in range(len(kids)) if i != j]
+            if S is None:
+                aid, r = np.nan, np.nan
+            else:
+                Sr = S[np.ix_(rest, rest)]
+                aid = cronbach_alpha_cov(Sr) if len(kids) > 2 else np.nan
+                den = np.sqrt(S[j, j] * Sr.sum())
+                r = float(S[j, rest].sum() / den) if den > 0 else np.nan
+            items.append(dict(group=parent, code=kid, alpha_if_deleted=aid, item_rest_r=r,
+                              raises_alpha=bool(np.isfinite(aid) and np.isfinite(a)
+                                                and aid > a)))
+    return pd.DataFrame(top), pd.DataFrame(items)
+
+
+def cronbach_table(framework: Framework, aggregated: pd.DataFrame, *, threshold: float = 0.7,
+                   missing: str = "listwise") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Cronbach's α per parent and, per child, α-if-item-deleted.
 
     Returns
     -------
     (per_parent, per_item) : DataFrames
-        ``per_parent``: ``group``, ``level``, ``k`` (children), ``n`` (complete units),
+        ``per_parent``: ``group``, ``level``, ``k`` (children), ``n`` (complete units;
+        with ``missing="em"``: units with an observed child, and ``n_complete``),
         ``alpha``, ``low`` (α < ``threshold``). ``per_item``: ``group``, ``code``,
         ``alpha_if_deleted``, ``item_rest_r`` (Pearson r of the item with the sum of the other
-        items), ``raises_alpha`` (deleting it raises α). Listwise deletion within each parent.
+        items), ``raises_alpha`` (deleting it raises α). Listwise deletion within each parent,
+        or the EM covariance (``missing="em"``).
     """
+    _check_missing(missing)
+    if missing == "em":
+        return _cronbach_em(framework, aggregated, threshold)
     top, items = [], []
     for parent, kids in groups(framework).items():
         X = _columns(aggregated, kids).dropna()
@@ -232,11 +303,21 @@ def kmo_bartlett(X: pd.DataFrame | np.ndarray) -> dict:
     A = np.asarray(X, dtype=float)
     A = A[np.isfinite(A).all(axis=1)]
     n, k = A.shape
+    if k < 2 or n <= k or (A.std(axis=0) == 0).any():
+        return dict(kmo=np.nan, msa=np.full(k, np.nan), chi2=np.nan, df=k * (k - 1) // 2,
+                    p=np.nan, n=n, k=k)
+    return kmo_bartlett_corr(np.corrcoef(A, rowvar=False), n)
+
+
+def kmo_bartlett_corr(R: np.ndarray, n: int) -> dict:
+    """KMO and Bartlett's test from a correlation matrix ``R`` (k × k) and ``n`` units (the
+    formulas of :func:`kmo_bartlett`); NaN for k < 2 or n ≤ k."""
+    R = np.asarray(R, float)
+    k = R.shape[0]
     out = dict(kmo=np.nan, msa=np.full(k, np.nan), chi2=np.nan, df=k * (k - 1) // 2, p=np.nan,
                n=n, k=k)
-    if k < 2 or n <= k or (A.std(axis=0) == 0).any():
+    if k < 2 or not np.isfinite(R).all():
         return out
-    R = np.corrcoef(A, rowvar=False)
     Q = np.linalg.pinv(R)
     d = np.sqrt(np.abs(np.diag(Q)))
     P = -Q / np.outer(d, d)
@@ -246,7 +327,9 @@ def kmo_bartlett(X: pd.DataFrame | np.ndarray) -> dict:
     out["kmo"] = float(r2.sum() / (r2.sum() + p2.sum()))
     out["msa"] = r2.sum(axis=0) / (r2.sum(axis=0) + p2.sum(axis=0))
     sign, logdet = np.linalg.slogdet(R)
-    if sign > 0:
+    if n <= k:
+        pass
+    elif sign > 0:
         chi2 = -(n - 1 - (2 * k + 5) / 6) * logdet
         out["chi2"] = float(chi2)
         out["p"] = float(stats.chi2.sf(chi2, out["df"]))
@@ -255,15 +338,17 @@ def kmo_bartlett(X: pd.DataFrame | np.ndarray) -> dict:
     return out
 
 
-def kmo_table(framework: Framework, aggregated: pd.DataFrame, *, threshold: float = 0.6
-              ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def kmo_table(framework: Framework, aggregated: pd.DataFrame, *, threshold: float = 0.6,
+              missing: str = "listwise") -> tuple[pd.DataFrame, pd.DataFrame]:
     """KMO and Bartlett per parent; per-item MSA.
 
     Returns ``(per_parent, per_item)``: ``group``, ``k``, ``n``, ``kmo``, ``low_kmo`` (KMO <
     ``threshold``; Kaiser calls < 0.6 "mediocre"), ``bartlett_chi2``, ``bartlett_df``,
     ``bartlett_p``; and ``group``, ``code``, ``msa``. Parents with fewer than three children get
-    NaN: the KMO of two variables is 0.5 whatever their correlation.
+    NaN: the KMO of two variables is 0.5 whatever their correlation. With ``missing="em"``
+    the correlation matrix is the EM estimate and ``n`` the complete units (for Bartlett).
     """
+    _check_missing(missing)
     top, items = [], []
     for parent, kids in groups(framework).items():
         if len(kids) < 3:  # KMO of two variables is 0.5 by construction: not informative
@@ -272,7 +357,14 @@ def kmo_table(framework: Framework, aggregated: pd.DataFrame, *, threshold: floa
                             bartlett_p=np.nan))
             items.extend(dict(group=parent, code=c, msa=np.nan) for c in kids)
             continue
-        res = kmo_bartlett(_columns(aggregated, kids))
+        if missing == "em":
+            from cityindex.model.em_covariance import cov_to_corr
+
+            S, info = _em_group(aggregated, kids)
+            res = (kmo_bartlett_corr(cov_to_corr(S), info["n_complete"]) if S is not None
+                   else kmo_bartlett_corr(np.full((len(kids),) * 2, np.nan), 0))
+        else:
+            res = kmo_bartlett(_columns(aggregated, kids))
         top.append(dict(group=parent, k=res["k"], n=res["n"], kmo=res["kmo"],
                         low_kmo=bool(np.isfinite(res["kmo"]) and res["kmo"] < threshold),
                         bartlett_chi2=res["chi2"], bartlett_df=res["df"], bartlett_p=res["p"]))
@@ -300,8 +392,8 @@ def pca_eigenvalues(X: pd.DataFrame | np.ndarray) -> tuple[np.ndarray, np.ndarra
     return ev, v1 * np.sqrt(ev[0]), n
 
 
-def pca_table(framework: Framework, aggregated: pd.DataFrame, *, kaiser: float = 1.0
-              ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def pca_table(framework: Framework, aggregated: pd.DataFrame, *, kaiser: float = 1.0,
+              missing: str = "listwise") -> tuple[pd.DataFrame, pd.DataFrame]:
     """PCA of the children of each parent (correlation matrix, listwise deletion).
 
     Returns
@@ -311,11 +403,21 @@ def pca_table(framework: Framework, aggregated: pd.DataFrame, *, kaiser: float =
         component), ``n_kaiser`` (components with eigenvalue > ``kaiser``),
         ``cum_ratio_kaiser``. ``per_component``: ``group``, ``component`` (1-based),
         ``eigenvalue``, ``ratio``, ``cumulative``.
-    A constant child contributes a zero eigenvalue.
+    A constant child contributes a zero eigenvalue. With ``missing="em"``: eigenvalues of the
+    EM correlation matrix, ``n`` the units with an observed child.
     """
+    _check_missing(missing)
     top, comps = [], []
     for parent, kids in groups(framework).items():
-        ev, _, n = pca_eigenvalues(_columns(aggregated, kids))
+        if missing == "em":
+            from cityindex.model.em_covariance import cov_to_corr
+
+            S, info = _em_group(aggregated, kids)
+            n = info["n_used"]
+            ev = (np.sort(np.clip(np.linalg.eigvalsh(cov_to_corr(S)), 0, None))[::-1]
+                  if S is not None else np.full(len(kids), np.nan))
+        else:
+            ev, _, n = pca_eigenvalues(_columns(aggregated, kids))
         tot = ev.sum()
         ratio = ev / tot if tot > 0 else np.full_like(ev, np.nan)
         cum = np.cumsum(ratio)
@@ -376,6 +478,50 @@ class Coherence(Result):
     availability: pd.DataFrame
     availability_units: pd.DataFrame
     settings: dict = field(default_factory=dict)
+    #: the same statistics on the imputed data (``None`` when computed on one table only)
+    imputed: "Coherence | None" = None
+
+    @property
+    def observed_only(self) -> bool:
+        """Whether these statistics were computed on the observed cells only."""
+        return bool(self.settings.get("observed_only", False))
+
+    def comparison(self, threshold: float = 0.1) -> pd.DataFrame:
+        """Observed-only statistics beside the imputed-data ones (empty without ``imputed``).
+
+        One row per statistic: ``statistic`` (pearson, alpha, kmo, pc1_ratio), ``group``,
+        ``code``, ``other`` (the pair of a correlation), ``observed``, ``imputed``,
+        ``difference`` (observed − imputed), ``n_observed``, ``flag``: "sign flip" when the
+        two have opposite signs (both beyond ±0.01), "difference > 0.1" when
+        |difference| > ``threshold``.
+        """
+        cols = ["statistic", "group", "code", "other", "observed", "imputed", "difference",
+                "n_observed", "flag"]
+        if self.imputed is None:
+            return pd.DataFrame(columns=cols)
+        key = ["code", "other", "relation"]
+        c = self.correlations.merge(self.imputed.correlations[key + ["pearson"]], on=key,
+                                    suffixes=("", "_imp"))
+        rows = [dict(statistic="pearson", group=r.group, code=r.code, other=r.other,
+                     observed=r.pearson, imputed=r.pearson_imp, n_observed=r.n)
+                for r in c.itertuples()]
+        for name, table, col in (("alpha", "cronbach", "alpha"), ("kmo", "kmo", "kmo"),
+                                 ("pc1_ratio", "pca", "pc1_ratio")):
+            o = getattr(self, table).set_index("group")
+            i = getattr(self.imputed, table).set_index("group")
+            for g in o.index:
+                rows.append(dict(statistic=name, group=g, code=g, other="",
+                                 observed=o.at[g, col], imputed=i[col].get(g, np.nan),
+                                 n_observed=o.at[g, "n"]))
+        t = pd.DataFrame(rows)
+        t["difference"] = t["observed"] - t["imputed"]
+        flip = (np.sign(t["observed"]) * np.sign(t["imputed"]) < 0) & \
+            (t["observed"].abs() > 0.01) & (t["imputed"].abs() > 0.01)
+        big = t["difference"].abs() > threshold
+        t["flag"] = np.where(flip, "sign flip", "")
+        t["flag"] = [";".join(x for x in (f, "difference > 0.1" if b else "") if x)
+                     for f, b in zip(t["flag"], big)]
+        return t[cols]
 
     @property
     def flags(self) -> pd.DataFrame:
@@ -395,8 +541,12 @@ class Coherence(Result):
         return self.per_group()
 
     def to_dict(self) -> dict:
-        return json_safe({"per_group": self.per_group(), "flags": self.flags,
-                          "settings": self.settings})
+        out = {"per_group": self.per_group(), "flags": self.flags, "settings": self.settings}
+        if self.imputed is not None:
+            cmp = self.comparison()
+            out["imputed_per_group"] = self.imputed.per_group()
+            out["observed_vs_imputed_flagged"] = cmp[cmp["flag"] != ""]
+        return json_safe(out)
 
     def summary(self) -> Summary:
         s = Summary("Coherence")
@@ -406,7 +556,16 @@ class Coherence(Result):
                    + (", ".join(self.cronbach.loc[self.cronbach["alpha"] < thr, "group"])
                       or "none") + ".")
         s.add_table(self.per_group(), "Per parent: α, KMO, Bartlett p, PC1 share, "
-                    "eigenvalues > 1", max_rows=None)
+                    "eigenvalues > 1" + (" (observed cells only)" if self.observed_only
+                                         else ""), max_rows=None)
+        if self.imputed is not None:
+            cmp = self.comparison()
+            g = cmp[cmp["statistic"] != "pearson"]
+            s.add_table(g[["statistic", "group", "observed", "imputed", "difference", "flag"]],
+                        "Observed-only vs imputed data, per parent", max_rows=None)
+            f = cmp[(cmp["statistic"] == "pearson") & (cmp["flag"] != "")]
+            s.add_table(f[["code", "other", "observed", "imputed", "n_observed", "flag"]],
+                        f"Correlations that flip sign or move by more than 0.1 ({len(f)})")
         f = self.flags
         s.add_table(f[["code", "other", "relation", "pearson", "flags"]],
                     f"Flagged correlations ({len(f)})")
@@ -418,7 +577,7 @@ class Coherence(Result):
 
 
 def coherence(result, *, redundancy: float = 0.9, weak: float = 0.3, negative: float = 0.0,
-              alpha_threshold: float = 0.7) -> Coherence:
+              alpha_threshold: float = 0.7, observed: bool = True) -> Coherence:
     """Every coherence check on an index result (see the module docstring).
 
     Parameters
@@ -427,31 +586,50 @@ def coherence(result, *, redundancy: float = 0.9, weak: float = 0.3, negative: f
         indicators and aggregate scores); its raw indicator values (units × indicators, NaN =
         missing) give the availability tables.
     redundancy, weak, negative, alpha_threshold : flag thresholds (see :func:`correlations`).
+    observed : True (default): the statistics on the observed cells only
+        (:func:`cityindex.model.availability.observed_aggregated`; correlations pairwise, α,
+        KMO/Bartlett and PCA from the EM covariance), with the imputed-data statistics in
+        ``.imputed`` and :meth:`Coherence.comparison`; False: on the imputed data only.
 
     Returns
     -------
     Coherence
     """
+    from cityindex.model.availability import observed_aggregated
+
     raw = result.raw.loc[result.aggregated.index]
-    return coherence_tables(result.framework, result.aggregated, raw, redundancy=redundancy,
-                            weak=weak, negative=negative, alpha_threshold=alpha_threshold)
+    kw = dict(redundancy=redundancy, weak=weak, negative=negative,
+              alpha_threshold=alpha_threshold)
+    imputed = coherence_tables(result.framework, result.aggregated, raw, **kw)
+    if not observed:
+        return imputed
+    obs = coherence_tables(result.framework, observed_aggregated(result), raw, missing="em",
+                           **kw)
+    obs.imputed = imputed
+    obs.settings["observed_only"] = True
+    return obs
 
 
 def coherence_tables(framework: Framework, aggregated: pd.DataFrame,
                      data: pd.DataFrame | None = None, *, redundancy: float = 0.9,
-                     weak: float = 0.3, negative: float = 0.0, alpha_threshold: float = 0.7
-                     ) -> Coherence:
+                     weak: float = 0.3, negative: float = 0.0, alpha_threshold: float = 0.7,
+                     missing: str = "listwise") -> Coherence:
     """Every coherence check on a framework and an ``aggregated`` table (units × codes).
 
     ``data`` (units × indicators, with NaN for missing) is used for the availability tables; by
-    default the indicator columns of ``aggregated``.
+    default the indicator columns of ``aggregated``. ``missing``: "listwise" or "em" for α,
+    KMO/Bartlett and PCA (correlations are always pairwise).
     """
     corr = correlations(framework, aggregated, redundancy=redundancy, weak=weak, negative=negative)
-    cr, cr_items = cronbach_table(framework, aggregated, threshold=alpha_threshold)
-    km, km_items = kmo_table(framework, aggregated)
-    pc, pc_comp = pca_table(framework, aggregated)
+    cr, cr_items = cronbach_table(framework, aggregated, threshold=alpha_threshold,
+                                  missing=missing)
+    km, km_items = kmo_table(framework, aggregated, missing=missing)
+    pc, pc_comp = pca_table(framework, aggregated, missing=missing)
     av_i, av_u = data_availability(framework, aggregated if data is None else data)
+    how = ("listwise (alpha, KMO, PCA)" if missing == "listwise" else
+           "EM covariance of every observed cell (alpha, KMO, PCA; Bartlett on the complete "
+           "units)")
     return Coherence(corr, cr, cr_items, km, km_items, pc, pc_comp, av_i, av_u,
                      settings=dict(redundancy=redundancy, weak=weak, negative=negative,
                                    alpha_threshold=alpha_threshold,
-                                   missing="pairwise (correlations), listwise (alpha, KMO, PCA)"))
+                                   missing=f"pairwise (correlations), {how}"))

@@ -267,7 +267,8 @@ class WeightAudit(Result):
 
 
 def weight_audit(result, *, loo: bool = True, seed: int | None = None, n_boot: int = 200,
-                 level: float = 0.90, bod: bool = True, progress=None, **kwargs) -> WeightAudit:
+                 level: float = 0.90, bod: bool = True, observed: bool = True, progress=None,
+                 **kwargs) -> WeightAudit:
     """Audit the weights of an index result (see the module docstring and
     :func:`audit_weights` for the keyword arguments).
 
@@ -277,6 +278,12 @@ def weight_audit(result, *, loo: bool = True, seed: int | None = None, n_boot: i
     loo : rebuild the index without each indicator and aggregate in turn (leave-one-out; the
         only part that recomputes the index, under the reduced frameworks).
     seed : bootstrap seed (default: the result's method seed).
+    observed : True (default): coherence, PCA/FA weights and effective weights on the observed
+        cells only (:func:`cityindex.model.availability.observed_aggregated`; EM covariance for
+        α, KMO, PCA and the PCA/FA weights, pairwise pairs for correlations and correlation
+        ratios), with the imputed-data figures beside them (``pca_imputed``, ``fa_imputed``,
+        ``S_share_imputed``, ``coherence.imputed``). Optimised and BoD weights need complete
+        data and stay on the imputed table (stated in ``settings``).
     progress : ``progress(step, done, total)`` by sub-step (coherence, effective weights,
         PCA/FA and optimised weights, benefit of the doubt, leave-one-out rebuilds), or None.
 
@@ -284,21 +291,44 @@ def weight_audit(result, *, loo: bool = True, seed: int | None = None, n_boot: i
     -------
     WeightAudit
     """
+    from cityindex.model.availability import observed_aggregated
     from cityindex.model.pipeline import compute_index
 
     score_fn = None
     if loo:
-        def score_fn(f):
-            return compute_index(f, result.data, result.method.restricted_to(f)).aggregated
+        def score_fn(f):  # scores of the ranked units (no rank without data)
+            return compute_index(f, result.data, result.method.restricted_to(f)).scores
     seed = result.method.seed if seed is None else seed
     return audit_weights(result.framework, result.aggregated, score_fn,
                          data=result.raw.loc[result.aggregated.index], seed=seed,
-                         n_boot=n_boot, level=level, bod=bod, progress=progress, **kwargs)
+                         n_boot=n_boot, level=level, bod=bod, progress=progress,
+                         observed=observed_aggregated(result) if observed else None, **kwargs)
+
+
+def _imputed_shares(eff: EffectiveWeights, A: pd.DataFrame) -> pd.DataFrame:
+    """Importance shares within each parent on the imputed table ``A``, with the bandwidths
+    the observed-data fit chose (one smoother per pair, no bandwidth search, no bootstrap):
+    ``code``, ``weight``."""
+    from .effective_weights import _ratio_with_idx
+
+    t = eff.table[eff.table["target"] == "parent"]
+    S = {}
+    for r in t.itertuples():
+        x, y = A[r.code].to_numpy(float), A[r.target_code].to_numpy(float)
+        ok = np.isfinite(x) & np.isfinite(y)
+        h = r.bandwidth if np.isfinite(r.bandwidth) else "gcv"
+        S[r.code] = _ratio_with_idx(x[ok], y[ok], h, eff.settings.get("adjust", True), None,
+                                    eff.settings.get("level", 0.9))["S"]
+    out = t[["code", "group"]].assign(S=t["code"].map(S))
+    tot = out.groupby("group")["S"].transform("sum")
+    out["weight"] = np.where(tot > 0, out["S"] / tot, np.nan)
+    return out[["code", "weight"]]
 
 
 # --------------------------------------------------------------------------------- assembly
 def audit_weights(framework: Framework, aggregated: pd.DataFrame,
                   score_fn: ScoreFn | None = None, *, data: pd.DataFrame | None = None,
+                  observed: pd.DataFrame | None = None,
                   seed: int = 0, n_boot: int = 200, level: float = 0.90,
                   redundancy: float = 0.9, weak: float = 0.3, alpha_threshold: float = 0.7,
                   opt_lower: float = 0.01, bod: bool = True,
@@ -317,6 +347,11 @@ def audit_weights(framework: Framework, aggregated: pd.DataFrame,
     data : DataFrame, optional
         Indicator data with missing values as NaN, for the availability tables (default: the
         indicator columns of ``aggregated``).
+    observed : DataFrame, optional
+        The observed-data table (units × codes, NaN where not observed; see
+        :func:`cityindex.model.availability.observed_aggregated`): when given, coherence,
+        PCA/FA and effective weights are computed on it (EM covariance, pairwise pairs) and
+        the same on ``aggregated`` (the imputed data) are kept beside them.
     seed, n_boot, level : bootstrap of the correlation ratios (and optimiser restarts)
     redundancy, weak, alpha_threshold : flag thresholds (|r| > 0.9 between siblings; |r| < 0.3
         with the parent; α < 0.7)
@@ -343,17 +378,34 @@ def audit_weights(framework: Framework, aggregated: pd.DataFrame,
     root = framework.root
     A = aggregated[codes].apply(pd.to_numeric, errors="coerce").astype(float)
 
+    if observed is not None:
+        miss = [c for c in codes if c not in observed.columns]
+        if miss:
+            raise DataError(f"observed table lacks columns {miss[:8]}")
+        O = observed[codes].reindex(A.index).apply(pd.to_numeric, errors="coerce").astype(float)
+        how = "em"
+    else:
+        O, how = A, "listwise"
     report(progress, "coherence (correlations, α, KMO, PCA)", 0, 1)
-    coh = coherence_tables(framework, A, data, redundancy=redundancy, weak=weak,
-                    alpha_threshold=alpha_threshold)
+    coh = coherence_tables(framework, O, data, redundancy=redundancy, weak=weak,
+                           alpha_threshold=alpha_threshold, missing=how)
+    if observed is not None:
+        coh.imputed = coherence_tables(framework, A, data, redundancy=redundancy, weak=weak,
+                                       alpha_threshold=alpha_threshold)
+        coh.settings["observed_only"] = True
     report(progress, "coherence (correlations, α, KMO, PCA)", 1, 1)
-    eff = effective_weights(framework, A, n_boot=n_boot, seed=seed, level=level,
+    eff = effective_weights(framework, O, n_boot=n_boot, seed=seed, level=level,
                             progress=progress)
     tick = counted(progress, "PCA, factor and optimised weights", 4)
-    pca_w, pca_m = framework_weights(framework, A, PCAWeights)
+    pca_w, pca_m = framework_weights(framework, O, lambda: PCAWeights(missing=how))
     tick()
-    fa_w, fa_m = framework_weights(framework, A, FactorWeights)
+    fa_w, fa_m = framework_weights(framework, O, lambda: FactorWeights(missing=how))
     tick()
+    imputed_w = {}
+    if observed is not None:
+        imputed_w["pca_imputed"] = framework_weights(framework, A, PCAWeights)[0]
+        imputed_w["fa_imputed"] = framework_weights(framework, A, FactorWeights)[0]
+        imputed_w["S_share_imputed"] = _imputed_shares(eff, A)
     bal_w, bal_m = framework_weights(framework, A, lambda: OptimisedWeights(
         "balance", lower=opt_lower, seed=seed))
     tick()
@@ -369,6 +421,8 @@ def audit_weights(framework: Framework, aggregated: pd.DataFrame,
     t["nominal"] = [nw[c] for c in nodes]
     t["nominal_index"] = [effw[framework.indicators_under(c)].sum() for c in nodes]
     for name, w in (("pca", pca_w), ("fa", fa_w), ("balance", bal_w), ("infomax", inf_w)):
+        t[name] = t["code"].map(w.set_index("code")["weight"])
+    for name, w in imputed_w.items():
         t[name] = t["code"].map(w.set_index("code")["weight"])
 
     def importances(models):
@@ -424,7 +478,11 @@ def audit_weights(framework: Framework, aggregated: pd.DataFrame,
 
     settings = dict(seed=seed, n_boot=n_boot, level=level, redundancy=redundancy, weak=weak,
                     alpha_threshold=alpha_threshold, opt_lower=opt_lower, n_units=len(A),
-                    missing=coh.settings["missing"], effective_weights=eff.settings)
+                    missing=coh.settings["missing"], effective_weights=eff.settings,
+                    observed_only=observed is not None)
+    if observed is not None:
+        settings["on_imputed_data"] = ("optimised (balance, infomax) and benefit-of-the-doubt "
+                                       "weights: they need complete data")
 
     # benefit of the doubt over all indicators
     bod_df = bod_w = None
