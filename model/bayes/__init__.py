@@ -13,13 +13,13 @@ conditional score draws), ``estimator`` (the estimator), ``simulate`` (simulatio
 ``summaries`` (HDI, ranks).
 """
 
-from .result import BayesResult, fit_bayes
+from .result import BayesResult, bayes_input, fit_bayes
 from .estimator import (ConvergenceError, ConvergenceWarning, LatentScoreModel,
                         compare_likelihoods)
 from .simulate import (SimulatedData, framework_of_shape, loading_error, rank_coverage,
                        simulate)
 from .structure import LatentStructure, standardise
 
-__all__ = ["BayesResult", "fit_bayes", "LatentScoreModel", "compare_likelihoods", "ConvergenceWarning", "ConvergenceError",
+__all__ = ["BayesResult", "bayes_input", "fit_bayes", "LatentScoreModel", "compare_likelihoods", "ConvergenceWarning", "ConvergenceError",
            "simulate", "framework_of_shape", "SimulatedData", "rank_coverage", "loading_error", "LatentStructure",
            "standardise"]

@@ -44,6 +44,10 @@ class BayesResult(Result):
     settings: dict
     score_draws: pd.DataFrame | None = None
     model: object = field(default=None, compare=False)
+    #: units not fitted nor ranked (no observed indicator), with the reason (unit, reason)
+    not_ranked: pd.DataFrame | None = None
+    #: the ranking counts of the index result (n_units, n_ranked, n_flagged, n_not_ranked)
+    counts: dict = field(default_factory=dict)
 
     @property
     def converged(self) -> bool:
@@ -57,13 +61,27 @@ class BayesResult(Result):
         return state
 
     def to_frame(self) -> pd.DataFrame:
+        """Posterior ranks, one row per fitted unit (units not ranked are in ``not_ranked``)."""
         return self.posterior_ranks.rename_axis("unit").reset_index()
+
+    def ranks_table(self) -> pd.DataFrame:
+        """Posterior ranks of every unit: the fitted ones, then the units not ranked with NaN
+        ranks, ``status`` and ``reason``."""
+        t = self.to_frame()
+        t["status"] = "ranked"
+        t["reason"] = ""
+        if self.not_ranked is not None and len(self.not_ranked):
+            nr = self.not_ranked[["unit", "reason"]].assign(status="not ranked: no data")
+            t = pd.concat([t, nr], ignore_index=True)
+        return t
 
     def to_dict(self) -> dict:
         return json_safe({"index": self.index, "convergence": self.convergence,
                           "settings": self.settings, "implied_weights":
                           self.implied_weights.rename_axis("code").reset_index(),
-                          "posterior_ranks": self.to_frame()})
+                          "posterior_ranks": self.to_frame(), "counts": self.counts,
+                          "not_ranked": self.not_ranked if self.not_ranked is not None
+                          else []})
 
     def summary(self) -> Summary:
         c, st = self.convergence, self.settings
@@ -75,7 +93,12 @@ class BayesResult(Result):
                    f"{c.get('divergences')} — "
                    + ("converged." if self.converged else "NOT converged: do not publish."),
                    "An alternative aggregation model: posterior ranks of the latent score, with "
-                   "90 % intervals; not a confidence band for the nominal ranks.")
+                   "90 % intervals; not a confidence band for the nominal ranks.",
+                   "Fitted on the observed cells only (imputed cells are missing in the "
+                   f"likelihood); {len(self.posterior_ranks)} units ranked"
+                   + (f", {len(self.not_ranked)} not ranked (no observed indicator): "
+                      + ", ".join(map(str, self.not_ranked['unit'][:8]))
+                      if self.not_ranked is not None and len(self.not_ranked) else "") + ".")
         top = self.posterior_ranks.sort_values("rank_median").head(10)
         s.add_table(top.rename_axis("unit").reset_index()[
             ["unit", "rank_median", "rank_lo", "rank_hi"]], "Top 10 by posterior median rank")
@@ -94,14 +117,27 @@ class BayesResult(Result):
 
 
 def _pca_weights(result):
-    """Handbook PCA weights of all indicators (None when PCA is not defined on the data)."""
+    """Handbook PCA weights of all indicators on the observed cells (EM correlation; None when
+    PCA is not defined on the data)."""
     from ..errors import CityIndexError
     from ..weights import PCAWeights
 
+    inds = result.framework.indicators
     try:
-        return PCAWeights().fit(result.normalised[result.framework.indicators]).weights_
+        return PCAWeights(missing="em").fit(
+            result.normalised[inds].where(result.observed[inds])).weights_
     except CityIndexError:
         return None
+
+
+def bayes_input(result) -> pd.DataFrame:
+    """What the latent-score model is fitted on: the treated indicator values (units ×
+    indicators) with every imputed cell set back to NaN — missing exactly where the data had no
+    value — for the units with at least one observed indicator (the others have no data to fit
+    and are not ranked)."""
+    inds = result.framework.indicators
+    X = result.treated[inds].where(result.observed[inds])
+    return X[result.observed[inds].any(axis=1)]
 
 
 def fit_bayes(result, *, likelihood: str = "normal", chains: int = 4, draws: int = 1000,
@@ -112,8 +148,10 @@ def fit_bayes(result, *, likelihood: str = "normal", chains: int = 4, draws: int
     Parameters
     ----------
     result : IndexResult — the model is fitted on its treated indicator values (units ×
-        indicators) and its framework; implied weights are set beside the nominal weights on
-        the scale of ``result.normalised``.
+        indicators) *on the observed cells only* (:func:`bayes_input`: imputed cells are
+        missing, which the likelihood skips) and its framework; units with no observed
+        indicator are not fitted and not ranked (``not_ranked``); implied weights are set
+        beside the nominal weights on the scale of ``result.normalised``.
     likelihood, chains, draws, tune, strict : see :class:`LatentScoreModel`.
     seed : default the result's method seed.
     keep_draws : keep the posterior draws of the index's latent score (draws × units), e.g. for
@@ -132,7 +170,7 @@ def fit_bayes(result, *, likelihood: str = "normal", chains: int = 4, draws: int
     seed = result.method.seed if seed is None else int(seed)
     fw = result.framework
     m = LatentScoreModel(likelihood=likelihood, chains=chains, draws=draws, tune=tune,
-                         seed=seed, strict=strict).fit(result.treated, fw)
+                         seed=seed, strict=strict).fit(bayes_input(result), fw)
     draws_df = (pd.DataFrame(m.score_draws(fw.root), columns=list(m.data_.units))
                 .rename_axis("draw") if keep_draws else None)
     return BayesResult(
@@ -142,4 +180,6 @@ def fit_bayes(result, *, likelihood: str = "normal", chains: int = 4, draws: int
                                           pca_weights=_pca_weights(result)),
         diagnostics=m.diagnostics_, convergence=dict(m.convergence_),
         settings=dict(likelihood=likelihood, chains=chains, draws=draws, tune=tune, seed=seed),
-        score_draws=draws_df, model=m)
+        score_draws=draws_df, model=m,
+        not_ranked=result.availability.not_ranked()[["unit", "reason"]],
+        counts=result.availability.counts())
