@@ -33,8 +33,11 @@ import pandas as pd
 from cityindex.model.errors import CityIndexError, MethodError
 from cityindex.model.summary import Result, Summary, json_safe
 
-#: units with less than this share of their indicators observed are flagged
-LOW_OBSERVED = 0.5
+from cityindex.model.availability import DEFAULT_FLAG_BELOW, FLAGGED, NOT_RANKED
+
+#: the default share of its indicators observed below which a unit is flagged (the method key
+#: ``availability.flag_below``; each result's own value is in ``result.availability``)
+LOW_OBSERVED = DEFAULT_FLAG_BELOW
 
 
 def _is_int(v) -> bool:
@@ -68,7 +71,8 @@ class AuditSettings:
     bayes_tune: int = 1000
     bayes_chains: int = 4
     bayes_timeout: float = 170.0     # seconds from the start of the fit (it runs in parallel)
-    rank_sd: float = 0.10            # measurement error (relative sd) for the rank sets
+    rank_sd: float | None = None     # relative SE for every indicator in the rank sets (None:
+    #                                  the framework/method error model, model.measurement_error)
     rank_draws: int | None = None    # measurement-error draws (100 full / 30 quick)
     rank_alpha: float = 0.05         # 1 − confidence level of the rank sets
     quantile: str = "inverted_cdf"   # quantile rule of the bands ("linear" = R type 7)
@@ -183,32 +187,119 @@ class IndexAudit(Result):
     # ------------------------------------------------------------------ views
     def observed_share(self) -> pd.Series:
         """Per unit, the share of the framework's indicators observed before imputation."""
-        raw = self.result.raw
-        return raw[self.framework.indicators].notna().mean(axis=1)
+        return self.result.availability.share[self.root]
+
+    @property
+    def flag_below(self) -> float:
+        """The availability flag threshold of the result's method."""
+        return self.result.availability.flag_below
+
+    def unit_status(self) -> pd.Series:
+        """Per unit, the ranking status at the index: "ranked", "flagged", "not ranked: no
+        data"."""
+        return self.result.availability.unit_status()
+
+    def counts(self) -> dict:
+        """How many units are ranked, flagged and not ranked at the index."""
+        return self.result.availability.counts()
+
+    def not_ranked(self) -> pd.DataFrame:
+        """Units not ranked at the index, with names and the reason: unit, name, reason."""
+        t = self.result.availability.not_ranked()[["unit", "reason"]]
+        t.insert(1, "name", self.name_of(t["unit"]))
+        return t.reset_index(drop=True)
+
+    def not_ranked_nodes(self) -> pd.DataFrame:
+        """Every (unit, node) pair without a rank (no observed indicator under the node):
+        unit, name, node, of, reason."""
+        t = self.result.availability.not_ranked("all")[["unit", "node", "of", "reason"]]
+        t.insert(1, "name", self.name_of(t["unit"]))
+        return t.reset_index(drop=True)
+
+    def availability_table(self) -> pd.DataFrame:
+        """Availability per unit: unit, name, n_observed, of, observed_share, status, reason,
+        share_<node> for every other aggregate; sorted by share."""
+        t = self.result.availability.per_unit().reset_index()
+        t.insert(1, "name", self.name_of(t["unit"]))
+        return t.sort_values(["observed_share", "unit"]).reset_index(drop=True)
+
+    def indicator_availability(self) -> pd.DataFrame:
+        """Availability per indicator: code, name, parent, n_observed, n_units,
+        observed_share."""
+        t = self.result.availability.per_indicator()
+        t.insert(1, "name", [self.framework.nodes[c].name for c in t["code"]])
+        return t
+
+    def coherence_comparison(self) -> pd.DataFrame:
+        """Observed-only coherence statistics beside the imputed-data ones (see
+        :meth:`cityindex.validation.coherence.Coherence.comparison`); empty without the weight
+        audit."""
+        if self.weights is None:
+            return pd.DataFrame()
+        return self.weights.coherence.comparison()
+
+    def band_width_by_availability(self) -> pd.DataFrame:
+        """The effect of multiple imputation on the bands: per availability class of the units
+        (share of the index's indicators observed: ≤ 50 %, 50–90 %, ≥ 90 %), the number of
+        ranked units and the median (and mean) width of their 5–95 % methodological band, and
+        of their simultaneous rank set when the rank sets ran."""
+        av = self.result.availability
+        cls = av.classes()
+        ranked = av.unit_status() != NOT_RANKED
+        t = pd.DataFrame({"class": cls[ranked]})
+        if self.uncertainty is not None:
+            t["band_width"] = self.uncertainty.rank_stats["width"].reindex(t.index)
+        if self.rank_sets is not None:
+            w = self.rank_sets.widths().set_index("unit")["simultaneous"]
+            t["rank_set_width"] = w.reindex(t.index)
+        if t.shape[1] == 1:
+            return pd.DataFrame()
+        order = {c: i for i, c in enumerate(sorted(cls.unique(),
+                                                   key=lambda c: (c[0] != "≤", c[0] == "≥")))}
+        rows = []
+        for c, sub in t.groupby("class"):
+            row = {"availability_class": c, "n_units": len(sub)}
+            for col in ("band_width", "rank_set_width"):
+                if col in sub:
+                    row[f"median_{col}"] = float(sub[col].median())
+                    row[f"mean_{col}"] = float(sub[col].mean())
+            rows.append(row)
+        out = pd.DataFrame(rows)
+        return out.sort_values("availability_class", key=lambda s: s.map(order)) \
+            .reset_index(drop=True)
 
     def name_of(self, units) -> list[str]:
         return [str(self.names.get(u, u)) for u in units]
 
     def with_names(self, df: pd.DataFrame, unit_col: str = "unit") -> pd.DataFrame:
-        """``df`` with a ``name`` column after ``unit_col`` and ``observed_share`` at the end."""
+        """``df`` with a ``name`` column after ``unit_col`` and ``observed_share`` and
+        ``status`` at the end."""
         t = df.copy()
         if "name" not in t.columns:
             t.insert(list(t.columns).index(unit_col) + 1, "name", self.name_of(t[unit_col]))
         if "observed_share" not in t.columns:
             t["observed_share"] = t[unit_col].map(self.observed_share()).to_numpy()
+        if "status" not in t.columns:
+            t["status"] = t[unit_col].map(self.unit_status()).to_numpy()
         return t
 
     def correlation_matrix(self) -> pd.DataFrame:
-        """Pearson correlations (pairwise complete) of the indicators and aggregates,
-        codes × codes, in framework order."""
+        """Pearson correlations (pairwise complete) of the indicators and aggregates on the
+        observed cells only (imputed cells missing, aggregates from observed cells:
+        :func:`cityindex.model.availability.observed_aggregated`), codes × codes, in
+        framework order."""
+        from cityindex.model.availability import observed_aggregated
+
         fw = self.framework
-        return self.result.aggregated[list(fw.indicators) + list(fw.aggregates)].corr()
+        return observed_aggregated(self.result)[list(fw.indicators)
+                                                + list(fw.aggregates)].corr()
 
     def mostly_imputed(self) -> pd.DataFrame:
-        """Units with less than :data:`LOW_OBSERVED` of their indicators observed: unit, name,
-        observed_share, rank — by share, then rank."""
+        """Ranked units flagged for low availability (fewer than ``availability.flag_below``
+        of their indicators observed): unit, name, observed_share, rank — by share, then
+        rank."""
         share = self.observed_share().reindex(self.result.scores.index)
-        low = share[share < LOW_OBSERVED]
+        low = share[self.unit_status().reindex(share.index) == FLAGGED]
         t = pd.DataFrame({"unit": low.index, "observed_share": low.to_numpy(),
                           "rank": self.result.ranks[self.root].reindex(low.index).to_numpy()})
         t.insert(1, "name", self.name_of(t["unit"]))
@@ -252,6 +343,9 @@ class IndexAudit(Result):
         for col in ("simultaneous_lower", "simultaneous_upper", "marginal_lower",
                     "marginal_upper"):
             out[col] = t[col].to_numpy()
+        nr = self.result.availability.not_ranked()
+        if len(nr):  # listed, with no set
+            out = pd.concat([out, pd.DataFrame({"unit": nr["unit"]})], ignore_index=True)
         out = out.sort_values(["nominal_rank", "unit"]).reset_index(drop=True)
         return self.with_names(out)
 
@@ -284,6 +378,8 @@ class IndexAudit(Result):
         if len(self.regions):
             t.insert(1, "region", t.index.map(self.regions))
         t["observed_share"] = self.observed_share().reindex(t.index)
+        t["status"] = self.unit_status().reindex(t.index)
+        t["reason"] = res.availability.reason().reindex(t.index)
         if self.uncertainty is not None:
             rs = self.uncertainty.rank_stats
             for col in ("median", "q5", "q95", "width", "mean_abs_shift", "p_top10"):
@@ -421,6 +517,14 @@ class IndexAudit(Result):
             out["rank_set_median_width"] = float(
                 (r["simultaneous_upper"] - r["simultaneous_lower"] + 1).median())
         out["n_mostly_imputed"] = len(self.mostly_imputed())
+        c = self.counts()
+        out.update(n_units=c["n_units"], n_ranked=c["n_ranked"], n_flagged=c["n_flagged"],
+                   n_not_ranked=c["n_not_ranked"], flag_below=c["flag_below"],
+                   not_ranked=self.not_ranked()["unit"].tolist())
+        bw = self.band_width_by_availability()
+        if len(bw) and "median_band_width" in bw:
+            out["median_band_width_by_availability"] = dict(zip(bw["availability_class"],
+                                                                bw["median_band_width"]))
         return out
 
     # ------------------------------------------------------------------ results protocol
@@ -438,6 +542,8 @@ class IndexAudit(Result):
     def summary(self) -> Summary:
         s = Summary(f"Audit of {self.root}")
         h = self.headline()
+        s.add_text(f"Ranking: {self.result.availability.counts_line()}"
+                   + (f": {', '.join(h['not_ranked'])}" if h["not_ranked"] else "") + ".")
         if "mean_abs_rank_shift" in h:
             s.add_text(f"Methodological uncertainty ({h['n_replications']} replications): "
                        f"mean |rank shift| {h['mean_abs_rank_shift']:.2f} places; "
@@ -543,15 +649,17 @@ def _scenarios(a: IndexAudit, prepared):
 
 
 def _rank_sets(a: IndexAudit, s: AuditSettings, seed: int, progress=None):
-    """MRSW rank confidence sets (Mogstad, Romano, Shaikh & Wilhelm 2024) from measurement-error
-    score draws centred on the nominal scores (every indicator value × (1 + ε), ε ~ N(0, sd²);
-    the index recomputed with the nominal method, so the draws share one score scale)."""
+    """MRSW rank confidence sets (Mogstad, Romano, Shaikh & Wilhelm 2024) from score draws
+    centred on the nominal scores: observed values with their per-indicator measurement error,
+    imputed cells from a fresh completed data set of a multiple imputation per draw, the index
+    recomputed with the nominal method (one score scale)."""
     from cityindex.validation.measurement import measurement_score_draws
     from cityindex.validation.rank_inference import rank_sets
 
     draws = measurement_score_draws(a.result, sd=s.rank_sd, draws=s.rank_draws, seed=seed,
                                     progress=getattr(progress, "step", None))
-    return rank_sets(draws, alpha=s.rank_alpha, seed=seed)
+    return rank_sets(draws, alpha=s.rank_alpha, seed=seed,
+                     not_ranked=a.result.availability.not_ranked()[["unit", "reason"]])
 
 
 def _check_sizes(audits: dict, s: AuditSettings) -> None:

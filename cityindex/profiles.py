@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from cityindex.model.availability import NOT_RANKED
 from cityindex.model.ranking import rank_scores
-
 from cityindex.model.summary import Result, Summary, json_safe
 
 #: name columns looked for in a data set's unit metadata (non-bundled data such as COINr ASEM)
@@ -52,7 +52,8 @@ class CityProfile(Result):
 
     def to_dict(self) -> dict:
         return json_safe({"code": self.code, "name": self.name, "region": self.region,
-                          "index": self.index, "observed_share": self.observed_share,
+                          "index": self.index, "status": self.status,
+                          "observed_share": self.observed_share,
                           "imputed": self.imputed, "notes": self.notes,
                           **{k: getattr(self, k) for k, _ in self.PARTS}})
 
@@ -64,9 +65,16 @@ class CityProfile(Result):
         s.add_text(*self.notes)
         return s
 
+    @property
+    def status(self) -> str:
+        """The unit's ranking status at the index."""
+        return str(self.levels["status"].iloc[0]) if "status" in self.levels else ""
+
     def _repr_lines(self):
-        return [f"{self.name} ({self.code}) in {self.index}: rank "
-                f"{self.levels['rank'].iloc[0]:.0f}, {self.observed_share:.0%} observed"]
+        r = self.levels["rank"].iloc[0]
+        return [f"{self.name} ({self.code}) in {self.index}: "
+                + (f"rank {r:.0f}" if pd.notna(r) else self.status)
+                + f", {self.observed_share:.0%} observed"]
 
 
 def _name_column(meta: pd.DataFrame | None) -> str | None:
@@ -217,6 +225,7 @@ def city_profile(a, code: str, n_peers: int = 5, n_neighbours: int = 3,
     region = meta.at[code, region_col] if region_col and code in meta.index else ""
     region = "" if pd.isna(region) else str(region)
     ranks, scores = res.ranks, res.scores
+    status = res.availability.status
     nodes = [fw.root] + [c for c in reversed(fw.aggregates) if c != fw.root]
     notes: list[str] = []
     rows = []
@@ -224,7 +233,7 @@ def city_profile(a, code: str, n_peers: int = 5, n_neighbours: int = 3,
         med, lo, hi = _band(a, n, code)
         rows.append(dict(node=n, name=fw.nodes[n].name, level=fw.level(n),
                          score=scores.at[code, n], rank=ranks.at[code, n], median=med, q5=lo,
-                         q95=hi))
+                         q95=hi, status=status.at[code, n]))
         st = (a.uncertainty.node_stats.get(n) if a.uncertainty is not None and n != fw.root
               else None)
         share = st.attrs.get("defined_share") if st is not None else None
@@ -245,14 +254,22 @@ def city_profile(a, code: str, n_peers: int = 5, n_neighbours: int = 3,
         return pd.DataFrame(rows).sort_values("rank")
 
     r0 = ranks.at[code, fw.root]
-    order = ranks[fw.root].sort_values()
-    pos = order.index.get_loc(code)
-    neighbours = order.index[max(0, pos - n_neighbours): pos + n_neighbours + 1]
-    peers = pd.Index([])
-    if region_col:
-        same = meta.reindex(order.index)[region_col] == region
-        peer_ranks = order[same.to_numpy()]
-        peers = (peer_ranks - r0).abs().sort_values().index[: n_peers + 1]
+    order = ranks[fw.root].dropna().sort_values()
+    neighbours = peers = pd.Index([])
+    if code in order.index:  # a unit not ranked has no rank neighbours nor peers by rank
+        pos = order.index.get_loc(code)
+        neighbours = order.index[max(0, pos - n_neighbours): pos + n_neighbours + 1]
+        if region_col:
+            same = meta.reindex(order.index)[region_col] == region
+            peer_ranks = order[same.to_numpy()]
+            peers = (peer_ranks - r0).abs().sort_values().index[: n_peers + 1]
+    not_ranked = [n for n in nodes if status.at[code, n] == NOT_RANKED]
+    if fw.root in not_ranked:
+        notes.append(f"Not ranked: no data — none of the {len(fw.indicators)} indicators of "
+                     f"{fw.root} is observed for this unit, so it has no score and no rank "
+                     "(imputed values alone are not ranked).")
+    elif not_ranked:
+        notes.append(f"Not ranked at {', '.join(not_ranked)}: no observed indicator there.")
     strongest, weakest, imputed = _indicator_tables(a, code, n_ind)
     n_all = len([i for i in fw.indicators if i in res.normalised.columns])
     observed_share = 1 - len(imputed) / n_all if n_all else float("nan")
@@ -260,9 +277,11 @@ def city_profile(a, code: str, n_peers: int = 5, n_neighbours: int = 3,
         notes.append(f"{len(imputed)} of {n_all} indicators are imputed for this unit (not "
                      f"observed), so they are left out of strongest/weakest: "
                      f"{', '.join(imputed)}.")
-    if observed_share < 0.5:
-        notes.append(f"Only {observed_share:.0%} of its indicators are observed: its scores "
-                     "and ranks rest mostly on imputed values.")
+    flag = res.availability.flag_below
+    if 0 < observed_share < flag:
+        notes.append(f"Flagged: only {observed_share:.0%} of its indicators are observed "
+                     f"(< {flag:.0%}, availability.flag_below): its scores and ranks rest "
+                     "mostly on imputed values.")
     drivers = pd.DataFrame(columns=["factor", "ST", "ST_lo", "ST_hi", "S1", "flag"])
     if a.sensitivity is not None:
         t = a.sensitivity.table

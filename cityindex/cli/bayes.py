@@ -40,7 +40,7 @@ def bayes(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
     import pandas as pd
 
     from cityindex.model import bundled, compute_index
-    from cityindex.model.bayes import compare_likelihoods, fit_bayes
+    from cityindex.model.bayes import bayes_input, compare_likelihoods, fit_bayes
     from cityindex.model.errors import MethodError
 
     from ..runio import manifest, run_folder, write_json
@@ -61,9 +61,11 @@ def bayes(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
                                                     quantile=iv["quantile"])
     with run_folder(out) as tmp:
         b.latent_scores.to_csv(tmp / "latent_scores.csv", index=False)
-        ranks = b.posterior_ranks.copy()
+        ranks = b.ranks_table().set_index("unit")
         ranks.insert(0, "nominal_rank", result.index_ranks.reindex(ranks.index))
         ranks.sort_values("rank_median").rename_axis("unit").to_csv(tmp / "posterior_ranks.csv")
+        if b.not_ranked is not None:
+            b.not_ranked.to_csv(tmp / "not_ranked.csv", index=False)
         b.implied_weights.to_csv(tmp / "implied_weights.csv")
         pub = bundled.published_path(inp.framework.root) \
             if bundled.is_bundled(inp.framework.origin or ".") else None
@@ -78,7 +80,7 @@ def bayes(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
         b.model.ppc().to_csv(tmp / "ppc.csv")
         b.model.save(tmp / "posterior.nc")
         if loo:
-            comp, _ = compare_likelihoods(result.treated, result.framework, chains=chains,
+            comp, _ = compare_likelihoods(bayes_input(result), result.framework, chains=chains,
                                           draws=draws, tune=tune, seed=inp.seed)
             comp.to_csv(tmp / "loo_compare.csv")
         write_json(tmp / "convergence.json", b.convergence)
@@ -86,6 +88,8 @@ def bayes(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
             "bayes", method=inp.method, framework=inp.framework, data=inp.data, seed=inp.seed,
             extra={"chains": chains, "draws": draws, "tune": tune, "likelihood": likelihood,
                    "intervals": iv,
+                   "fitted_on": "observed cells only (imputed cells missing)",
+                   "units": b.counts,
                    "warnings": sorted({str(w.message) for w in caught})}))
     typer.echo(b.summary().as_text() + f"→ {out}")
     if not b.converged:

@@ -18,7 +18,9 @@ def compute(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
             sheet: Optional[str] = SheetOpt, unit_col: Optional[str] = UnitColOpt,
             method: Optional[Path] = MethodOpt, out: Path = out_option("reports/compute"),
             seed: Optional[int] = SeedOpt):
-    """Compute the index: scores.csv, one CSV per stage, treatment.csv, manifest.json."""
+    """Compute the index: scores.csv (with each unit's ranking status), one CSV per stage,
+    treatment.csv, availability.csv (observed share per unit and node), not_ranked.csv (units
+    without a rank, with the reason), manifest.json."""
     from cityindex.model import compute_index
 
     from ..runio import manifest, run_folder, write_json
@@ -32,7 +34,11 @@ def compute(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
         result.treatment.rename_axis("code").to_csv(tmp / "treatment.csv")
         result.screening.rename_axis("unit").to_csv(tmp / "screening.csv")
         result.log.to_csv(tmp / "log.csv", index=False)
+        result.availability.per_unit().to_csv(tmp / "availability.csv")
+        result.availability.not_ranked("all").to_csv(tmp / "not_ranked.csv", index=False)
         write_json(tmp / "manifest.json", manifest("compute", method=inp.method,
                                                    framework=inp.framework, data=inp.data,
-                                                   seed=inp.seed))
+                                                   seed=inp.seed,
+                                                   extra={"units": result.availability
+                                                          .counts()}))
     typer.echo(result.summary().as_text() + f"→ {out}")

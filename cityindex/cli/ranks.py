@@ -25,8 +25,18 @@ def ranks(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
                                      "(posterior latent scores) or uncertainty (the Monte "
                                      "Carlo replications' ranks: descriptive only, not a "
                                      "confidence statement)."),
-          sd: float = typer.Option(0.10, "--sd", min=0.0, callback=finite, help="Measurement error (relative sd) of "
-                                                      "every indicator value."),
+          sd: Optional[float] = typer.Option(None, "--sd", min=0.0, callback=finite,
+                                             help="Measurement error "
+                                             "(relative SE) of every indicator value, "
+                                             "replacing the error model of the framework "
+                                             "(node 'error') and method ('measurement_error'); "
+                                             "default: that model (built-in: relative SE 0.10, "
+                                             "an assumption)."),
+          imputation: bool = typer.Option(True, "--imputation/--no-imputation",
+                                          help="Draw the imputed cells from their imputation "
+                                          "distribution (a fresh completed data set of a "
+                                          "multiple imputation per measurement draw); "
+                                          "--no-imputation holds them fixed."),
           draws: int = typer.Option(200, "--draws", min=10, help="Measurement-error draws."),
           alpha: Optional[float] = typer.Option(None, "--alpha", min=0.001, max=0.5,
                                                callback=finite,
@@ -88,14 +98,17 @@ def ranks(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
     with step_progress("ranks") as progress:
         ua = uncertainty_analysis(result, space, n=n, progress=progress.tick(
             f"uncertainty replications (N={n})", n))
-        S = _draws(source, result, ua, sd, draws, progress).separable(seed=inp.seed)
+        S, not_ranked = _draws(source, result, ua, sd, draws, imputation, progress)
+        S = S.separable(seed=inp.seed)
         tick = progress.tick("rank sets, τ-best set, pairwise matrix", 3)
-        sets = rank_sets(S, alpha=alpha, seed=inp.seed, n_boot=n_boot)
-        table = _table(sets, S, result, tau, level, qrule)
+        sets = rank_sets(S, alpha=alpha, seed=inp.seed, n_boot=n_boot, not_ranked=not_ranked)
+        table = _table(sets, S, result, tau, level, qrule, not_ranked)
         tick()
         best = tau_best(S, tau=tau, alpha=alpha, seed=inp.seed, n_boot=n_boot)
         tick()
-        top_units = list(result.index_ranks.sort_values().index[:top])
+        in_sets = set(S.units)
+        top_units = [u for u in result.index_ranks.dropna().sort_values().index
+                     if u in in_sets][:top]
         pairs = pairwise_comparisons(S.subset(top_units), alpha=alpha, seed=inp.seed,
                                      form="long")
         tick()
@@ -112,11 +125,15 @@ def ranks(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
         write_json(tmp / "manifest.json", manifest(
             "ranks", method=inp.method, framework=inp.framework, data=inp.data, seed=inp.seed,
             extra={"tie_note": S.note, "source": source, "assumption": S.assumption,
-                   "measurement_sd": sd, "draws": draws, "alpha": alpha, "tau": tau,
+                   "measurement_sd": sd, "draws": draws, "imputation": imputation,
+                   "alpha": alpha, "tau": tau,
                    "intervals": {"level": level, "quantile": qrule, "n_boot": n_boot},
                    "ranking": result.ranking(result.framework.root).to_dict(),
-                   "published": str(published) if published else None, "n_uncertainty": n}))
+                   "published": str(published) if published else None, "n_uncertainty": n,
+                   "units": {**result.availability.counts(), "n_in_sets": S.n_units},
+                   "not_ranked": not_ranked.to_dict("records")}))
     typer.echo(sets.summary().as_text())
+    typer.echo(f"ranking: {result.availability.counts_line()}")
     if audit is not None:
         typer.echo(f"published table: {int(audit['method_5_95_outside'].sum())} of "
                    f"{len(audit)} published ranks outside our 5–95% methodological band, "
@@ -125,21 +142,40 @@ def ranks(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
     typer.echo(f"→ {out}")
 
 
-def _draws(source: str, result, ua, sd: float, draws: int, progress=None):
-    """The score draws behind the sets (a ScoreDraws); ``progress(step, done, total)``."""
+def _draws(source: str, result, ua, sd: float | None, draws: int, imputation: bool = True,
+           progress=None):
+    """The score draws behind the sets (a ScoreDraws of the ranked units) and the units left
+    out with the reason (DataFrame unit, reason): units with no observed indicator are never
+    ranked; ``progress(step, done, total)``."""
+    import numpy as np
+    import pandas as pd
+
     from cityindex.model.bayes import fit_bayes
     from cityindex.validation.measurement import measurement_score_draws
     from cityindex.validation.rank_inference import ScoreDraws
 
+    not_ranked = result.availability.not_ranked()[["unit", "reason"]]
     if source == "measurement":
-        return measurement_score_draws(result, sd=sd, draws=draws, progress=progress)
+        return measurement_score_draws(result, sd=sd, draws=draws, imputation=imputation,
+                                       progress=progress), not_ranked
     if source == "uncertainty":
         typer.echo("note: with --source uncertainty the sets describe the spread of ranks over "
                    "methodological choices; they are not confidence statements", err=True)
-        return ScoreDraws.from_ranks(ua.ranks, ua.units, seed=result.method.seed)
+        R = np.asarray(ua.ranks, float)
+        always = ~np.isnan(R).any(axis=0)
+        units = [u for u, ok in zip(ua.units, always) if ok]
+        part = [u for u, ok in zip(ua.units, always)
+                if not ok and u not in set(not_ranked["unit"])]
+        if part:  # ranked nominally, but not in every replication (leave-one-out)
+            not_ranked = pd.concat([not_ranked, pd.DataFrame(
+                {"unit": part, "reason": "not ranked in every replication (leave-one-out "
+                                         "removes its observed indicators)"})],
+                ignore_index=True)
+        return ScoreDraws.from_ranks(R[:, always], units, seed=result.method.seed), not_ranked
     b = fit_bayes(result)
     return ScoreDraws.from_draws(b.score_draws, source="bayes", assumption="posterior of the "
-                                 "latent-score model (4 chains × 1,000 draws)")
+                                 "latent-score model fitted on the observed cells (4 chains × "
+                                 "1,000 draws)"), not_ranked
 
 
 def _quantile_rule(quantile: str) -> str:
@@ -153,9 +189,13 @@ def _quantile_rule(quantile: str) -> str:
     return rules[quantile]
 
 
-def _table(sets, S, result, tau: int, level: float = 0.90, quantile: str = "inverted_cdf"):
+def _table(sets, S, result, tau: int, level: float = 0.90, quantile: str = "inverted_cdf",
+           not_ranked=None):
     """rank_sets.csv: the sets, the nominal rank, and rank summaries of the draws (equal-tailed
-    intervals at ``level``, quantile rule ``quantile``)."""
+    intervals at ``level``, quantile rule ``quantile``); then the units not ranked (no set),
+    with ``status`` and ``reason``."""
+    import pandas as pd
+
     from cityindex.validation.rank_inference import rank_summary
 
     t = sets.to_frame()
@@ -164,6 +204,14 @@ def _table(sets, S, result, tau: int, level: float = 0.90, quantile: str = "inve
     summ = summ.rename(columns={c: f"draws_{c}" for c in summ.columns if c != "unit"})
     t = t.merge(summ, on="unit", how="left")
     t.insert(1, "nominal_rank", result.index_ranks.reindex(t["unit"]).to_numpy())
+    status = result.availability.unit_status()
+    t["status"] = t["unit"].map(status).to_numpy()
+    t["reason"] = ""
+    if not_ranked is not None and len(not_ranked):
+        nr = not_ranked.assign(status=not_ranked["unit"].map(status).fillna("not in the sets"),
+                               nominal_rank=result.index_ranks.reindex(
+                                   not_ranked["unit"]).to_numpy())
+        t = pd.concat([t, nr], ignore_index=True)
     return t.sort_values("nominal_rank")
 
 

@@ -72,7 +72,8 @@ def uncertainty(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
             "uncertainty", method=inp.method, framework=inp.framework, data=inp.data,
             seed=inp.seed, extra={"space": _space_record(sp), "n": n, "sampling": sampling,
                                   "jobs": jobs, "intervals": iv,
-                                  "ranking": result.ranking(result.framework.root).to_dict()}))
+                                  "ranking": result.ranking(result.framework.root).to_dict(),
+                                  "units": result.availability.counts()}))
     typer.echo(res.summary().as_text() + f"→ {out}")
 
 
@@ -114,10 +115,12 @@ def sensitivity(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
         typer.echo(f"warning: {note}", err=True)
     with run_folder(out) as tmp:
         res.table.to_csv(tmp / "sensitivity.csv", index=False)
-        write_json(tmp / "summary.json", {**res.to_dict(), "warnings": notes})
+        write_json(tmp / "summary.json", {**res.to_dict(), "warnings": notes,
+                                          "units": result.availability.counts()})
         write_json(tmp / "manifest.json", manifest(
             "sensitivity", method=inp.method, framework=inp.framework, data=inp.data,
             seed=inp.seed, extra={"space": _space_record(sp), "n": n, "n_boot": n_boot,
                                   "jobs": jobs, "intervals": {"level": level,
-                                                              "kind": "bootstrap"}}))
+                                                              "kind": "bootstrap"},
+                                  "units": result.availability.counts()}))
     typer.echo(res.summary().as_text() + f"→ {out}")

@@ -108,7 +108,7 @@ def rank_uncertainty(stats: pd.DataFrame, top: int | None = None, title: str = "
     tick, nominal rank as a dot. ``top`` zooms on the first ``top`` units (with labels).
 
     The legend sits outside the axes (right of the plot), so it never covers a unit's band."""
-    s = stats.sort_values("nominal")
+    s = stats.dropna(subset=["nominal"]).sort_values("nominal")  # units not ranked: no point
     if top:
         s = s.head(top)
     x = np.arange(1, len(s) + 1)

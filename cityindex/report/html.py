@@ -19,6 +19,7 @@ from cityindex.model.bayes.structure import collapsed_nodes, equal_loading_pairs
 
 from . import figures as F
 from . import jrc
+from .missing import missing_data_section
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0;
@@ -43,7 +44,8 @@ nav a{margin-right:1em} code{background:#eef2f6;padding:0 .25em}
 """ + jrc.CSS
 
 #: the sections of every index (a published-ranking section follows when a table is given)
-SECTIONS = ["Framework", "Data availability and treatment", "Coherence", "Weights",
+SECTIONS = ["Framework", "Data availability and treatment", "Missing data and ranking",
+            "Coherence", "Weights",
             "Leave-one-out and benefit of the doubt", "Rank uncertainty",
             "Sensitivity analysis", "One-at-a-time scenarios", "Bayesian latent-score model",
             "Rank confidence sets"]
@@ -171,37 +173,53 @@ def headline_sentences(a) -> list[str]:
         out.append(f"Simultaneous {1 - a.rank_sets.alpha:.0%} rank confidence sets under "
                    f"{esc(a.rank_sets.assumption)}: median width "
                    f"<b>{h['rank_set_median_width']:.0f}</b> places.")
-    k = h.get("n_mostly_imputed", 0)
-    if k:
-        out.append(f"<b>{k}</b> ranked {a.unit_noun()[1]} have fewer than "
-                   f"{LOW_OBSERVED:.0%} of their "
-                   f"indicators observed (marked {MARK}; their ranks rest mostly on "
-                   "imputed values).")
+    if "n_ranked" in h:
+        nr = h.get("not_ranked") or []
+        out.append(f"<b>{h['n_ranked']}</b> of {h['n_units']} {a.unit_noun()[1]} ranked, "
+                   f"<b>{h['n_flagged']}</b> of them flagged (fewer than "
+                   f"{h['flag_below']:.0%} of their indicators observed, marked {MARK}: their "
+                   f"ranks rest mostly on imputed values); <b>{h['n_not_ranked']}</b> not "
+                   "ranked (no observed indicator)"
+                   + (f": {esc(', '.join(a.name_of(nr)))}" if nr else "") + ".")
+    bw = h.get("median_band_width_by_availability")
+    if bw and len(bw) > 1:
+        out.append("Median 5–95 % band width by share of indicators observed (multiple "
+                   "imputation in the bands): " + "; ".join(
+                       f"{esc(k)}: <b>{v:.0f}</b> places" for k, v in bw.items()) + ".")
     if "published_in_band" in h:
         out.append(f"Published rank inside our 5–95 % methodological band for "
                    f"<b>{h['published_in_band']:.0%}</b> of the published table.")
     return out
 
 
-def _marked(df: pd.DataFrame, col: str = "name") -> pd.DataFrame:
-    """Display copy: ``MARK`` after the ``col`` of units with observed_share < LOW_OBSERVED."""
+def _low(t: pd.DataFrame, flag_below: float = LOW_OBSERVED) -> pd.Series:
+    """Rows of flagged units: by their ``status`` when the table has one, else by share."""
+    if "status" in t:
+        return t["status"] == "flagged"
+    return t["observed_share"] < flag_below
+
+
+def _marked(df: pd.DataFrame, col: str = "name", flag_below: float = LOW_OBSERVED
+            ) -> pd.DataFrame:
+    """Display copy: ``MARK`` after the ``col`` of flagged units (status "flagged", else
+    observed_share < ``flag_below``)."""
     t = df.copy()
     if "observed_share" in t and col in t:
-        low = t["observed_share"] < LOW_OBSERVED
+        low = _low(t, flag_below)
         t[col] = [f"{v} {MARK}" if f else v for v, f in zip(t[col].astype(str), low)]
     return t
 
 
-def _low_note(df: pd.DataFrame) -> str:
+def _low_note(df: pd.DataFrame, flag_below: float = LOW_OBSERVED) -> str:
     """A footnote for the marked units of a table ("" when none)."""
     if "observed_share" not in df:
         return ""
-    low = df[df["observed_share"] < LOW_OBSERVED]
+    low = df[_low(df, flag_below)]
     if low.empty:
         return ""
     who = ", ".join(f"{esc(r.get('name', r['unit']))} ({r['observed_share']:.0%})"
                     for _, r in low.iterrows())
-    return (f'<p class="foot">{MARK} fewer than {LOW_OBSERVED:.0%} of the unit\'s indicators '
+    return (f'<p class="foot">{MARK} fewer than {flag_below:.0%} of the unit\'s indicators '
             f"observed before imputation (share observed in brackets): {who}.</p>")
 
 
@@ -234,7 +252,7 @@ def _index_sections(doc: _Doc, a) -> None:
     if len(lt):
         low = lt
         doc.add(f'<p class="note">{MARK} {len(low)} ranked {noun[1]} have fewer than '
-                f"{LOW_OBSERVED:.0%} of their {len(fw.indicators)} indicators observed before "
+                f"{a.flag_below:.0%} of their {len(fw.indicators)} indicators observed before "
                 "imputation; their scores and ranks rest mostly on imputed values and are "
                 f"marked {MARK} in the tables below. The rankings table "
                 f"(<code>{esc(doc.table_file(f'{root}_rankings'))}</code>) has the share of every unit "
@@ -248,13 +266,19 @@ def _index_sections(doc: _Doc, a) -> None:
         doc.add("<p>Log of what each stage changed (counts):</p>")
         doc.table(f"{root}_log", summ, None)
 
+    missing_data_section(doc, a)
+
     # coherence
     doc.add(f'<h3 id="{slug}-coherence">Coherence</h3>')
-    doc.figure(F.correlation_heatmap(a.correlation_matrix(), f"{root}: correlations"),
-               f"{slug}_correlations", "Pearson correlations of indicators and aggregates")
+    doc.figure(F.correlation_heatmap(a.correlation_matrix(), f"{root}: correlations "
+                                     "(observed cells)"),
+               f"{slug}_correlations", "Pearson correlations of indicators and aggregates on "
+               "the observed cells (pairwise; imputed cells left out)")
     wa = a.weights
     if wa is not None:
-        doc.add("<p>Cronbach's α, KMO and PCA per parent:</p>")
+        doc.add("<p>Cronbach's α, KMO and PCA per parent, on the observed cells (EM "
+                "covariance; the imputed-data figures are in the section "
+                f"<a href=\"#{slug}-missing\">{esc('Missing data and ranking')}</a>):</p>")
         doc.table(f"{root}_coherence", wa.groups, None)
     else:
         doc.add(f'<p class="note">Weight audit unavailable: {esc(a.note("weights"))}</p>')
@@ -311,8 +335,9 @@ def _index_sections(doc: _Doc, a) -> None:
         if len(wid):
             doc.add("<p>Widest bands (5–95 %, in ranks; <code>observed_share</code> = share of "
                     "the unit's indicators observed before imputation):</p>")
-            doc.table(f"{root}_widest_bands", wid, None, display=_marked(wid))
-            doc.add(_low_note(wid))
+            doc.table(f"{root}_widest_bands", wid, None,
+                      display=_marked(wid, flag_below=a.flag_below))
+            doc.add(_low_note(wid, a.flag_below))
         jrc.rank_shift_section(doc, a)
     jrc.unit_table_section(doc, a, slug)
     # sensitivity
@@ -345,7 +370,12 @@ def _index_sections(doc: _Doc, a) -> None:
             "it; the index's posterior ranks below are ranks of that latent score, so they "
             "differ from our nominal ranks (the dots) by design, and the implied weights are "
             "what the data's correlation structure gives each indicator, not a revision of "
-            "the nominal weights. Identification matters: "
+            "the nominal weights. It is fitted on the observed cells only (imputed cells are "
+            f"missing in its likelihood); {len(pr)} units ranked"
+            + (f", {len(b.not_ranked)} not ranked (no observed indicator): "
+               f"{esc(', '.join(a.name_of(b.not_ranked['unit'])))}"
+               if b.not_ranked is not None and len(b.not_ranked) else "")
+            + ". Identification matters: "
             + (f"the aggregates {', '.join(map(esc, collapsed))} have a single indicator, "
                "which therefore loads directly on the parent's latent score (a one-child node "
                "is collapsed) and can take a large implied weight; " if collapsed else "")
@@ -375,7 +405,9 @@ def _index_sections(doc: _Doc, a) -> None:
                 f"<b>{esc(a.rank_sets.assumption)}</b>: the index is recomputed with the nominal "
                 f"method on each perturbed data set, so all draws share one score scale; the "
                 f"sets are centred on our nominal scores, with the draws giving their "
-                f"covariance. <i>If that error model holds</i>, with probability at least "
+                f"covariance (imputed cells are drawn from their imputation distribution, "
+                f"the covariance pooled by Rubin's rules). <i>If that error model holds</i>, "
+                f"with probability at least "
                 f"{conf:.0%} every unit's true rank lies inside its <b>simultaneous</b> set "
                 f"[<code>simultaneous_lower</code>, <code>simultaneous_upper</code>] jointly; "
                 f"the <b>marginal</b> set holds one unit's true rank with probability "
@@ -388,8 +420,9 @@ def _index_sections(doc: _Doc, a) -> None:
                 + f"and ordinal indicators are perturbed as if continuous. <code>nominal_rank</code> is "
                 f"our rank under the nominal method (not a published rank). Median width: "
                 f"{w_s:.0f} places (simultaneous), {w_m:.0f} (marginal). Top 25:</p>")
-        doc.table(f"{root}_rank_sets", rsets, 25, display=_marked(rsets))
-        doc.add(_low_note(rsets.head(25)))
+        doc.table(f"{root}_rank_sets", rsets, 25,
+                  display=_marked(rsets, flag_below=a.flag_below))
+        doc.add(_low_note(rsets.head(25), a.flag_below))
     else:
         doc.add(f'<p class="note">Not available: {esc(a.note("rank_sets") or "not run")}.</p>')
 

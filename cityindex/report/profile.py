@@ -32,7 +32,9 @@ def profile_text(p) -> str:
     """A plain-text rendering of a :class:`~cityindex.profiles.CityProfile` for the terminal
     (ranks as integers)."""
     region = f", {p.region}" if p.region else ""
-    parts = [f"{p.name} ({p.code}{region}) — {p.index}"]
+    status = getattr(p, "status", "")
+    parts = [f"{p.name} ({p.code}{region}) — {p.index}"
+             + (f" [{status}]" if status and status != "ranked" else "")]
     for part, title in p.PARTS:
         table = getattr(p, part)
         parts += [f"{title}:", _fmt(table) if part != "drivers" or len(table)
