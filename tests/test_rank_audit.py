@@ -24,18 +24,18 @@ def _asem():
 def test_measurement_draws_shrink_to_nominal_scores():
     fw, data, method = _asem()
     nominal = compute_index(fw, data, method).index_scores
-    # measurement error alone (imputed cells fixed, m=None): the draws shrink to the nominal
+    # measurement error alone (imputed cells fixed): the draws shrink to the nominal
     tiny = measurement_score_draws(compute_index(fw, data, method), sd=1e-9, draws=5, seed=1,
-                                   m=None)
+                                   imputation=False)
     assert tiny.source == "measurement" and "1e-07 %" not in tiny.assumption
     pd.testing.assert_series_equal(tiny.estimates, nominal.loc[tiny.units], check_names=False)
     tiny = tiny.draws
     np.testing.assert_allclose(tiny.to_numpy(), np.tile(nominal.loc[tiny.columns], (5, 1)),
                                atol=1e-5)
     wide = measurement_score_draws(compute_index(fw, data, method), sd=0.2, draws=40, seed=1,
-                                   m=None).draws
+                                   imputation=False).draws
     again = measurement_score_draws(compute_index(fw, data, method), sd=0.2, draws=40, seed=1,
-                                    m=None).draws
+                                    imputation=False).draws
     pd.testing.assert_frame_equal(wide, again)
     assert (wide.std() > tiny.std()).all()
     # noise is centred: the mean draw stays close to the nominal score

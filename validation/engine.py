@@ -154,7 +154,8 @@ def prepare(result: IndexResult, space=None, seed: int | None = None,
             from cityindex.model.multiple_imputation import multiple_imputation
 
             mi = multiple_imputation(result, a.params["m"], seed=seed,
-                                     max_iter=a.params["max_iter"])
+                                     max_iter=a.params["max_iter"],
+                                     method=a.params.get("method", "pmm"))
 
     # --- normalised matrices, one per combination of pre-aggregation alternatives; the
     # combinations that perturb the data (measurement noise) or fill its missing cells from a

@@ -4,17 +4,19 @@
 Draw d perturbs every *observed* indicator value with its own error model (relative or absolute
 SE per indicator, :mod:`cityindex.model.measurement_error`: framework node ``error``, method
 ``measurement_error``, else the built-in assumption of a 10 % relative SE), takes the *imputed*
-cells from completed data set d mod M of a multiple imputation (their imputation distribution,
+cells from a completed data set of a multiple imputation (their imputation distribution,
 :mod:`cityindex.model.multiple_imputation`) instead of holding them fixed, and recomputes the
 index with the nominal method (treatment and normalisation included), so the draws share one
 score scale, as rank confidence sets need.
 
-The score covariance follows Rubin's rules: T = W̄ + (1 + 1/M)·B, with W̄ the mean covariance of
-the draws within a completed data set (measurement error) and B the covariance of the
-completed sets' mean scores (imputation); the draws themselves are rescaled about their set
-means so that their covariance is T too (for the rank summaries drawn from them). The sets are
-centred on the nominal scores (Mogstad, Romano, Shaikh & Wilhelm 2024 assume estimates centred
-on the truth, which the nonlinear pipeline's draw mean is not).
+By default every draw has its own completed data set (M = D): each draw is then a joint draw of
+imputation and measurement error and the draws' covariance estimates the total variance
+directly. With fewer sets (``m`` < D, cycled) the covariance follows Rubin's rules:
+T = W̄ + (1 + 1/M)·B, with W̄ the mean covariance of the draws within a completed set
+(measurement error) and B the covariance of the sets' mean scores (imputation); the draws are
+then rescaled about their set means so that their covariance is T too (for the rank summaries
+drawn from them). The sets are centred on the nominal scores (Mogstad, Romano, Shaikh & Wilhelm
+2024 assume estimates centred on the truth, which the nonlinear pipeline's draw mean is not).
 
 Units with no observed indicator are not ranked and have no draws (:mod:`cityindex.model.
 availability`); they are listed in the result's ``note``.
@@ -28,7 +30,7 @@ import pandas as pd
 from cityindex.model.availability import NOT_RANKED
 from cityindex.model.data import IndicatorData
 from cityindex.model.measurement_error import error_model
-from cityindex.model.multiple_imputation import DEFAULT_M, multiple_imputation
+from cityindex.model.multiple_imputation import multiple_imputation
 from cityindex.model.pipeline import compute_index
 from cityindex.model.progress import counted
 
@@ -72,8 +74,8 @@ def rubin_draws(S: np.ndarray, sets: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 
 def measurement_score_draws(result, sd: float | None = None, draws: int = 200,
-                            seed: int | None = None, *, m: int | None = DEFAULT_M,
-                            progress=None) -> ScoreDraws:
+                            seed: int | None = None, *, imputation: bool = True,
+                            m: int | None = None, progress=None) -> ScoreDraws:
     """Index scores of ``result`` (an IndexResult) under measurement error of the observed
     values and imputation uncertainty of the imputed ones (see the module docstring).
 
@@ -84,9 +86,11 @@ def measurement_score_draws(result, sd: float | None = None, draws: int = 200,
         method (None: that model; see :func:`~cityindex.model.measurement_error.error_model`).
     draws : number of draws D (each a recomputation of the index).
     seed : default the result's method seed (also the multiple imputation's).
-    m : completed data sets of the multiple imputation (None or 0: imputed cells fixed at the
-        nominal imputation, the behaviour before multiple imputation; also when nothing is
-        missing).
+    imputation : draw the imputed cells from a multiple imputation (default); False holds
+        them at the nominal single imputation (the behaviour before multiple imputation; also
+        what happens when nothing is missing).
+    m : completed data sets of the multiple imputation: None (default) = one per draw; fewer
+        are cycled (at least 2 draws per set) and pooled by Rubin's rules.
 
     progress : ``progress(step, done, total)`` reports the perturbed data sets computed
         (:mod:`cityindex.model.progress`).
@@ -110,11 +114,12 @@ def measurement_score_draws(result, sd: float | None = None, draws: int = 200,
     status = av.unit_status()
     units = [u for u in result.scores.index if status.get(u) != NOT_RANKED]
     mi = None
-    if m and result.n_imputed > 0:
-        if int(draws) < 2 * int(m):
+    if imputation and result.n_imputed > 0:
+        m = int(draws) if m is None else int(m)
+        if m < int(draws) and int(draws) < 2 * m:
             raise ValueError(f"{draws} draws for {m} completed data sets: give at least "
-                             f"{2 * int(m)} draws (2 per set) or fewer sets")
-        mi = multiple_imputation(result, int(m), seed=seed)
+                             f"{2 * m} draws (2 per set), one set per draw, or fewer sets")
+        mi = multiple_imputation(result, m, seed=seed)
     tick = counted(progress, "alternatives prepared", int(draws))
     S = np.empty((int(draws), len(units)))
     sets = np.arange(int(draws)) % (mi.m if mi is not None else 1)
@@ -130,13 +135,16 @@ def measurement_score_draws(result, sd: float | None = None, draws: int = 200,
     frame = pd.DataFrame(S, columns=units).rename_axis("draw")
     estimates = result.index_scores.reindex(units)
     imp = ("imputed cells fixed at the nominal imputation" if mi is None else
-           f"imputed cells drawn from their imputation distribution (one of M = {mi.m} "
-           "completed data sets per draw; covariance by Rubin's rules)")
+           "imputed cells drawn from their imputation distribution ("
+           + (f"a fresh completed data set of a multiple imputation per draw, M = {mi.m}"
+              if mi.m == int(draws) else
+              f"one of M = {mi.m} completed data sets per draw; covariance by Rubin's rules")
+           + ")")
     nr = av.not_ranked()
     assumption = (f"{model.describe()}; {imp}; {int(draws)} draws"
                   + (f"; {len(nr)} unit(s) not ranked (no observed indicator): "
                      f"{', '.join(map(str, nr['unit'][:8]))}" if len(nr) else ""))
-    if mi is None:
+    if mi is None or mi.m == int(draws):
         return ScoreDraws.from_draws(frame, estimates=estimates, source="measurement",
                                      assumption=assumption)
     T, adjusted = rubin_draws(S, sets)

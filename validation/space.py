@@ -14,7 +14,7 @@ YAML form (DESIGN.md)::
       drop:          {leave_one_out: {level: 1}}                          # none + each node
       aggregation:   {path: aggregation.method, values: [arithmetic, geometric]}
       noise:         {measurement: {kind: multiplicative, sd: 0.05, draws: 20}}
-      imputation:    {multiple_imputation: {m: 10}}      # one of M completed data sets
+      imputation:    {multiple_imputation: {m: 10}}      # one of M completed data sets (pmm)
 
 Every assumption becomes one factor of the Monte Carlo / Sobol design with ``n_levels`` equally
 likely levels (pre-drawn sets for weight and measurement noise, as COINr's
