@@ -69,12 +69,18 @@ class ErrorModel(Result):
         indicator perturbed by its error; other columns and missing cells are unchanged."""
         out = values.copy()
         cols = [c for c in self.indicators if c in out.columns]
-        X = out[cols].to_numpy(dtype=float)
-        t = self.table.loc[cols]
+        out[cols] = self.perturb_array(out[cols].to_numpy(dtype=float), rng, cols)
+        return out
+
+    def perturb_array(self, X: np.ndarray, rng: np.random.Generator,
+                      columns: list[str] | None = None) -> np.ndarray:
+        """One draw of ``X`` (units × indicators, in ``columns`` order, default the model's):
+        relative x·(1 + ε) or absolute x + ε, ε ~ N(0, se²) per value; NaN stays NaN."""
+        t = self.table.loc[columns or self.indicators]
+        X = np.asarray(X, dtype=float)
         eps = rng.standard_normal(X.shape) * t["se"].to_numpy(float)
         rel = (t["kind"] == "relative").to_numpy()
-        out[cols] = np.where(rel, X * (1.0 + eps), X + eps)
-        return out
+        return np.where(rel, X * (1.0 + eps), X + eps)
 
     def to_frame(self) -> pd.DataFrame:
         return self.table.rename_axis("indicator").reset_index()

@@ -27,13 +27,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cityindex.model.aggregate import aggregate
 from cityindex.model.availability import NOT_RANKED
+from cityindex.model.batch import normalise_many
 from cityindex.model.data import IndicatorData
 from cityindex.model.measurement_error import error_model
 from cityindex.model.multiple_imputation import multiple_imputation
 from cityindex.model.pipeline import compute_index
 from cityindex.model.progress import counted
 
+from .engine import VECTOR_METHODS
 from .rank_inference import ScoreDraws
 
 
@@ -71,6 +74,46 @@ def rubin_draws(S: np.ndarray, sets: np.ndarray) -> tuple[np.ndarray, np.ndarray
     b = np.sqrt((D - 1) / (D - M))
     adjusted = grand + a * (means[idx] - grand) + b * within_dev
     return T, adjusted
+
+
+def _index_draws(result, model, sets: np.ndarray, mi, seed: int) -> pd.DataFrame:
+    """Index scores (draws × kept units) of the perturbed data sets: draw d perturbs the raw
+    indicator values with ``model`` (seed sequence (seed, 0xE77, d)) and fills the missing
+    cells from completed set ``sets[d]`` of ``mi`` (or by the method's imputation). The
+    pre-aggregation stages run in one batch (:func:`cityindex.model.batch.normalise_many`),
+    the aggregation as array operations; a method with an aggregation that is not vectorised
+    (Copeland, max, min) recomputes the index draw by draw."""
+    fw, data, method = result.framework, result.data, result.method
+    inds = fw.indicators
+    raw0 = data.values[inds].to_numpy(dtype=float)
+    raws = np.stack([model.perturb_array(raw0, np.random.default_rng([seed, 0xE77, d]), inds)
+                     for d in range(len(sets))])
+    kept = result.normalised.index
+    vector = all(method.resolve("aggregation", c, fw.level(c))["method"] in VECTOR_METHODS
+                 for c in fw.aggregates)
+    if not vector:
+        out = []
+        for d in range(len(sets)):
+            noisy = IndicatorData(pd.DataFrame(raws[d], index=data.values.index, columns=inds),
+                                  data.meta, data.source + " (+measurement error)",
+                                  data.sha256)
+            res = compute_index(fw, noisy, method, imputations=None if mi is None
+                                else mi.frame(int(sets[d])))
+            out.append(res.aggregated[fw.root].reindex(kept).to_numpy(float))
+        return pd.DataFrame(np.stack(out), columns=kept)
+    Z = normalise_many(result, raws, method,
+                       completed=None if mi is None else mi.completed[sets])  # (D, K, I)
+    agg = {c: Z[:, :, j] for j, c in enumerate(inds)}
+    for level in range(2, fw.max_level + 1):
+        for code in fw.codes_at_level(level):
+            kids = fw.children(code)
+            spec = method.resolve("aggregation", code, level)
+            w = np.array([fw.nodes[k].weight for k in kids], float)
+            agg[code] = aggregate(np.stack([agg[k] for k in kids], axis=-1), w,
+                                  spec["method"], p=spec.get("p", 1.0),
+                                  min_availability=spec.get("min_availability"),
+                                  codes=kids, units=kept, node=code)
+    return pd.DataFrame(agg[fw.root], columns=kept)
 
 
 def measurement_score_draws(result, sd: float | None = None, draws: int = 200,
@@ -120,17 +163,9 @@ def measurement_score_draws(result, sd: float | None = None, draws: int = 200,
             raise ValueError(f"{draws} draws for {m} completed data sets: give at least "
                              f"{2 * m} draws (2 per set), one set per draw, or fewer sets")
         mi = multiple_imputation(result, m, seed=seed)
-    tick = counted(progress, "alternatives prepared", int(draws))
-    S = np.empty((int(draws), len(units)))
     sets = np.arange(int(draws)) % (mi.m if mi is not None else 1)
-    for d in range(int(draws)):
-        rng = np.random.default_rng([seed, 0xE77, d])
-        values = model.perturb(data.values, rng)
-        noisy = IndicatorData(values, data.meta, data.source + " (+measurement error)",
-                              data.sha256)
-        res = compute_index(fw, noisy, method,
-                            imputations=mi.frame(int(sets[d])) if mi is not None else None)
-        S[d] = res.aggregated[fw.root].reindex(units).to_numpy(float)
+    tick = counted(progress, "alternatives prepared", int(draws))
+    S = _index_draws(result, model, sets, mi, seed).reindex(columns=units).to_numpy(float)
     tick(int(draws))
     frame = pd.DataFrame(S, columns=units).rename_axis("draw")
     estimates = result.index_scores.reindex(units)
