@@ -332,8 +332,9 @@ class IndexAudit(Result):
         return wt
 
     def rank_set_table(self) -> pd.DataFrame:
-        """Rank confidence sets per unit (nominal rank, simultaneous and marginal bounds), with
-        names and observed shares, sorted by nominal rank."""
+        """Rank confidence sets per ranked unit (nominal rank, simultaneous and marginal bounds),
+        with names, observed shares and status, sorted by nominal rank; the units left out (no
+        observed indicator) are in :meth:`not_ranked` and ``rank_sets.not_ranked``."""
         if self.rank_sets is None:
             return pd.DataFrame()
         t = self.rank_sets.to_frame()
@@ -343,9 +344,6 @@ class IndexAudit(Result):
         for col in ("simultaneous_lower", "simultaneous_upper", "marginal_lower",
                     "marginal_upper"):
             out[col] = t[col].to_numpy()
-        nr = self.result.availability.not_ranked()
-        if len(nr):  # listed, with no set
-            out = pd.concat([out, pd.DataFrame({"unit": nr["unit"]})], ignore_index=True)
         out = out.sort_values(["nominal_rank", "unit"]).reset_index(drop=True)
         return self.with_names(out)
 

@@ -53,12 +53,15 @@ class ErrorModel(Result):
         t = self.table
         groups = []
         for (kind, se, src), sub in t.groupby(["kind", "se", "source"], sort=False):
-            what = f"{kind} SE {se:.0%}" if kind == "relative" else f"absolute SE {se:g}"
-            who = ("every indicator" if len(sub) == len(t) else
-                   f"{len(sub)} indicator(s): {', '.join(sub.index[:6])}"
+            who = ("every indicator value" if len(sub) == len(t) else
+                   f"the values of {len(sub)} indicator(s): {', '.join(sub.index[:6])}"
                    + (" …" if len(sub) > 6 else ""))
-            groups.append(f"{what} for {who} ({src})")
-        out = "measurement error: " + "; ".join(groups)
+            what = (f"{se:.0%} multiplicative measurement error in {who} (relative SE; {src})"
+                    if kind == "relative" else
+                    f"additive measurement error of SE {se:g} in {who} (absolute SE, in the "
+                    f"indicator's unit; {src})")
+            groups.append(what)
+        out = "; ".join(groups)
         if (t["source"] == "built-in assumption").any():
             out += (" — the built-in SE is an assumption (no source states these errors); set "
                     "framework node 'error' or method 'measurement_error' to replace it")

@@ -208,7 +208,8 @@ def test_audit_and_report_list_units_not_ranked(tmp_path):
     assert (rk.loc[NO_DATA, "status"] == NOT_RANKED).all()
     assert rk.loc[NO_DATA, "reason"].str.contains("no observed indicator").all()
     rs = ia.rank_set_table().set_index("unit")
-    assert rs.loc[NO_DATA, "simultaneous_lower"].isna().all()
+    assert set(NO_DATA).isdisjoint(rs.index) and len(rs) == 511
+    assert set(ia.rank_sets.not_ranked["unit"]) == set(NO_DATA)
     h = ia.headline()
     assert h["n_not_ranked"] == 2 and set(h["not_ranked"]) == set(NO_DATA)
     bw = ia.band_width_by_availability().set_index("availability_class")

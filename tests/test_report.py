@@ -164,7 +164,10 @@ def test_observed_share_and_mostly_imputed_flag(gdci_run):
     wid = pd.read_csv(gdci_run / "tables" / "GDCI_widest_bands.csv")
     assert {"unit", "name", "nominal_rank", "observed_share"} <= set(wid.columns)
     html = (gdci_run / "index.html").read_text()
-    assert "Xinfu †" in html or "Xinfu (9%)" in html
+    # issue 13: Xinfu (no observed indicator) is no longer ranked but listed with the reason;
+    # the ranked units with under half of their indicators observed (Dukem) carry the mark
+    assert "Dukem †" in html or "Dukem (9%)" in html
+    assert "Xinfu" in html and "no observed indicator under GDCI" in html
     assert "fewer than 50% of their" in html
 
 

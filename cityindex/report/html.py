@@ -419,7 +419,10 @@ def _index_sections(doc: _Doc, a) -> None:
                    if noun[0] == "city" else "")
                 + f"and ordinal indicators are perturbed as if continuous. <code>nominal_rank</code> is "
                 f"our rank under the nominal method (not a published rank). Median width: "
-                f"{w_s:.0f} places (simultaneous), {w_m:.0f} (marginal). Top 25:</p>")
+                f"{w_s:.0f} places (simultaneous), {w_m:.0f} (marginal)."
+                + (f" Not in the sets (no observed indicator, not ranked): "
+                   f"{esc(', '.join(a.name_of(a.not_ranked()['unit'])))}."
+                   if len(a.not_ranked()) else "") + " Top 25:</p>")
         doc.table(f"{root}_rank_sets", rsets, 25,
                   display=_marked(rsets, flag_below=a.flag_below))
         doc.add(_low_note(rsets.head(25), a.flag_below))

@@ -48,7 +48,10 @@ def missing_data_section(doc, a) -> None:
     doc.add(f"<p>Availability per unit: {len(low)} unit(s) flagged or not ranked are shown; "
             f"every unit is in <code>tables/{_esc(root)}_unit_availability.csv</code>.</p>")
     doc.tables[f"{root}_unit_availability"] = units
-    doc.add(_table_only(doc, low, 25))
+    from .html import _low_note, _marked
+
+    doc.add(_table_only(doc, _marked(low, flag_below=c["flag_below"]), 25))
+    doc.add(_low_note(low, c["flag_below"]))
 
     cmp = a.coherence_comparison()
     if len(cmp):
