@@ -128,7 +128,8 @@ class IndexResult(Result):
 
     @property
     def index_scores(self) -> pd.Series:
-        return self.aggregated[self.framework.root]
+        """The index's scores (NaN for a unit with no observed indicator: not ranked)."""
+        return self.scores[self.framework.root]
 
     @property
     def index_ranks(self) -> pd.Series:

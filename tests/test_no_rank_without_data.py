@@ -79,7 +79,7 @@ def test_compute_cli_lists_units_not_ranked(tmp_path):
     assert set(nr.loc[nr["node"] == "BRPCI", "unit"]) == set(NO_DATA)
     assert nr["reason"].str.contains("no observed indicator").all()
     man = json.loads((tmp_path / "c" / "manifest.json").read_text())
-    assert man["ranking"]["n_not_ranked"] == 2
+    assert man["units"]["n_not_ranked"] == 2
 
 
 # ----------------------------------------------------------------- synthetic property
@@ -122,9 +122,9 @@ def test_no_rank_without_data_in_compute_and_every_replication(seed):
             has = bool(obs.loc[u, kept].any())
             assert R.loc[rows, u].notna().all() == has, (u, code)
             assert R.loc[rows, u].isna().all() == (not has), (u, code)
-    assert ua.rank_stats.loc["U00"].drop("status").drop("ranked_share", errors="ignore") \
-        .drop([c for c in ua.rank_stats.columns if c.startswith("p_top")]).isna().all()
-    assert ua.rank_stats.at["U00", "status"] == NOT_RANKED
+    st = ua.rank_stats
+    assert st.loc["U00", ["nominal", "mean", "median", "q5", "q95", "width"]].isna().all()
+    assert st.at["U00", "n_valid"] == 0 and st.at["U00", "status"] == NOT_RANKED
     assert ua.node_stats["A"].loc[["U00", "U01"], "median"].isna().all()
 
 
@@ -141,7 +141,7 @@ def test_leave_one_out_of_a_units_only_indicator_leaves_it_unranked(result):
     R = pd.DataFrame(ua.ranks, columns=ua.units)
     dropped = np.array(sp["drop"].values)[ua.levels[:, 0]] == only
     assert R.loc[dropped, unit].isna().all() and R.loc[~dropped, unit].notna().all()
-    assert ua.rank_stats.at[unit, "ranked_share"] == pytest.approx(1 - dropped.mean())
+    assert ua.rank_stats.at[unit, "n_valid"] == (~dropped).sum()
     assert np.isfinite(ua.rank_stats.at[unit, "width"])
 
 
@@ -193,7 +193,7 @@ def test_bayes_cli_fits_observed_cells_and_ranks_no_unit_without_data(tmp_path):
     nr = pd.read_csv(tmp_path / "b" / "not_ranked.csv")
     assert set(nr["unit"]) == set(NO_DATA)
     man = json.loads((tmp_path / "b" / "manifest.json").read_text())
-    assert man["ranking"]["n_not_ranked"] == 2 and "observed" in man["fitted_on"]
+    assert man["units"]["n_not_ranked"] == 2 and "observed" in man["fitted_on"]
 
 
 @pytest.mark.slow

@@ -42,7 +42,7 @@ from cityindex.model.aggregate import rank_desc
 from cityindex.model.errors import DataError
 from cityindex.model.summary import Result, Summary, json_safe
 
-from .engine import Prepared, _mixed_radix, _scores_group, chunk_size
+from .engine import Prepared, _mixed_radix, _rankable_masks, _scores_group, chunk_size
 
 __all__ = ["ScenarioResult", "one_at_a_time", "spearman_rows"]
 
@@ -186,11 +186,16 @@ def _aggregation(spec, fw, nodes, levels) -> tuple[list[tuple[str, float]], np.n
 
 
 def _evaluate(p: Prepared, Z: np.ndarray, methods, W: np.ndarray) -> np.ndarray:
-    """Index scores (rows of W × units) in memory-bounded chunks."""
+    """Index scores (rows of W × units) in memory-bounded chunks; NaN for a unit with no
+    observed indicator under the index through the weights of the row (never ranked)."""
     W = np.atleast_2d(W)
     cs = chunk_size(p)
-    return np.vstack([_scores_group(p, Z, methods, W[s:s + cs])[p.root]
-                      for s in range(0, W.shape[0], cs)])
+    S = np.vstack([_scores_group(p, Z, methods, W[s:s + cs])[p.root]
+                   for s in range(0, W.shape[0], cs)])
+    if p.observed is not None:
+        inv, masks = _rankable_masks(p, W)
+        S = np.where(masks[inv][:, :, p.root], S, np.nan)
+    return S
 
 
 def one_at_a_time(prepared: Prepared, result) -> ScenarioResult:
@@ -225,7 +230,10 @@ def one_at_a_time(prepared: Prepared, result) -> ScenarioResult:
     for j in pre:
         a = space.assumptions[j]
         lv = nominal_level[j]
-        pre_base[j] = lv if lv is not None else (0 if a.kind == "path" else None)
+        # multiple imputation: no level is the nominal single imputation; the other
+        # pre-aggregation scenarios keep its first completed data set (stated)
+        pre_base[j] = lv if lv is not None else (
+            0 if a.kind in ("path", "multiple_imputation") else None)
     baseline = {}
     for j, a in enumerate(space.assumptions):
         lv = nominal_level[j]
@@ -234,6 +242,9 @@ def one_at_a_time(prepared: Prepared, result) -> ScenarioResult:
         elif j in pre and a.kind == "path":
             baseline[a.name] = f"{_label(a, 0)} (first alternative; the nominal choice is not " \
                                "among them)"
+        elif a.kind == "multiple_imputation":
+            baseline[a.name] = f"{_label(a, 0)} (one draw of the multiple imputation; the " \
+                               "nominal single imputation is not among its levels)"
         else:
             baseline[a.name] = "nominal (no perturbation)"
 
@@ -317,7 +328,7 @@ def one_at_a_time(prepared: Prepared, result) -> ScenarioResult:
                     add(a.name, _label(a, k), "alternative", _evaluate(p, Zb, agg, w),
                         note=f"with {', '.join(off_nominal)} at the baseline (the nominal "
                              "normalised values are not all positive)")
-        elif a.kind == "measurement":
+        elif a.kind in ("measurement", "multiple_imputation"):
             others = [i for i in pre if i != j]
             if any(pre_base[i] is None for i in others):
                 unavailable(a.name, f"{a.n_levels} draws", "not available: another "
