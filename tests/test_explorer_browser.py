@@ -146,7 +146,8 @@ def test_explorer_walkthrough(driver, cities):
     assert tabs == ["GDCI", "BRPCI"]
     assert _count(driver) == f"{n} of {n} cities"
     # first page in nominal rank order, as the audit ranked them
-    order = sorted(range(n), key=lambda i: (gdci["scores"]["GDCI"]["rank"][i], i))
+    rk = gdci["scores"]["GDCI"]["rank"]          # None: not ranked (no data), listed last
+    order = sorted(range(n), key=lambda i: (rk[i] is None, rk[i] or 0, i))
     assert _rows(driver) == [gdci["units"]["code"][i] for i in order[:50]]
     assert _cells(driver, "rank")[:3] == ["1", "2", "3"]
 

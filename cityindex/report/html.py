@@ -202,11 +202,13 @@ def _low(t: pd.DataFrame, flag_below: float = LOW_OBSERVED) -> pd.Series:
 def _marked(df: pd.DataFrame, col: str = "name", flag_below: float = LOW_OBSERVED
             ) -> pd.DataFrame:
     """Display copy: ``MARK`` after the ``col`` of flagged units (status "flagged", else
-    observed_share < ``flag_below``)."""
+    observed_share < ``flag_below``); the observed share as a percentage."""
     t = df.copy()
     if "observed_share" in t and col in t:
         low = _low(t, flag_below)
         t[col] = [f"{v} {MARK}" if f else v for v, f in zip(t[col].astype(str), low)]
+    if "observed_share" in t:
+        t["observed_share"] = [f"{v:.0%}" if pd.notna(v) else "–" for v in t["observed_share"]]
     return t
 
 

@@ -50,7 +50,8 @@ def missing_data_section(doc, a) -> None:
     doc.tables[f"{root}_unit_availability"] = units
     from .html import _low_note, _marked
 
-    doc.add(_table_only(doc, _marked(low, flag_below=c["flag_below"]), 25))
+    shown = low[["unit", "name", "n_observed", "of", "observed_share", "status", "reason"]]
+    doc.add(_table_only(doc, _marked(shown, flag_below=c["flag_below"]), 25))
     doc.add(_low_note(low, c["flag_below"]))
 
     cmp = a.coherence_comparison()
