@@ -103,7 +103,9 @@ class AuditSettings:
             raise MethodError(f"Bayesian timeout must be > 0 seconds, not {self.bayes_timeout}")
         if self.n_sa & (self.n_sa - 1):
             raise MethodError(f"Sobol base sample must be a power of two, not {self.n_sa}")
-        if not (_is_real(self.rank_sd) and math.isfinite(self.rank_sd) and self.rank_sd >= 0):
+        if self.rank_sd is not None and not (_is_real(self.rank_sd)
+                                             and math.isfinite(self.rank_sd)
+                                             and self.rank_sd >= 0):
             raise MethodError(f"measurement error sd must be a finite number ≥ 0, not "
                               f"{self.rank_sd!r}")
         if not (_is_real(self.rank_alpha) and 0 < self.rank_alpha <= 0.5):

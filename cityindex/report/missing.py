@@ -18,8 +18,10 @@ def _esc(x) -> str:
 
 def missing_data_section(doc, a) -> None:
     """Append the section for index audit ``a`` to the report document ``doc`` (html._Doc)."""
+    from cityindex.safety import html_id
+
     root, res = a.root, a.result
-    slug = root.lower()
+    slug = html_id(root).lower()
     av = res.availability
     c = av.counts()
     doc.add(f'<h3 id="{slug}-missing">{TITLE}</h3>')
@@ -36,18 +38,20 @@ def missing_data_section(doc, a) -> None:
     nodes = nodes[nodes["node"] != root]
     if len(nodes):
         per = nodes.groupby("node").size().rename("units not ranked").reset_index()
-        doc.add("<p>Not ranked at a lower node (no observed indicator there), per node "
-                f"(every pair in <code>tables/{_esc(root)}_not_ranked_nodes.csv</code>):</p>")
         doc.tables[f"{root}_not_ranked_nodes"] = nodes
+        doc.add("<p>Not ranked at a lower node (no observed indicator there), per node "
+                f"(every pair in <code>{_esc(doc.table_file(f'{root}_not_ranked_nodes'))}"
+                "</code>):</p>")
         doc.table(f"{root}_not_ranked_per_node", per, None)
 
     doc.add("<p>Availability per indicator (share of units observed before imputation):</p>")
     doc.table(f"{root}_indicator_availability", a.indicator_availability(), None)
     units = a.availability_table()
     low = units[units["status"] != "ranked"]
-    doc.add(f"<p>Availability per unit: {len(low)} unit(s) flagged or not ranked are shown; "
-            f"every unit is in <code>tables/{_esc(root)}_unit_availability.csv</code>.</p>")
     doc.tables[f"{root}_unit_availability"] = units
+    doc.add(f"<p>Availability per unit: {len(low)} unit(s) flagged or not ranked are shown; "
+            f"every unit is in <code>{_esc(doc.table_file(f'{root}_unit_availability'))}"
+            "</code>.</p>")
     from .html import _low_note, _marked
 
     shown = low[["unit", "name", "n_observed", "of", "observed_share", "status", "reason"]]
