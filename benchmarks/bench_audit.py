@@ -51,9 +51,9 @@ def run_audit(quick: bool) -> dict:
         wall = time.perf_counter() - t0
         if res.returncode not in (0,):
             raise SystemExit(f"audit failed ({res.returncode}): {res.stderr[-2000:]}")
-        results = json.loads((out / "results.json").read_text())
-    stages = {k: v.get("timings", {}) for k, v in results["indices"].items()}
-    return {"wall_s": wall, "stages": stages, "total_s": results.get("timings", {}).get("total_s")}
+        timings = json.loads((out / "manifest.json").read_text()).get("timings", {})
+    stages = {k: v.get("stages", {}) for k, v in timings.get("indices", {}).items()}
+    return {"wall_s": wall, "stages": stages, "total_s": timings.get("total_s")}
 
 
 def main() -> None:

@@ -235,6 +235,15 @@ def _simultaneous_rejections(theta, sigma, z, J, kind, alpha, stepdown, max_chun
 # core: marginal sets, vectorised over units in chunks
 # ----------------------------------------------------------------------------------------------
 def _marginal_counts(theta, sigma, z, J, kind, alpha, stepdown, max_chunk_bytes):
+    """For each j in J, (N_minus_j, N_plus_j) from the stepdown with family {j} (the compiled
+    kernel of :mod:`.kernels`; :func:`_marginal_counts_numpy` is the array version it is
+    tested against)."""
+    from .kernels import marginal_stepdown
+
+    return marginal_stepdown(z.T, theta, sigma, J, kind, alpha, stepdown)
+
+
+def _marginal_counts_numpy(theta, sigma, z, J, kind, alpha, stepdown, max_chunk_bytes):
     """For each j in J, (N_minus_j, N_plus_j) from the stepdown with family {j}."""
     p, n_r = theta.size, z.shape[0]
     zt = np.ascontiguousarray(z.T)  # (p, R)
