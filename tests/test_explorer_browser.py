@@ -73,7 +73,6 @@ def cities(tmp_path_factory):
     own figures for GDCI to check the page against."""
     from typer.testing import CliRunner
 
-    import cityindex as ci
     from cityindex.cli import app
 
     out = tmp_path_factory.mktemp("explore") / "cities"

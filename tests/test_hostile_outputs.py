@@ -19,7 +19,6 @@ import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
 
-import pytest
 import yaml
 from typer.testing import CliRunner
 

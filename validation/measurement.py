@@ -151,7 +151,7 @@ def measurement_score_draws(result, sd: float | None = None, draws: int = 200,
     if int(draws) < 2:
         raise ValueError(f"draws must be >= 2, got {draws}")
     seed = result.method.seed if seed is None else int(seed)
-    fw, data, method = result.framework, result.data, result.method
+    fw, method = result.framework, result.method
     model = error_model(fw, method, override=sd)
     av = result.availability
     status = av.unit_status()

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -118,7 +120,9 @@ def rank_shift_distribution(ranks: np.ndarray, nominal: np.ndarray, units=None,
                          f"got shape {R.shape}")
     units = list(range(R.shape[1])) if units is None else list(units)
     D = R - nominal[None, :]
-    median = np.nanmedian(R, axis=0)
+    with warnings.catch_warnings():   # a unit never ranked (no data) has an all-NaN column
+        warnings.simplefilter("ignore", RuntimeWarning)
+        median = np.nanmedian(R, axis=0)
     md = median - nominal
     shares = {}
     per_unit = pd.DataFrame({"nominal": nominal, "median": median, "median_shift": md},

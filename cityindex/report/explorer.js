@@ -232,7 +232,7 @@
       " Monte Carlo replications over the uncertainty space" : " · no uncertainty analysis: no bands");
     var about = $("about");
     clear(about);
-    about.appendChild(el("p", null, "Generated " + DATA.generated + " by cityindex " + DATA.version +
+    about.appendChild(el("p", null, "Made by cityindex " + DATA.version +
       ". Rank 1 = best. The " + (IDX.band ? IDX.band.label : "5–95 %") + " band is the range of a unit's rank over the " +
       "methodological alternatives of the uncertainty space (a methodological band, not a confidence interval). " +
       "Strengths and weaknesses use observed values only (ranked among the units that observed the indicator); " +

@@ -9,9 +9,10 @@ from the network (a Content-Security-Policy forbids it) and works from ``file://
 
 The data (:func:`explorer_data`) come from views of each
 :class:`~cityindex.auditing.IndexAudit`; the page only sorts, filters and draws them. Schema
-``cityindex-explorer/1``::
+``cityindex-explorer/1`` (no date: the run's date is in its manifest.json, so the same seed
+gives the same bytes)::
 
-    {"schema", "title", "generated", "version",
+    {"schema", "title", "version",
      "indices": [{
         "code", "name", "root", "noun": [singular, plural],
         "band": {"lo": 5, "hi": 95, "label": "5–95 %", "n": replications} | null,
@@ -41,7 +42,6 @@ import html
 import json
 import math
 import re
-from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 
@@ -165,7 +165,6 @@ def explorer_data(audit, title: str | None = None) -> dict:
     indices = list(audit.indices.values()) if hasattr(audit, "indices") else [audit]
     return {"schema": SCHEMA,
             "title": title or "cityindex explorer — " + ", ".join(a.root for a in indices),
-            "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "version": __version__,
             "indices": [_index_block(a) for a in indices]}
 

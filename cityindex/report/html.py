@@ -18,6 +18,7 @@ from ..safety import Namer, esc, html_id, inside, neutralise_frame
 from cityindex.model.bayes.structure import collapsed_nodes, equal_loading_pairs
 
 from . import figures as F
+from .xlsx import write_workbook
 from . import jrc
 from .missing import missing_data_section
 
@@ -580,14 +581,9 @@ def _write_tables(doc: _Doc, folder: Path) -> None:
     tdir = inside(folder, folder / "tables")
     tdir.mkdir(exist_ok=True)
     used: set = set()
-    with pd.ExcelWriter(folder / "tables.xlsx", engine="openpyxl") as xw:
-        for name, df in doc.tables.items():
-            safe = neutralise_frame(df if df is not None else pd.DataFrame(), index=False)
-            safe.to_csv(inside(folder, folder / doc.table_file(name)), index=False)
-            clean = safe.copy()
-            for c in clean.columns:
-                if clean[c].dtype == object:
-                    clean[c] = clean[c].map(lambda v: v if isinstance(v, (str, int, float,
-                                                                         type(None))) else str(v))
-            clean = neutralise_frame(clean, index=False)
-            clean.to_excel(xw, sheet_name=_sheet_name(name, used), index=False)
+    sheets = {}
+    for name, df in doc.tables.items():
+        safe = neutralise_frame(df if df is not None else pd.DataFrame(), index=False)
+        safe.to_csv(inside(folder, folder / doc.table_file(name)), index=False)
+        sheets[_sheet_name(name, used)] = safe
+    write_workbook(inside(folder, folder / "tables.xlsx"), sheets)

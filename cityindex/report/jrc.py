@@ -19,7 +19,6 @@ from __future__ import annotations
 import html as _html
 
 import numpy as np
-import pandas as pd
 
 #: the one script of the report: the search boxes of long unit tables (inputs stay hidden
 #: without JavaScript; the tables are complete either way)

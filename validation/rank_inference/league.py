@@ -15,7 +15,7 @@ different value than the reported seed (a *knife-edge* bound: its value depends 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -23,7 +23,7 @@ import pandas as pd
 from cityindex.model.summary import Result, Summary, json_safe
 
 from .draws import ScoreDraws
-from .frequentist import _boot_draws, pairwise_comparisons, rank_confidence_sets, tau_best
+from .frequentist import _boot_draws, pairwise_comparisons, rank_confidence_sets
 from .seedfree import METHOD as SEEDFREE_METHOD
 from .seedfree import _ahead_matrix, _t_matrix, seedfree_rank_sets, seedfree_tau_best
 
