@@ -152,23 +152,17 @@ def _stepdown_pairs(
     order = np.argsort(-t, kind="stable")
     a, b, sd, t = a[order], b[order], sd[order], t[order]
     n_pairs = a.size
-    block = int(max(64, min(n_pairs, max_chunk_bytes // (8 * max(n_r, 1)))))
+    # blocks of pairs: the compiled pass keeps no (pairs × R) temporary, so the block size
+    # only trades the per-block maxima kept against the partial block recomputed per step
+    block = int(max(64, min(n_pairs, 2048)))
     n_blocks = -(-n_pairs // block)
     inv_sd = 1.0 / sd
 
-    def tstar(lo: int, hi: int) -> np.ndarray:  # (hi-lo, R)
-        out = zt[a[lo:hi]] - zt[b[lo:hi]]
-        out *= inv_sd[lo:hi, None]
-        return out
+    from .kernels import pair_block_extrema
 
-    bmax = np.empty((n_blocks + 1, n_r))
-    bmax[n_blocks] = -np.inf
-    neg_max = np.full(n_r, -np.inf)
-    for i in range(n_blocks):
-        ts = tstar(i * block, min(n_pairs, (i + 1) * block))
-        bmax[i] = ts.max(axis=0)
-        if symmetric:
-            np.maximum(neg_max, -ts.min(axis=0), out=neg_max)
+    bmax = np.full((n_blocks + 1, n_r), -np.inf)
+    bmax[:n_blocks], bmin = pair_block_extrema(zt, a, b, inv_sd, block)
+    neg_max = -bmin.min(axis=0) if symmetric else np.full(n_r, -np.inf)
     # suffix maxima over blocks
     bmax = np.maximum.accumulate(bmax[::-1], axis=0)[::-1]
 
@@ -177,7 +171,8 @@ def _stepdown_pairs(
         out = bmax[i0 + 1].copy() if i0 + 1 <= n_blocks else np.full(n_r, -np.inf)
         hi = min(n_pairs, (i0 + 1) * block)
         if m < hi:
-            np.maximum(out, tstar(m, hi).max(axis=0), out=out)
+            part = pair_block_extrema(zt, a[m:hi], b[m:hi], inv_sd[m:hi], hi - m)[0][0]
+            np.maximum(out, part, out=out)
         if symmetric:
             np.maximum(out, neg_max, out=out)
         return out
