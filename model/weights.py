@@ -464,6 +464,7 @@ class BoDWeights:
         if (lo < 0).any() or (hi > 1).any() or (lo > hi).any() or lo.sum() > 1 or hi.sum() < 1:
             raise MethodError("share bounds must satisfy 0 ≤ lower ≤ upper ≤ 1, Σlower ≤ 1 ≤ Σupper")
         constrained = (lo > 0).any() or (hi < 1).any()
+        frontier = v[_undominated(v)]      # the other units' constraints are redundant
         W = np.zeros((n, m))
         scores = np.zeros(n)
         status = np.zeros(n, dtype=int)
@@ -471,7 +472,7 @@ class BoDWeights:
             if c % 50 == 0:
                 report(progress, f"benefit of the doubt ({n} linear programmes)", c, n)
             xc = v[c]
-            A, b = [v], [np.ones(n)]
+            A, b = [frontier], [np.ones(len(frontier))]
             if constrained:
                 E = np.diag(xc)
                 A.append(-(E - np.outer(lo, xc)))   # w_j x_cj ≥ lo_j Σ w x_c
@@ -492,6 +493,23 @@ class BoDWeights:
                                         index=df.index, columns=df.columns)
         self.status_ = pd.Series(status, index=df.index, name="status")
         return self
+
+
+def _undominated(v: np.ndarray) -> np.ndarray:
+    """Boolean mask of the rows of ``v`` (units × indicators) that no other row weakly
+    dominates (equal rows: the first is kept). For w ≥ 0 a dominated row's constraint
+    Σ_j w_j x_kj ≤ 1 follows from its dominating row's, so the BoD linear programmes keep the
+    same feasible set, optimum and solution without it."""
+    n = len(v)
+    keep = np.ones(n, dtype=bool)
+    for k in range(n):
+        ge = (v >= v[k]).all(axis=1)            # rows at least as large everywhere
+        ge[k] = False
+        gt = ge & (v > v[k]).any(axis=1)        # strictly larger somewhere
+        eq_before = ge & ~gt
+        eq_before[k:] = False                   # an equal row earlier in the data
+        keep[k] = not (gt.any() or eq_before.any())
+    return keep
 
 
 # ---------------------------------------------------------------- apply over a framework

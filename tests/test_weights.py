@@ -206,6 +206,29 @@ def test_bod_properties(fw, agg):
         BoDWeights(lower_share=0.5).fit(X)
 
 
+def test_bod_frontier_reduction_keeps_the_optimum():
+    """The BoD programmes keep only undominated units' constraints: scores equal the full
+    programme's (every unit's constraint) solved directly with linprog, and every unit
+    dropped is weakly dominated by a kept one (brute force)."""
+    from scipy import optimize
+
+    from cityindex.model.weights import _undominated
+
+    rng = np.random.default_rng(3)
+    v = rng.uniform(size=(60, 4)) ** 2
+    v[7] = v[3]                                  # an exact duplicate
+    v[11] = v[5] * 0.5                           # a dominated row
+    keep = _undominated(v)
+    assert keep[3] and not keep[7] and not keep[11]
+    for k in np.flatnonzero(~keep):
+        assert any((v[j] >= v[k]).all() for j in np.flatnonzero(keep))
+    m = BoDWeights().fit(pd.DataFrame(v))
+    for c in range(len(v)):
+        full = optimize.linprog(-v[c], A_ub=v, b_ub=np.ones(len(v)), bounds=[(0, None)] * 4,
+                                method="highs")
+        assert m.scores_.iloc[c] == pytest.approx(-full.fun, abs=1e-9)
+
+
 # ---------------------------------------------------------------------- leave-one-out
 def test_leave_one_out(fw, agg):
     score = make_score_fn(agg[fw.indicators])
