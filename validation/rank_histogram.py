@@ -112,7 +112,9 @@ class RankHistogram:
                 raise ValueError(f"ranks must be multiples of 1/{self.scale} in "
                                  f"1..{self.n_ranks}")
             idx += offset
-            np.add.at(flat_counts, idx[valid], 1)
+            # bincount is the unbuffered add (np.add.at) at a fraction of its cost
+            flat_counts += np.bincount(idx[valid], minlength=flat_counts.size).astype(
+                flat_counts.dtype, copy=False)
 
     # ------------------------------------------------------------------ statistics
     def _order_stats(self, ks: np.ndarray, units: np.ndarray) -> np.ndarray:
