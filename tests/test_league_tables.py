@@ -14,8 +14,9 @@ Oracles:
   of its earlier ``pisa`` data (examples/mathsimul.jpg, also README-unnamed-chunk-9-1.png; R =
   1000, seed 101), read off below;
 * hand-worked Holm rejections.
-The PISA table is not committed with the code (data from a fetched public repository); the
-PISA tests read it from tests/data/csranks_pisa/, $CITYINDEX_REFERENCE/csranks_pisa/ or
+The PISA table is committed in tests/data/csranks_pisa/ (the package's data/pisa2018.rda written
+as CSV by its make.py; origin, OECD's terms and checks in its SOURCE.md); the PISA tests read it
+from tests/data/csranks_pisa/, $CITYINDEX_REFERENCE/csranks_pisa/ or
 ../shared/reference/csranks_pisa/ and are skipped, saying so, when it is absent.
 """
 
