@@ -68,7 +68,9 @@ class AuditSettings:
     n_sa: int | None = None          # Sobol base sample (1024 full / 64 quick), a power of two
     n_boot: int | None = None        # bootstrap replicates (weights, Sobol)
     bayes_draws: int = 1000
-    bayes_tune: int = 1000
+    bayes_tune: int = 500            # with target_accept 0.8: R-hat ≤ 1.0082, no divergence
+    #                                  on the bundled GDCI/BRPCI over seeds 0–2 (issue 20)
+    bayes_target_accept: float = 0.8
     bayes_chains: int = 4
     bayes_timeout: float = 170.0     # seconds from the start of the fit (it runs in parallel)
     rank_sd: float | None = None     # relative SE for every indicator in the rank sets (None:
@@ -78,6 +80,7 @@ class AuditSettings:
     quantile: str = "inverted_cdf"   # quantile rule of the bands ("linear" = R type 7)
     profiles: list[str] = field(default_factory=list)
     light: bool = False              # only uncertainty and sensitivity (city profiles)
+    workers: int | None = None       # indices audited side by side (None: one per CPU; 1: serial)
 
     def __post_init__(self):
         q = self.quick
@@ -86,6 +89,8 @@ class AuditSettings:
         self.n_sa = (64 if q else 1024) if self.n_sa is None else self.n_sa
         self.n_boot = self.n_boot if self.n_boot is not None else (0 if q else 30)
         self.rank_draws = (30 if q else 100) if self.rank_draws is None else self.rank_draws
+        if self.workers is not None and (not _is_int(self.workers) or self.workers < 1):
+            raise MethodError(f"workers must be an integer ≥ 1, not {self.workers!r}")
         if self.seed is not None and (not _is_int(self.seed) or self.seed < 0):
             raise MethodError(f"seed must be >= 0, not {self.seed}")
         for name, value, lo, what in (
@@ -98,6 +103,9 @@ class AuditSettings:
                 ("bayes_chains", self.bayes_chains, 1, "Bayesian chains")):
             if not _is_int(value) or value < lo:
                 raise MethodError(f"{what} must be an integer ≥ {lo}, not {value!r}")
+        if not (_is_real(self.bayes_target_accept) and 0 < self.bayes_target_accept < 1):
+            raise MethodError(f"Bayesian target_accept must lie in (0, 1), not "
+                              f"{self.bayes_target_accept!r}")
         if not (_is_real(self.bayes_timeout) and math.isfinite(self.bayes_timeout)
                 and self.bayes_timeout > 0):
             raise MethodError(f"Bayesian timeout must be > 0 seconds, not {self.bayes_timeout}")
@@ -592,7 +600,9 @@ class Audit(Result):
     def to_dict(self) -> dict:
         """The results JSON: settings, and per index the headline figures, stage statuses and
         timings."""
-        return json_safe({"settings": self.settings.to_dict(), "timings": self.timings,
+        # how the work was spread over processes does not change a result: manifest only
+        settings = {k: v for k, v in self.settings.to_dict().items() if k != "workers"}
+        return json_safe({"settings": settings, "timings": self.timings,
                           "indices": {k: a.to_dict() for k, a in self.indices.items()}})
 
     def summary(self) -> Summary:
@@ -662,13 +672,15 @@ def _rank_sets(a: IndexAudit, s: AuditSettings, seed: int, progress=None):
                      not_ranked=a.result.availability.not_ranked()[["unit", "reason"]])
 
 
-def _check_sizes(audits: dict, s: AuditSettings) -> None:
+def _check_sizes(audits: dict, s: AuditSettings, together: bool = False) -> None:
     """Refuse sizes whose memory would not fit (uncertainty with node ranks, then Sobol, per
-    index), with the estimate in the message (:mod:`cityindex.validation.resources`)."""
+    index; with ``together`` the sum over the indices, as when they run side by side), with
+    the estimate in the message (:mod:`cityindex.validation.resources`)."""
     from cityindex.validation.resources import (check_memory, sensitivity_bytes,
                                                 uncertainty_bytes)
     from cityindex.validation.uncertainty import KEEP_RANK_BYTES
 
+    total = 0
     for k, a in audits.items():
         fw, u = a.result.framework, len(a.result.scores.index)
         keep = min(s.n_ua, max(1, KEEP_RANK_BYTES // (4 * max(u, 1))))
@@ -676,8 +688,12 @@ def _check_sizes(audits: dict, s: AuditSettings) -> None:
                                len(fw.aggregates) - 1, keep)
         sa = 0 if s.n_sa is None else sensitivity_bytes(a.space, u, len(fw.indicators),
                                                         len(fw.nodes), s.n_sa)
-        check_memory(ua + sa, f"{k}: the audit with uncertainty N = {s.n_ua:,} and Sobol base "
-                     f"N = {s.n_sa:,} ({u:,} units)", "lower --n or --n-sobol")
+        total += ua + sa
+        if not together:
+            check_memory(ua + sa, f"{k}: the audit with uncertainty N = {s.n_ua:,} and Sobol "
+                         f"base N = {s.n_sa:,} ({u:,} units)", "lower --n or --n-sobol")
+    if together:
+        check_memory(total, "the indices side by side", "run them one at a time (workers=1)")
 
 
 class _Stages:
@@ -759,6 +775,160 @@ def _decorate(a: IndexAudit) -> None:
         a.regions = meta["region"].reindex(units)
 
 
+
+def _run_index(a: IndexAudit, s: AuditSettings, st: "_Stages") -> IndexAudit:
+    """Every stage of one index except the Bayesian fit (which runs in its own process)."""
+    from cityindex.validation.engine import prepare
+
+    seed = a.result.method.seed if s.seed is None else s.seed
+    if not s.light:
+        a.weights = st.run(a, "weights", lambda adv: _weights(a, s, seed, adv),
+                           label="coherence & weights")
+    prepared = st.run(a, "prepare", lambda adv: prepare(a.result, a.space, seed,
+                                                        progress=adv.step),
+                      label="alternatives")
+    if prepared is not None:
+        a.scenarios = st.run(a, "scenarios", lambda adv: _scenarios(a, prepared),
+                             label="one-at-a-time scenarios")
+        a.uncertainty = st.run(
+            a, "uncertainty", lambda adv: _uncertainty(a, s, seed, prepared, adv),
+            total=s.n_ua, label=f"uncertainty (N={s.n_ua})")
+        out = st.run(a, "sensitivity", lambda adv: _sensitivity(a, s, seed, prepared, adv),
+                     total=s.n_sa * (len(a.space.names) + 2), label=f"sensitivity (N={s.n_sa})")
+        if out is not None:
+            a.sensitivity, warn = out
+            if warn:
+                a.status["sensitivity"].message = warn
+    if not s.light:
+        a.rank_sets = st.run(a, "rank_sets", lambda adv: _rank_sets(a, s, seed, adv),
+                             label="rank confidence sets")
+    return a
+
+
+def _parallel_ok(audits: dict, s: AuditSettings) -> bool:
+    """Whether the indices run side by side, one forked process each: more than one index, at
+    least two CPUs, the ``fork`` start method (POSIX), ``s.workers`` not 1, and the memory of
+    all indices at once within the limit (:func:`_check_sizes` has checked one at a time)."""
+    import multiprocessing as mp
+    import os
+
+    if len(audits) < 2 or s.workers == 1 or (os.cpu_count() or 1) < 2:
+        return False
+    if "fork" not in mp.get_all_start_methods():
+        return False
+    try:
+        _check_sizes(audits, s, together=True)
+    except CityIndexError:
+        return False
+    return True
+
+
+def _run_forked(audits: dict, s: AuditSettings, st: "_Stages") -> dict:
+    """Run :func:`_run_index` for every index in its own forked process (at most
+    ``s.workers`` or the CPU count at a time); stage progress comes back through a queue to
+    this process's bars, the audited :class:`IndexAudit` through a pipe. Results are the same
+    as serial runs (every stage takes its own seed). An input error raised in a child is
+    raised here."""
+    import multiprocessing as mp
+    import os
+    import pickle
+    import threading
+
+    ctx = mp.get_context("fork")
+    n_workers = max(1, min(len(audits), s.workers or (os.cpu_count() or 1)))
+    queue = ctx.Queue()
+    tasks: dict = {}
+
+    def relay():                       # child progress → this process's bars
+        while True:
+            msg = queue.get()
+            if msg is None:
+                return
+            op, key, args = msg
+            if op == "add":
+                tasks[key] = st.progress.add_task(args[0], total=args[1])
+            elif key in tasks:
+                getattr(st.progress, op)(tasks[key], **args[0])
+
+    thread = threading.Thread(target=relay, daemon=True)
+    thread.start()
+    out, pending = {}, list(audits.items())
+    running: list = []
+    try:
+        while pending or running:
+            while pending and len(running) < n_workers:
+                k, a = pending.pop(0)
+                recv, send = ctx.Pipe(duplex=False)
+                proc = ctx.Process(target=_forked_index, args=(a, s, queue, k, send),
+                                   daemon=True)
+                proc.start()
+                send.close()
+                running.append((k, proc, recv))
+            k, proc, recv = running.pop(0)
+            try:
+                kind, payload = pickle.loads(recv.recv_bytes())
+            except EOFError:
+                kind, payload = "crash", f"the worker of {k} ended (exit {proc.exitcode})"
+            proc.join()
+            if kind == "error":
+                raise payload
+            if kind == "crash":
+                raise RuntimeError(payload)
+            out[k] = payload
+    finally:
+        for _, proc, _ in running:
+            proc.kill()
+        queue.put(None)
+        thread.join(timeout=5)
+    return {k: out[k] for k in audits}
+
+
+class _QueueProgress:
+    """The part of rich's Progress that :class:`_Stages` uses, sent through a queue to the
+    parent process (which owns the terminal)."""
+
+    def __init__(self, queue, prefix: str):
+        self.queue, self.prefix, self.n, self.totals = queue, prefix, 0, {}
+
+    def add_task(self, description, total=1):
+        self.n += 1
+        self.totals[self.n] = total
+        self.queue.put(("add", (self.prefix, self.n), (description, total)))
+        return self.n
+
+    def advance(self, task, k=1):
+        self.queue.put(("advance", (self.prefix, task), ({"advance": k},)))
+
+    def update(self, task, **kw):
+        if "total" in kw:
+            self.totals[task] = kw["total"]
+        self.queue.put(("update", (self.prefix, task), (kw,)))
+
+    @property
+    def tasks(self):
+        from types import SimpleNamespace
+
+        return [SimpleNamespace(id=i, total=t) for i, t in self.totals.items()]
+
+
+def _forked_index(a: IndexAudit, s: AuditSettings, queue, key: str, send) -> None:
+    """Child-process body of :func:`_run_forked`."""
+    import pickle
+
+    st = _Stages.__new__(_Stages)
+    st.progress = _QueueProgress(queue, key)
+    try:
+        payload = ("ok", _run_index(a, s, st))
+    except CityIndexError as exc:
+        payload = ("error", exc)
+    except BaseException as exc:  # noqa: BLE001 - reported by the parent
+        payload = ("crash", f"{type(exc).__name__}: {exc}".splitlines()[0][:400])
+    send.send_bytes(pickle.dumps(payload))
+    send.close()
+    queue.close()
+    queue.join_thread()
+
+
 def audit(results, *, space=None, settings: AuditSettings | None = None,
           show_progress: bool = False, published=None, **kwargs) -> Audit:
     """Audit one or more index results (see the module docstring).
@@ -783,7 +953,6 @@ def audit(results, *, space=None, settings: AuditSettings | None = None,
     stage runs.
     """
     from cityindex.model import bundled
-    from cityindex.validation.engine import prepare
     from cityindex.validation.space import load_space
 
     from .bayes_job import BackgroundBayes
@@ -812,34 +981,19 @@ def audit(results, *, space=None, settings: AuditSettings | None = None,
                 pub, keep_default_na=False, na_values=[""])
             a.published.attrs["label"] = label
         _decorate(a)
+    parallel = _parallel_ok(audits, s)
     jobs: dict[str, BackgroundBayes] = {}
     try:
         with _Stages(show_progress) as st:
             for k, a in audits.items():    # start the Bayesian fits first: they run beside
                 if s.bayes and not s.quick and not s.light:
                     jobs[k] = BackgroundBayes(a.result, s)
+            if parallel:
+                audits = _run_forked(audits, s, st)
+            else:
+                for a in audits.values():
+                    _run_index(a, s, st)
             for k, a in audits.items():
-                seed = a.result.method.seed if s.seed is None else s.seed
-                if not s.light:
-                    a.weights = st.run(a, "weights", lambda adv: _weights(a, s, seed, adv),
-                                       label="coherence & weights")
-                prepared = st.run(a, "prepare", lambda adv: prepare(a.result, a.space, seed,
-                                                                    progress=adv.step),
-                                  label="alternatives")
-                if prepared is not None:
-                    a.scenarios = st.run(a, "scenarios", lambda adv: _scenarios(a, prepared),
-                                         label="one-at-a-time scenarios")
-                    a.uncertainty = st.run(
-                        a, "uncertainty", lambda adv: _uncertainty(a, s, seed, prepared, adv),
-                        total=s.n_ua, label=f"uncertainty (N={s.n_ua})")
-                    out = st.run(a, "sensitivity",
-                                 lambda adv: _sensitivity(a, s, seed, prepared, adv),
-                                 total=s.n_sa * (len(a.space.names) + 2),
-                                 label=f"sensitivity (N={s.n_sa})")
-                    if out is not None:
-                        a.sensitivity, warn = out
-                        if warn:
-                            a.status["sensitivity"].message = warn
                 if s.light:
                     continue
                 if k in jobs:
@@ -855,8 +1009,6 @@ def audit(results, *, space=None, settings: AuditSettings | None = None,
                     a.status["bayes"] = StageStatus(
                         "skipped", "skipped in --quick mode (run without --quick to fit it)"
                         if s.quick else "skipped (--no-bayes)")
-                a.rank_sets = st.run(a, "rank_sets", lambda adv: _rank_sets(a, s, seed, adv),
-                                     label="rank confidence sets")
     finally:
         for job in jobs.values():
             job.stop()

@@ -56,7 +56,8 @@ def _child(in_path: str, out_path: str, parent: int | None = None) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             out = fit_bayes(result, chains=s.bayes_chains, draws=s.bayes_draws,
-                            tune=s.bayes_tune, seed=s.seed)
+                            tune=s.bayes_tune, seed=s.seed,
+                            target_accept=s.bayes_target_accept)
     except BaseException as exc:  # noqa: BLE001 - reported by the parent
         out = {"error": f"{type(exc).__name__}: {exc}".splitlines()[0][:400]}
     Path(out_path).write_bytes(pickle.dumps(out))

@@ -57,6 +57,10 @@ def audit(framework: Optional[List[str]] = FrameworksOpt, data: Optional[Path] =
           profile: Optional[List[str]] = typer.Option(None, "--profile", help="City to "
                                                       "profile (repeatable)."),
           quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+          workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Indices "
+                                                "audited side by side, one process each "
+                                                "(default: one per CPU; 1 = one after the "
+                                                "other). Results do not depend on it."),
           quantile: str = typer.Option("inverted_cdf", "--quantile", help="Quantile rule of "
                                        "the 5–95 % bands: inverted_cdf (whole ranks) or type7 "
                                        "(R's default, as COINr).")):
@@ -77,7 +81,7 @@ def audit(framework: Optional[List[str]] = FrameworksOpt, data: Optional[Path] =
     out = out or Path("reports") / f"audit-{datetime.now():%Y%m%d-%H%M%S}"
     settings = AuditSettings(quick=quick, bayes=not no_bayes, seed=seed, n_ua=n, n_sa=n_sobol,
                              profiles=list(profile or []), bayes_timeout=bayes_timeout,
-                             quantile=iv["quantile"])
+                             quantile=iv["quantile"], workers=workers)
     inputs, results = _results(framework, data, method, seed, out, sheet, unit_col)
     if settings.profiles:                       # fail early on an unknown city
         resolve_cities(settings.profiles, data=[x.data for x in inputs])

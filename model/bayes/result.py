@@ -142,7 +142,7 @@ def bayes_input(result) -> pd.DataFrame:
 
 def fit_bayes(result, *, likelihood: str = "normal", chains: int = 4, draws: int = 1000,
               tune: int = 1000, seed: int | None = None, strict: bool = False,
-              keep_draws: bool = True) -> BayesResult:
+              keep_draws: bool = True, target_accept: float = 0.9) -> BayesResult:
     """Fit the hierarchical latent-score model to an index result.
 
     Parameters
@@ -152,7 +152,7 @@ def fit_bayes(result, *, likelihood: str = "normal", chains: int = 4, draws: int
         missing, which the likelihood skips) and its framework; units with no observed
         indicator are not fitted and not ranked (``not_ranked``); implied weights are set
         beside the nominal weights on the scale of ``result.normalised``.
-    likelihood, chains, draws, tune, strict : see :class:`LatentScoreModel`.
+    likelihood, chains, draws, tune, strict, target_accept : see :class:`LatentScoreModel`.
     seed : default the result's method seed.
     keep_draws : keep the posterior draws of the index's latent score (draws × units), e.g. for
         rank confidence sets.
@@ -170,7 +170,8 @@ def fit_bayes(result, *, likelihood: str = "normal", chains: int = 4, draws: int
     seed = result.method.seed if seed is None else int(seed)
     fw = result.framework
     m = LatentScoreModel(likelihood=likelihood, chains=chains, draws=draws, tune=tune,
-                         seed=seed, strict=strict).fit(bayes_input(result), fw)
+                         seed=seed, strict=strict,
+                         target_accept=target_accept).fit(bayes_input(result), fw)
     draws_df = (pd.DataFrame(m.score_draws(fw.root), columns=list(m.data_.units))
                 .rename_axis("draw") if keep_draws else None)
     return BayesResult(
@@ -179,7 +180,8 @@ def fit_bayes(result, *, likelihood: str = "normal", chains: int = 4, draws: int
         implied_weights=m.implied_weights(normalised=result.normalised,
                                           pca_weights=_pca_weights(result)),
         diagnostics=m.diagnostics_, convergence=dict(m.convergence_),
-        settings=dict(likelihood=likelihood, chains=chains, draws=draws, tune=tune, seed=seed),
+        settings=dict(likelihood=likelihood, chains=chains, draws=draws, tune=tune, seed=seed,
+                      target_accept=target_accept),
         score_draws=draws_df, model=m,
         not_ranked=result.availability.not_ranked()[["unit", "reason"]],
         counts=result.availability.counts())
