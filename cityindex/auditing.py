@@ -814,13 +814,28 @@ def _parallel_ok(audits: dict, s: AuditSettings) -> bool:
 
     if len(audits) < 2 or s.workers == 1 or (os.cpu_count() or 1) < 2:
         return False
-    if "fork" not in mp.get_all_start_methods():
+    if "fork" not in mp.get_all_start_methods() or _numba_threads_started():
         return False
     try:
         _check_sizes(audits, s, together=True)
     except CityIndexError:
         return False
     return True
+
+
+def _numba_threads_started() -> bool:
+    """Whether this process has started numba's thread pool (a parallel kernel ran here, e.g.
+    rank sets computed earlier in the same Python session): its workqueue layer is not safe
+    to fork, so the indices then run one after the other."""
+    import sys
+
+    if "numba" not in sys.modules:
+        return False
+    try:
+        from numba.np.ufunc import parallel
+    except ImportError:  # pragma: no cover - numba's layout changed
+        return True
+    return bool(getattr(parallel, "_is_initialized", True))
 
 
 def _run_forked(audits: dict, s: AuditSettings, st: "_Stages") -> dict:
@@ -861,7 +876,11 @@ def _run_forked(audits: dict, s: AuditSettings, st: "_Stages") -> dict:
                 recv, send = ctx.Pipe(duplex=False)
                 proc = ctx.Process(target=_forked_index, args=(a, s, queue, k, send),
                                    daemon=True)
-                proc.start()
+                # Python ≥ 3.12 warns on fork() beside other threads (BLAS workers, the progress
+                # relay); the child takes none of their locks: it computes and sends bytes
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    proc.start()
                 send.close()
                 running.append((k, proc, recv))
             k, proc, recv = running.pop(0)

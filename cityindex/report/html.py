@@ -500,8 +500,10 @@ def write_report(audit, folder: Path, manifest: dict | None = None,
         doc.add(f'<h3 id="key-{html_id(k).lower()}">{esc(k)}</h3><ul>'
                 + "".join(f"<li>{x}</li>" for x in headline_sentences(a) + jrc.key_sentences(a))
                 + "</ul>")
-    for a in audit.indices.values():
-        _index_sections(doc, a)
+    from .parallel import render_sections
+
+    render_sections(doc, list(audit.indices.values()), _index_sections,
+                    workers=getattr(s, "workers", None))
     if audit.profiles:
         doc.add(f'<h2 id="profiles">{profiles_title}</h2>')
         for plist in audit.profiles.values():
