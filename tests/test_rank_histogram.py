@@ -254,3 +254,20 @@ def test_rank_shift_distribution_from_histograms_equals_the_matrix_version():
     assert a.shares == b.shares
     pd.testing.assert_frame_equal(a.table, b.table)
     pd.testing.assert_frame_equal(a.per_unit, b.per_unit)
+
+
+def test_both_counting_paths_agree(monkeypatch):
+    """Small count matrices are filled by one bincount, large ones (whose bincount temporary
+    would be as large as the counts, 800 MB at 10,000 units) by np.add.at: same counts."""
+    import cityindex.validation.rank_histogram as rh
+
+    rng = np.random.default_rng(2)
+    R = np.argsort(rng.normal(size=(300, 40)), axis=1).argsort(axis=1) + 1.0
+    R[rng.uniform(size=R.shape) < 0.1] = np.nan
+    small = rh.RankHistogram(40, capacity=300)
+    small.add(R)
+    monkeypatch.setattr(rh, "_BINCOUNT_CELLS", 0)
+    large = rh.RankHistogram(40, capacity=300)
+    large.add(R)
+    np.testing.assert_array_equal(small.counts, large.counts)
+    assert small.counts.sum() == np.isfinite(R).sum()

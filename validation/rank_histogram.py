@@ -34,6 +34,7 @@ DISCRETE_METHODS = ("inverted_cdf", "lower", "higher", "nearest", "closest_obser
 _BLOCK_UNITS = 256
 #: rank cells counted per step of :meth:`RankHistogram.add` (bounds its temporaries)
 _ADD_CELLS = 1 << 20
+_BINCOUNT_CELLS = 1 << 21   # counts small enough for a bincount temporary (16 MiB)
 
 
 class RankHistogram:
@@ -112,9 +113,13 @@ class RankHistogram:
                 raise ValueError(f"ranks must be multiples of 1/{self.scale} in "
                                  f"1..{self.n_ranks}")
             idx += offset
-            # bincount is the unbuffered add (np.add.at) at a fraction of its cost
-            flat_counts += np.bincount(idx[valid], minlength=flat_counts.size).astype(
-                flat_counts.dtype, copy=False)
+            if flat_counts.size <= _BINCOUNT_CELLS:
+                # the unbuffered add (np.add.at) at a fraction of its cost, with a temporary
+                # as large as the counts: only for small count matrices
+                flat_counts += np.bincount(idx[valid], minlength=flat_counts.size).astype(
+                    flat_counts.dtype, copy=False)
+            else:
+                np.add.at(flat_counts, idx[valid], 1)
 
     # ------------------------------------------------------------------ statistics
     def _order_stats(self, ks: np.ndarray, units: np.ndarray) -> np.ndarray:
