@@ -500,6 +500,11 @@ FRAMEWORK_NODE = Record({
                     doc="Target value (distance-to-target normalisation)."),
     "goalposts": Field(Nullable(Range("a list [L, U] of two numbers with L < U")),
                        default=None, doc="Goalposts [L, U] (goalpost normalisation)."),
+    "range": Field(Nullable(Range("a list [lo, hi] of two numbers with lo < hi")),
+                   default=None,
+                   doc="Plausible range of an indicator's values (e.g. [0, 100] for a share in "
+                       "per cent): values outside are reported by the data checks of validate "
+                       "and the report (never changed).", example=[0, 100]),
     "status": Field(Nullable(Choice(("no_open_indicator",))), default=None,
                     doc="no_open_indicator for an aggregate with no data (kept, skipped)."),
     "note": Field(Text(), default="", doc="Free note."),
