@@ -139,10 +139,19 @@ def check_jumps(table: pd.DataFrame, indicators, unit_col: str = "unit",
         for i in hit:
             rows.append({"check": "jump", "unit": t.at[i, unit_col], "indicator": code,
                          "value": float(x.at[i]),
-                         "detail": f"{prev.at[i]:g} in {prev_year.at[i]} → {x.at[i]:g} in "
-                                   f"{t.at[i, year_col]} (robust z {z.at[i]:.1f} among the "
+                         "detail": f"{prev.at[i]:g} in {_year(prev_year.at[i])} → {x.at[i]:g} "
+                                   f"in {_year(t.at[i, year_col])} (robust z {z.at[i]:.1f} among the "
                                    f"indicator's year-on-year changes)"})
     return _frame(rows)
+
+
+def _year(v) -> str:
+    """A year as written: 2017.0 (a shifted integer column) is 2017."""
+    try:
+        f = float(v)
+        return str(int(f)) if f.is_integer() else str(v)
+    except (TypeError, ValueError):
+        return str(v)
 
 
 def check_duplicates(values: pd.DataFrame) -> pd.DataFrame:
