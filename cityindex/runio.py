@@ -68,6 +68,10 @@ def manifest(command: str, *, method=None, framework=None, data=None, seed=None,
         if origin:
             m["method_file"] = {"file": str(Path(origin).resolve()),
                                 "sha256": file_sha256(origin)}
+        # where the method in force came from (--method, a bundled index's own method, or
+        # the built-in defaults), as `cityindex validate` prints it
+        m["method_source"] = getattr(method, "source", "") or (
+            "" if origin else "the built-in defaults")
     if extra:
         m.update(extra)
     return m

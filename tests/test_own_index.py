@@ -71,6 +71,9 @@ def test_fresh_user_path_init_edit_validate_audit(tmp_path):
     assert (run / "index.html").exists() and (run / "space.yaml").exists()
     man = json.loads((run / "manifest.json").read_text())
     assert man["space"]["INDEX"]["source"].startswith("built from the framework and data")
+    assert man["method_source"] == f"{method} (--method)"
+    html = (run / "index.html").read_text()
+    assert "Data checks" in html and "0 flagged" in html
     # the space written can be edited and passed back
     sp = (run / "space.yaml").read_text().replace("factor: 0.25", "factor: 0.1")
     (tmp_path / "edited.yaml").write_text(sp)
@@ -159,6 +162,10 @@ def test_validate_reports_left_missing_not_imputed(tmp_path):
     assert "0 cells will be imputed; 3 left missing" in out
     assert "method in force: the built-in defaults" in out
     assert "built from the framework and data" in out
+    run = tmp_path / "run"
+    invoke("compute", "-f", fw, "-d", data, "-o", run)
+    man = json.loads((run / "manifest.json").read_text())
+    assert man["method_source"].startswith("the built-in defaults")
 
 
 # ---------------------------------------------------------------- data checks

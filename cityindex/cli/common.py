@@ -188,6 +188,7 @@ def load_inputs(framework: str, data: Optional[Path], method: Optional[Path],
         source = ("the built-in defaults (no --method; a framework that is not bundled gets "
                   "them, see docs/formats.md#method)")
     spec = MethodSpec.load(method)
+    spec.source = source  # recorded in the manifest (runio.manifest)
     if seed is not None:
         spec.seed = int(seed)
     return Inputs(fw, read_data(data if data is not None else bundled.panel_path(), fw,
