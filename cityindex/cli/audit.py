@@ -20,7 +20,7 @@ from .common import EXIT_INCOMPLETE, SheetOpt, UnitColOpt, finite
 DEFAULT_FRAMEWORKS = ("gdci", "brpci")
 FrameworksOpt = typer.Option(None, "--framework", "-f",
                              help="Framework(s) (default: gdci and brpci).")
-AuditSpaceOpt = typer.Option(None, "--space", help="Uncertainty space YAML (default: the "
+AuditSpaceOpt = typer.Option(None, "--space", "-s", help="Uncertainty space YAML (default: the "
                              "bundled spaces/default.yaml for a bundled framework; for any "
                              "other, a space built from the framework and data, written to "
                              "the run folder as space.yaml to edit and pass back).")
