@@ -68,6 +68,10 @@ def manifest(command: str, *, method=None, framework=None, data=None, seed=None,
         if origin:
             m["method_file"] = {"file": str(Path(origin).resolve()),
                                 "sha256": file_sha256(origin)}
+        # where the method in force came from (--method, a bundled index's own method, or
+        # the built-in defaults), as `cityindex validate` prints it
+        m["method_source"] = getattr(method, "source", "") or (
+            "" if origin else "the built-in defaults")
     if extra:
         m.update(extra)
     return m
@@ -385,3 +389,27 @@ def _run_folder(out: Path):
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 os.rename(old / rel, dest)
             shutil.rmtree(old, ignore_errors=True)
+
+
+def write_space(folder: Path, spaces: dict) -> dict:
+    """Write the uncertainty space(s) an analysis used into its run folder, so that the user
+    can edit them and run again with ``--space``: ``space.yaml`` for one index, else
+    ``space_<index>.yaml`` per index (safe file names). ``spaces`` maps an index code to its
+    :class:`~cityindex.validation.space.UncertaintySpace`. Returns the manifest record per
+    index: the file written, where the space came from (a file, or built from the framework
+    and data) and its SHA-256."""
+    import hashlib
+
+    from .safety import Namer, inside
+
+    names = Namer()
+    out = {}
+    for code, sp in spaces.items():
+        name = "space.yaml" if len(spaces) == 1 else f"space_{names(code)}.yaml"
+        text = sp.text or ""
+        inside(folder, folder / name).write_text(text, encoding="utf-8")
+        out[code] = {"written": name,
+                     "source": ("built from the framework and data (no --space)" if sp.built
+                                else str(Path(sp.origin).resolve()) if sp.origin else ""),
+                     "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
+    return out

@@ -376,7 +376,7 @@ def country_level(raw: Path, reg, matcher, ctab) -> dict[str, pd.Series]:
     AEI China Global Investment Tracker 2005-2018 (investment + construction, USD m; 0 where the
     tracker lists nothing); GFDC BRI cooperation-document list via bridash (1 if signed by 2021 or
     year unknown, else 0); UN DESA China-born migrant stock 2020 (NaN where not listed);
-    OWID/ITU internet users % (latest year <= 2021)."""
+    OWID/ITU internet users % (latest year in 2011..2021; older values are stale: missing)."""
     aei = pd.read_excel(raw / "aei_cgit_2018.xlsx", sheet_name="Dataset 1+2", header=5)
     aei["iso2"] = [to_iso2(c, ctab, matcher) for c in aei["Country"]]
     aei_sum = aei.groupby("iso2")["Quantity in Millions"].sum().to_dict()
@@ -392,7 +392,11 @@ def country_level(raw: Path, reg, matcher, ctab) -> dict[str, pd.Series]:
                for n, v in zip(mig["destination_area"], mig["2020"])}
 
     net = pd.read_csv(raw / "owid_share_individuals_using_internet.csv", **READ)
-    net = net[net["Year"] <= 2021].sort_values("Year").groupby("Code").last()
+    # latest year in 2011..2021: an older value is stale, not a c. 2021 figure — the Northern
+    # Mariana Islands' series ends with 0 % in 1995, which the data checks flagged (MP-SAIPAN at
+    # 0 while every other Oceania city is >= 25.7 %); such a country is missing (imputed).
+    # North Korea keeps ITU's 0 % of 2013 (the official figure: no public internet access).
+    net = net[net["Year"].between(2011, 2021)].sort_values("Year").groupby("Code").last()
     iso3 = iso3_map()
     # OWID aggregates (OWID_WRL, …) and unknown codes have no ISO2: skip them, so a city with no
     # country never inherits the world average

@@ -29,7 +29,8 @@ from .errors import FrameworkError, read_yaml
 NO_OPEN_INDICATOR = "no_open_indicator"
 COINR_TYPES = ("Indicator", "Aggregate", "Group", "Denominator", "Other")
 _NODE_KEYS = {"code", "name", "parent", "level", "weight", "direction", "unit", "source",
-              "denominator", "target", "goalposts", "status", "note", "error"}  # = schema.FRAMEWORK_NODE
+              "denominator", "target", "goalposts", "range", "status", "note",
+              "error"}  # = schema.FRAMEWORK_NODE
 ERROR_KINDS = ("relative", "absolute")
 
 
@@ -48,6 +49,8 @@ class Node:
     denominator: str | None = None
     target: float | None = None
     goalposts: tuple[float, float] | None = None
+    #: plausible range [lo, hi] of an indicator's values (data checks only; never applied)
+    range: tuple[float, float] | None = None
     status: str | None = None
     note: str = ""
     #: measurement error of an indicator's values: (kind, se) with kind "relative" (se a
@@ -306,7 +309,7 @@ class Framework:
                 if key == "code" or value == getattr(defaults, key):
                     continue
                 if key in ("direction", "unit", "source", "denominator", "target",
-                           "goalposts") and n.level > 1:
+                           "goalposts", "range") and n.level > 1:
                     continue
                 if key == "error":
                     d[key] = {"kind": value[0], "se": value[1]}
@@ -342,8 +345,9 @@ class Framework:
         nodes = []
         for kw in clean["nodes"]:
             kw = dict(kw)
-            if kw.get("goalposts") is not None:
-                kw["goalposts"] = tuple(kw["goalposts"])
+            for key in ("goalposts", "range"):
+                if kw.get(key) is not None:
+                    kw[key] = tuple(kw[key])
             if kw.get("error") is not None:
                 kw["error"] = (kw["error"]["kind"], float(kw["error"]["se"]))
             for key, conv in (("weight", float), ("level", int), ("direction", int),

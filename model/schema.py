@@ -500,6 +500,11 @@ FRAMEWORK_NODE = Record({
                     doc="Target value (distance-to-target normalisation)."),
     "goalposts": Field(Nullable(Range("a list [L, U] of two numbers with L < U")),
                        default=None, doc="Goalposts [L, U] (goalpost normalisation)."),
+    "range": Field(Nullable(Range("a list [lo, hi] of two numbers with lo < hi")),
+                   default=None,
+                   doc="Plausible range of an indicator's values (e.g. [0, 100] for a share in "
+                       "per cent): values outside are reported by the data checks of validate "
+                       "and the report (never changed).", example=[0, 100]),
     "status": Field(Nullable(Choice(("no_open_indicator",))), default=None,
                     doc="no_open_indicator for an aggregate with no data (kept, skipped)."),
     "note": Field(Text(), default="", doc="Free note."),
@@ -523,6 +528,22 @@ FRAMEWORK = Record({
                    required=True, doc="The nodes, in display order."),
 }, what="a framework mapping (index, name, source, nodes)")
 
+
+def _examples(record: Record, examples: Mapping[str, Any]) -> None:
+    """Set the format reference's example of some keys of ``record``."""
+    for key, value in examples.items():
+        record.fields[key].example = value
+
+
+_examples(FRAMEWORK_NODE, {
+    "name": "Unicorn companies headquartered in the city", "parent": "INN_innovator",
+    "weight": 0.6, "unit": "count", "source": "CB Insights unicorn list, 2022",
+    "denominator": "population", "target": 100, "goalposts": [0, 100],
+    "note": "No open city-level data found.", "error": {"kind": "relative", "se": 0.1}})
+_examples(FRAMEWORK_NODE.fields["error"].type.inner, {"se": 0.1})
+_examples(FRAMEWORK, {"index": "GDCI", "name": "Global Dynamic Cities Index",
+                      "source": "CAUPD 2021 report, sections 2.1 and 3",
+                      "description": "Open proxies of the published indicators."})
 
 # ====================================================================== method
 #: the type of every method parameter, wherever it appears (stage sections, overrides)
@@ -568,6 +589,45 @@ PARAM_TYPES: dict[str, Type] = {
         what="a mapping of indicator codes to {kind: relative|absolute, se: number}"),
 }
 
+#: one sentence per method parameter (the format reference, docs/formats.md)
+PARAM_DOCS: dict[str, str] = {
+    "range": "Target range [l, u] of min-max normalisation.",
+    "goalposts": "Goalposts [L, U]: the values mapped to 0 and 1 (times scale).",
+    "mean": "Mean of the z-scores.",
+    "sd": "Standard deviation of the z-scores.",
+    "scale": "Scale of the normalised values (percentile ranks, goalposts).",
+    "target": "Target value of a distance-to-target normalisation.",
+    "lmbda": "Box-Cox λ (null: estimated by maximum likelihood).",
+    "p": "Power of the generalised mean (1 arithmetic, 0 geometric, −1 harmonic).",
+    "skew": "Absolute skewness above which an indicator is treated.",
+    "kurtosis": "Kurtosis above which an indicator is treated (with skew).",
+    "winmax": "Most points winsorised per indicator before a log transform is tried.",
+    "max_iter": "Most iterations of the iterative imputer.",
+    "seed": "Seed of a random method.",
+    "min_availability": "Least share of a unit's indicators (or of a parent's children) "
+                        "observed for it to be kept / aggregated.",
+    "direction": "1 or −1 for every indicator, replacing the framework's directions.",
+    "force": "Treat every indicator, skewed or not.",
+    "log_fallback": "Log-transform an indicator that winsorisation leaves skewed.",
+    "truncate": "Cut normalised values at the goalposts.",
+    "cap": "Cap distances at the reference/target.",
+    "enabled": "Divide indicators by their framework denominator.",
+    "group": "Metadata column of the data whose groups the imputation uses.",
+    "fallback": "Rule for a unit whose group has no observed value: median, mean or none.",
+    "ref": "Reference unit of a distance-to-reference normalisation.",
+    "force_include": "Units kept whatever their availability.",
+    "force_exclude": "Units dropped whatever their availability.",
+    "measure": "Availability measured on the imputed or the denominated data.",
+    "ties": "How tied scores are ranked.",
+    "round": "Decimals the published score is rounded to (null: not rounded).",
+    "publish": "Which score the published rank follows (rounded or exact).",
+    "flag_below": "Units with fewer than this share of a node's indicators observed are "
+                  "flagged.",
+    "kind": "relative: se is a share of the value; absolute: se in the indicator's unit.",
+    "se": "Standard error of the measurement-error model (null: the built-in 10 % relative).",
+    "indicators": "Per-indicator error models {code: {kind, se}}.",
+}
+
 METHOD_TOP = {
     "name": Field(Text(), default="", doc="Name of the method."),
     "description": Field(Text(), default="", doc="Free description."),
@@ -587,6 +647,23 @@ METHOD_TOP = {
 }
 
 
+#: one sentence per section of the method spec
+STAGE_DOCS = {
+    "denomination": "Divide indicators by their denominator column (framework key "
+                    "denominator).",
+    "screening": "Which units are kept, by the share of their indicators observed.",
+    "imputation": "How missing cells are filled (none: left missing, a parent is the mean "
+                  "of its observed children).",
+    "treatment": "Outlier treatment of skewed indicators.",
+    "normalisation": "How indicators are brought to a common scale.",
+    "aggregation": "How children are combined into their parent (weights relative within "
+                   "the parent).",
+    "ranking": "Publication conventions of the ranks (ties, rounding).",
+    "availability": "When a unit's rank is flagged for low availability.",
+    "measurement_error": "The measurement-error model behind the rank confidence sets.",
+}
+
+
 def method_schema() -> Record:
     """The method spec's schema (for the format reference): the top-level keys, and each
     stage's section with its methods (a ``method`` choice) and every parameter's type, from the
@@ -597,17 +674,33 @@ def method_schema() -> Record:
     fields = dict(METHOD_TOP)
     for stage, keys in stages.PLAIN_STAGES.items():
         fields[stage] = Field(Record({k: Field(PARAM_TYPES.get(k, Text()),
-                                               default=DEFAULTS[stage].get(k, _MISSING))
+                                               default=DEFAULTS[stage].get(k, _MISSING),
+                                               doc=PARAM_DOCS.get(k, ""))
                                       for k in sorted(keys)}, what=f"the {stage} section"),
-                              default=DEFAULTS[stage])
+                              default=DEFAULTS[stage], doc=STAGE_DOCS.get(stage, ""))
     for stage, methods in stages.stage_methods().items():
         params = sorted(set().union(*methods.values()))
         sect = {"method": Field(Choice(tuple(methods), what="one of " + ", ".join(methods)),
                                 required=True, doc=f"The {stage} method.")}
-        sect.update({k: Field(PARAM_TYPES.get(k, Text())) for k in params})
+        sect.update({k: Field(PARAM_TYPES.get(k, Text()), doc=PARAM_DOCS.get(k, "") + (
+            " Methods: " + ", ".join(m for m, keys in methods.items() if k in keys) + "."))
+            for k in params})
         fields[stage] = Field(Record(sect, what=f"the {stage} section"),
-                              default=DEFAULTS[stage])
-    return Record(fields, what="a method spec mapping of stage sections")
+                              default=DEFAULTS[stage], doc=STAGE_DOCS.get(stage, ""))
+    rec = Record(fields, what="a method spec mapping of stage sections")
+    _examples(rec, {"name": "GDCI 2021 method", "description": "Group medians, COINr "
+                    "treatment, min-max 0-100, arithmetic means.", "seed": 42,
+                    "extends": "default.yaml", "weights": {"INN": 2, "PS": 1}})
+    _examples(rec.fields["overrides"].type, {
+        "levels": {2: {"aggregation": {"method": "geometric"}}},
+        "nodes": {"unicorns": {"treatment": {"method": "log"}}}})
+    _examples(rec.fields["imputation"].type, {"group": "subregion", "fallback": "median"})
+    _examples(rec.fields["normalisation"].type, {"ref": "CA-EDMONTON"})
+    _examples(rec.fields["screening"].type, {"force_include": ["XX-XINFU"],
+                                             "force_exclude": ["XX-ISKRA"]})
+    _examples(rec.fields["measurement_error"].type, {
+        "indicators": {"unicorns": {"kind": "absolute", "se": 1}}})
+    return rec
 
 
 # ====================================================================== uncertainty space
@@ -707,6 +800,11 @@ def _assumption_check(value, at="", line=None):
     return {kind: rec.check({} if body is None else body, f"{at}: {kind}", ln)}
 
 
+_examples(_PATH, {"path": "normalisation",
+                  "values": [{"method": "minmax", "range": [1, 100]}, {"method": "rank"}]})
+_examples(_NOISE, {"nodes": ["INN", "PS"]})
+_examples(_MEASUREMENT, {"indicators": ["unicorns", "qs2022_univ"]})
+
 SPACE_ASSUMPTIONS = {"path": _PATH, "noise": _NOISE, "weight_sets": _WEIGHT_SET,
                      "leave_one_out": _LOO, "measurement": _MEASUREMENT,
                      "multiple_imputation": _MULTIPLE_IMPUTATION}
@@ -722,8 +820,10 @@ class _Assumption(Type):
 
 
 SPACE = Record({
-    "name": Field(Text(), default="", doc="Name of the space."),
-    "description": Field(Text(), default="", doc="Free description."),
+    "name": Field(Text(), default="", doc="Name of the space.",
+                  example="JRC-style default space"),
+    "description": Field(Text(), default="", doc="Free description.",
+                         example="Assumptions of the 2021 audit."),
     "assumptions": Field(MapOf(Text(nullable=False), _Assumption(), min_len=1,
                                what="a non-empty mapping of assumption names to assumptions",
                                item_label=lambda k: f"assumption '{k}'"),

@@ -98,6 +98,8 @@ class UncertaintySpace:
     name: str = ""
     seed_offset: int = 0
     origin: str = ""  # the file the space was read from ("" when built in memory)
+    text: str = ""  # the YAML text of the space (the file's, or the built default's)
+    built: bool = False  # the default built from the framework and data (default_space)
 
     @property
     def names(self) -> list[str]:
@@ -114,7 +116,12 @@ class UncertaintySpace:
     def load(cls, path: str | Path, framework: Framework, method: MethodSpec
              ) -> "UncertaintySpace":
         spec = read_yaml(path, MethodError, "uncertainty space")
-        return cls.from_dict(spec, framework, method, origin=str(path))
+        out = cls.from_dict(spec, framework, method, origin=str(path))
+        try:
+            out.text = Path(path).read_bytes().decode("utf-8")
+        except (OSError, UnicodeDecodeError):  # pragma: no cover - read_yaml read it
+            out.text = ""
+        return out
 
     @classmethod
     def from_dict(cls, spec: Mapping, framework: Framework, method: MethodSpec,
@@ -142,9 +149,11 @@ class UncertaintySpace:
 
 def load_space(space, result) -> UncertaintySpace:
     """The uncertainty space of an analysis of ``result`` (an IndexResult): an
-    :class:`UncertaintySpace` as it is; ``None`` for the bundled default space; a bundled
-    space's name (``"default"``, ``"coinr_asem"``); or a YAML path — validated against the
-    result's framework and method.
+    :class:`UncertaintySpace` as it is; ``None`` for the default space (the bundled
+    ``spaces/default.yaml`` for a bundled framework, else the space :func:`default_space`
+    builds from what the framework, data and method offer); a bundled space's name
+    (``"default"``, ``"coinr_asem"``); or a YAML path — validated against the result's
+    framework and method.
 
     Raises
     ------
@@ -155,10 +164,129 @@ def load_space(space, result) -> UncertaintySpace:
     if isinstance(space, UncertaintySpace):
         return space
     if space is None:
+        if not bundled.is_bundled(result.framework.origin or "."):
+            return default_space(result.framework, result.data, result.method)
         space = bundled.space_path()
     elif isinstance(space, str) and not Path(space).suffix and not Path(space).exists():
         space = bundled.space_path(space)
     return UncertaintySpace.load(space, result.framework, result.method)
+
+
+#: the group columns the default space's group-based imputation looks for, in order
+GROUP_COLUMNS = ("subregion", "region", "group")
+DEFAULT_NORMALISATIONS = [{"method": "minmax", "range": [1, 100]},
+                          {"method": "zscore", "mean": 10, "sd": 2},
+                          {"method": "rank"}]
+DEFAULT_TREATMENT = {"method": "coinr", "winmax": 5, "skew": 2.0, "kurtosis": 3.5}
+
+
+def group_column(framework: Framework, data, method: MethodSpec) -> str | None:
+    """A column of the data's metadata that groups the units for a group-based imputation:
+    the nominal method's imputation group when the data has it, else the first of
+    :data:`GROUP_COLUMNS` whose labels are complete for at least half the units and form at
+    least two groups of two or more units; None when there is none."""
+    meta = data.meta
+    g = method.stages.get("imputation", {}).get("group")
+    if g is not None and g in meta.columns:
+        return g
+    for c in GROUP_COLUMNS:
+        if c in meta.columns:
+            lab = meta[c]
+            sizes = lab.dropna().value_counts()
+            if lab.notna().mean() >= 0.5 and int((sizes >= 2).sum()) >= 2:
+                return c
+    return None
+
+
+def default_space_spec(framework: Framework, data, method: MethodSpec) -> tuple[dict, list]:
+    """The default uncertainty space for any framework and data, built from what they offer
+    (JRC-style, as the bundled ``spaces/default.yaml``): a mapping in the space file's format
+    and one comment per assumption saying why it is there.
+
+    * ``imputation`` (only when some indicator cell is missing): the nominal imputation, the
+      median and — only when the data has a group column (:func:`group_column`) — the group
+      median with the median as fallback;
+    * ``treatment``: the nominal treatment and no treatment (COINr's winsorisation rule in
+      place of no treatment when the nominal one is none);
+    * ``normalisation``: min-max [1, 100], z-scores (mean 10, sd 2), ranks;
+    * ``aggregation``: arithmetic and geometric means (only when the nominal aggregation is
+      arithmetic or geometric);
+    * ``weights``: ±25 % uniform noise on the weights of every aggregate level below the
+      index, or on the indicators' weights when the tree is flat;
+    * ``drop_indicator``: each indicator left out in turn, when there are at least three and
+      none is the only path to the index.
+    """
+    from cityindex.model.errors import CityIndexError
+
+    miss = int(data.values[framework.indicators].isna().to_numpy().sum())
+    nominal = method.stages
+    a, why = {}, {}
+    if miss:
+        imp = nominal["imputation"]
+        values = [dict(imp), {"method": "median"}]
+        g = group_column(framework, data, method)
+        if g is not None:
+            values.append({"method": "group_median", "group": g, "fallback": "median"})
+        uniq = []
+        for v in values:
+            if v not in uniq:
+                uniq.append(v)
+        a["imputation"] = {"path": "imputation", "values": uniq}
+        why["imputation"] = (f"{miss} missing cells: the nominal imputation, the median"
+                             + (f", the median of the unit's '{g}' group" if g else
+                                " (no group column in the data: no group-based imputation)"))
+    treat = nominal["treatment"]
+    alt = {"method": "none"} if treat.get("method") != "none" else DEFAULT_TREATMENT
+    a["treatment"] = {"path": "treatment", "values": [dict(treat), dict(alt)]}
+    why["treatment"] = "the nominal outlier treatment and " + (
+        "no treatment" if alt["method"] == "none" else "COINr's winsorisation rule")
+    a["normalisation"] = {"path": "normalisation",
+                          "values": [dict(v) for v in DEFAULT_NORMALISATIONS]}
+    why["normalisation"] = "min-max vs z-score vs rank (all strictly positive)"
+    if nominal["aggregation"].get("method") in ("arithmetic", "geometric"):
+        a["aggregation"] = {"path": "aggregation.method", "values": ["arithmetic",
+                                                                     "geometric"]}
+        why["aggregation"] = "compensatory vs partially compensatory"
+    if framework.max_level > 2:
+        a["weights"] = {"noise": {"levels": "aggregates", "factor": 0.25, "n_sets": 1000}}
+        lv = ("level 2" if framework.max_level == 3
+              else f"levels 2..{framework.max_level - 1}")
+        why["weights"] = f"the weights of the aggregates at {lv} ±25 %"
+    else:
+        a["weights"] = {"noise": {"levels": [1], "factor": 0.25, "n_sets": 1000}}
+        why["weights"] = "a flat tree: the indicators' weights ±25 %"
+    if (len(framework.indicators) >= 3
+            and all(_index_defined_without(framework, c) for c in framework.indicators)):
+        a["drop_indicator"] = {"leave_one_out": {"level": 1}}
+        why["drop_indicator"] = (f"leave each of the {len(framework.indicators)} indicators "
+                                 "out in turn (and none)")
+    if not a:  # pragma: no cover - normalisation is always there
+        raise CityIndexError("no default uncertainty space for this framework")
+    spec = {"name": f"default space for {framework.root} (built from its framework and data)",
+            "assumptions": a}
+    return spec, [f"{k}: {v}" for k, v in why.items()]
+
+
+def space_yaml(spec: Mapping, notes: list[str] = ()) -> str:
+    """A space mapping as YAML text with a header of comments (``notes``), for a run folder or
+    ``cityindex init``: the file can be edited and passed back with ``--space``."""
+    head = ["# Uncertainty space (format: docs/formats.md#uncertainty-space). Edit it and pass",
+            "# it back with --space to change the audit's assumptions."]
+    head += [f"#   {n}" for n in notes]
+    body = yaml.safe_dump({"name": spec.get("name", ""), "assumptions": {
+        k: v for k, v in spec["assumptions"].items()}}, sort_keys=False, allow_unicode=True,
+        default_flow_style=None, width=100)
+    return "\n".join(head) + "\n" + body
+
+
+def default_space(framework: Framework, data, method: MethodSpec) -> UncertaintySpace:
+    """The :func:`default_space_spec` space, validated like a file (its YAML text in
+    ``.text``, to be written into a run folder)."""
+    spec, notes = default_space_spec(framework, data, method)
+    sp = UncertaintySpace.from_dict(spec, framework, method)
+    sp.text = space_yaml(spec, notes)
+    sp.built = True
+    return sp
 
 
 def _parse(name: str, body: Mapping, fw: Framework, method: MethodSpec,

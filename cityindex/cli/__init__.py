@@ -5,7 +5,7 @@ Each command lives in a module of its own and registers itself on the shared ``a
 """
 
 from .common import app
-from . import (audit, bayes, compare, compute, explore, publish, ranks,  # noqa: F401,E402
+from . import (audit, bayes, compare, compute, explore, init, publish, ranks,  # noqa: F401,E402
                uncertainty, validate, weights)  # (registers)
 
 __all__ = ["app"]

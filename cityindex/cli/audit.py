@@ -20,8 +20,10 @@ from .common import EXIT_INCOMPLETE, SheetOpt, UnitColOpt, finite
 DEFAULT_FRAMEWORKS = ("gdci", "brpci")
 FrameworksOpt = typer.Option(None, "--framework", "-f",
                              help="Framework(s) (default: gdci and brpci).")
-AuditSpaceOpt = typer.Option(None, "--space", help="Uncertainty space YAML (default: the "
-                             "bundled spaces/default.yaml).")
+AuditSpaceOpt = typer.Option(None, "--space", "-s", help="Uncertainty space YAML (default: the "
+                             "bundled spaces/default.yaml for a bundled framework; for any "
+                             "other, a space built from the framework and data, written to "
+                             "the run folder as space.yaml to edit and pass back).")
 
 
 def _results(frameworks, data, method, seed, out=None, sheet=None, unit_col=None):
@@ -73,7 +75,7 @@ def audit(framework: Optional[List[str]] = FrameworksOpt, data: Optional[Path] =
     from cityindex.profiles import resolve_cities
 
     from ..report.html import write_report
-    from ..runio import manifest, run_folder
+    from ..runio import manifest, run_folder, write_space
 
     from .common import interval_conventions
 
@@ -92,11 +94,12 @@ def audit(framework: Optional[List[str]] = FrameworksOpt, data: Optional[Path] =
                        "indices": {x.framework.root: {"framework": x.framework.origin,
                                                       "data_sha256": x.data.sha256}
                                    for x in inputs},
-                       "space": str(space or "bundled spaces/default.yaml"),
+                       "space": {},
                        "intervals": {"band": iv, "rank_sets_level":
                                      round(1.0 - settings.rank_alpha, 12),
                                      "bayes_level": 0.90}})
-    with run_folder(out) as tmp:
+    with run_folder(out) as tmp:  # the space(s) used, ready to edit and pass back (--space)
+        man["space"] = write_space(tmp, {k: a.space for k, a in result.indices.items()})
         write_report(result, tmp, man)
     typer.echo(result.summary().as_text()
                + f"report → {out / 'index.html'} ({result.timings['total_s']:.0f} s)")

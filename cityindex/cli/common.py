@@ -77,7 +77,8 @@ DataOpt = typer.Option(None, "--data", "-d", help="Indicator data (CSV/Parquet/X
 MethodOpt = typer.Option(None, "--method", "-m", help="Method spec YAML; default for a bundled "
                          "index: its own bundled method (methods/<index>.yaml) if it has one, "
                          "else methods/default.yaml; for any other framework the built-in "
-                         "defaults (see docs).")
+                         "defaults (docs/formats.md; `cityindex validate` prints the method in "
+                         "force).")
 SheetOpt = typer.Option(None, "--sheet", help="Sheet of an .xlsx data file (default: the "
                         "first sheet).")
 UnitColOpt = typer.Option(None, "--unit-col", help="Name of the unit-code column of the data "
@@ -85,7 +86,9 @@ UnitColOpt = typer.Option(None, "--unit-col", help="Name of the unit-code column
 SeedOpt = typer.Option(None, "--seed", min=0, help="Random seed, a non-negative integer "
                        "(default: the method file's seed, else 0).")
 SpaceOpt = typer.Option(None, "--space", "-s", help="Uncertainty space YAML (default: the "
-                        "bundled spaces/default.yaml).")
+                        "bundled spaces/default.yaml for a bundled framework; for any other, a "
+                        "space built from the framework and data, written to the run folder "
+                        "as space.yaml).")
 LevelOpt = typer.Option(0.90, "--level", min=0.5, max=0.999, help="Level of the printed "
                         "intervals (0.90: 5th–95th percentile band).")
 QuantileOpt = typer.Option("inverted_cdf", "--quantile", help="Quantile rule of the intervals: "
@@ -139,6 +142,8 @@ class Inputs:
     framework: Any
     data: Any
     method: Any
+    #: where the method in force came from (one phrase, printed by validate)
+    method_source: str = ""
 
     def __iter__(self):  # (framework, data, method) unpacking
         return iter((self.framework, self.data, self.method))
@@ -173,13 +178,21 @@ def load_inputs(framework: str, data: Optional[Path], method: Optional[Path],
         claim_output(out)
     fw_path = resolve_framework(framework)
     fw = Framework.load(fw_path)
-    if method is None and bundled.is_bundled(fw_path):
+    if method is not None:
+        source = f"{method} (--method)"
+    elif bundled.is_bundled(fw_path):
         method = bundled.default_method_for(fw_path.stem)
+        source = (f"bundled methods/{Path(method).name} (the default for the bundled "
+                  f"framework {fw_path.stem}; give --method to change it)")
+    else:
+        source = ("the built-in defaults (no --method; a framework that is not bundled gets "
+                  "them, see docs/formats.md#method)")
     spec = MethodSpec.load(method)
+    spec.source = source  # recorded in the manifest (runio.manifest)
     if seed is not None:
         spec.seed = int(seed)
     return Inputs(fw, read_data(data if data is not None else bundled.panel_path(), fw,
-                                unit_col=unit_col, sheet=sheet), spec)
+                                unit_col=unit_col, sheet=sheet), spec, source)
 
 
 def cli_errors(func):

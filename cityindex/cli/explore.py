@@ -81,7 +81,7 @@ def explore(framework: Optional[List[str]] = FrameworksOpt, data: Optional[Path]
     from cityindex.auditing import AuditSettings, audit as run_audit
 
     from ..report.explorer import write_explorer
-    from ..runio import manifest, run_folder, write_json
+    from ..runio import manifest, run_folder, write_json, write_space
 
     out = out or Path("reports") / f"explore-{datetime.now():%Y%m%d-%H%M%S}"
     settings = AuditSettings(quick=True, bayes=False, seed=seed, n_ua=n, n_sa=n_sobol,
@@ -93,6 +93,7 @@ def explore(framework: Optional[List[str]] = FrameworksOpt, data: Optional[Path]
         attach_history(result, hist)
     with run_folder(out) as tmp:
         path = write_explorer(result, tmp)
+        spaces = write_space(tmp, {k: a.space for k, a in result.indices.items()})
         write_json(tmp / "manifest.json", manifest(
             "explore", method=inputs[0].method, framework=inputs[0].framework,
             data=inputs[0].data, seed=inputs[0].seed, extra={
@@ -100,5 +101,5 @@ def explore(framework: Optional[List[str]] = FrameworksOpt, data: Optional[Path]
                 "indices": {x.framework.root: {"framework": x.framework.origin,
                                                "data_sha256": x.data.sha256}
                             for x in inputs},
-                "space": str(space or "bundled spaces/default.yaml")}))
+                "space": spaces}))
     typer.echo(f"explorer → {out / path.name} ({result.timings['total_s']:.0f} s)")

@@ -14,11 +14,13 @@ from .common import (DataOpt, FrameworkOpt, JobsOpt, LevelOpt, MethodOpt, Quanti
 from .common import SheetOpt, UnitColOpt
 
 
-def _space_record(space) -> dict:
-    from ..runio import file_sha256
+def _space_record(space, folder: Path) -> dict:
+    """Writes the space used into the run folder (space.yaml) and returns its record."""
+    from ..runio import file_sha256, write_space
 
-    return {"file": str(Path(space.origin).resolve()) if space.origin else "",
-            "sha256": file_sha256(space.origin)}
+    rec = write_space(folder, {"": space})[""]
+    return {**rec, "file": str(Path(space.origin).resolve()) if space.origin else "",
+            "sha256": file_sha256(space.origin) or rec["sha256"]}
 
 
 @app.command("uncertainty")
@@ -70,7 +72,7 @@ def uncertainty(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
                                           "not_ranked": res.not_ranked.to_dict("records")})
         write_json(tmp / "manifest.json", manifest(
             "uncertainty", method=inp.method, framework=inp.framework, data=inp.data,
-            seed=inp.seed, extra={"space": _space_record(sp), "n": n, "sampling": sampling,
+            seed=inp.seed, extra={"space": _space_record(sp, tmp), "n": n, "sampling": sampling,
                                   "jobs": jobs, "intervals": iv,
                                   "ranking": result.ranking(result.framework.root).to_dict(),
                                   "units": result.availability.counts()}))
@@ -119,7 +121,7 @@ def sensitivity(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
                                           "units": result.availability.counts()})
         write_json(tmp / "manifest.json", manifest(
             "sensitivity", method=inp.method, framework=inp.framework, data=inp.data,
-            seed=inp.seed, extra={"space": _space_record(sp), "n": n, "n_boot": n_boot,
+            seed=inp.seed, extra={"space": _space_record(sp, tmp), "n": n, "n_boot": n_boot,
                                   "jobs": jobs, "intervals": {"level": level,
                                                               "kind": "bootstrap"},
                                   "units": result.availability.counts()}))

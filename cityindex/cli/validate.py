@@ -1,4 +1,5 @@
-"""``cityindex validate``: check the inputs without writing anything."""
+"""``cityindex validate``: run every input check of compute, uncertainty and audit without
+writing anything, and print what they will do (:mod:`cityindex.checking`)."""
 
 from __future__ import annotations
 
@@ -17,27 +18,20 @@ def validate(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
              sheet: Optional[str] = SheetOpt, unit_col: Optional[str] = UnitColOpt,
              method: Optional[Path] = MethodOpt,
              space: Optional[Path] = typer.Option(None, "--space", "-s",
-                                                  help="Also validate an uncertainty space."),
+                                                  help="Uncertainty space (default: the one "
+                                                  "audit and uncertainty would use)."),
              seed: Optional[int] = SeedOpt):
-    """Check framework, data, method (and space: every alternative is run through the
-    pipeline once) without writing anything; print a summary."""
-    from cityindex.model import compute_index
-    from cityindex.validation.engine import prepare
+    """Run every input check of compute, uncertainty and audit (the index, the uncertainty
+    space with every alternative run through the pipeline once, the data checks) without
+    writing anything; print the method in force and where it came from, the weights as used,
+    the cells imputed, the indicators treated, the units screened out or not ranked, and the
+    data checks' warnings."""
+    from cityindex.checking import check_inputs
 
     inp = load_inputs(framework, data, method, seed=seed, sheet=sheet, unit_col=unit_col)
-    fw, ind = inp.framework, inp.data
-    result = compute_index(*inp)
-    if space is not None:
-        p = prepare(result, space)  # every alternative must run through the pipeline
-        typer.echo(f"space: {len(p.space.assumptions)} assumptions "
-                   f"({', '.join(f'{a.name}×{a.n_levels}' for a in p.space.assumptions)})")
-    miss = ind.values[fw.indicators].isna()
-    typer.echo(f"framework {fw.root}: {len(fw.indicators)} indicators, "
-               f"{len(fw.aggregates)} aggregates, levels 1..{fw.max_level}"
-               + (f"; no open indicator: {', '.join(fw.empty_aggregates)}"
-                  if fw.empty_aggregates else ""))
-    typer.echo(f"data {ind.source}: {len(ind.units)} units, {int(miss.to_numpy().sum())} missing "
-               f"cells ({100 * miss.to_numpy().mean():.1f}%), sha256 {ind.sha256[:12]}…")
-    typer.echo(f"method: {result.n_imputed} cells imputed, "
-               f"{int((result.treatment['action'] != 'none').sum())} indicators treated, "
-               f"{int((~result.screening['kept']).sum())} units screened out; valid")
+    check = check_inputs(inp, space, seed=seed)
+    for line in check.lines():
+        typer.echo(line)
+    typer.echo("valid: compute, uncertainty and audit accept these inputs"
+               + (f" ({len(check.data_checks)} data warning(s) above)"
+                  if len(check.data_checks) else ""))

@@ -263,6 +263,15 @@ def _index_sections(doc: _Doc, a) -> None:
         doc.table(f"{root}_mostly_imputed", lt, None)
     tr = res.treatment.reset_index()
     doc.table(f"{root}_treatment", tr, None)
+    from cityindex.model.datachecks import check_data
+
+    dc = check_data(res.data, fw, res.method)
+    doc.add(f'<p id="{slug}-data-checks">Data checks (values outside a plausible range declared '
+            "in the framework, suspicious zeros, units repeating another unit's values; "
+            f"warnings only, no value was changed): {len(dc)} flagged"
+            + (":" if len(dc) else ".") + "</p>")
+    if len(dc):
+        doc.table(f"{root}_data_checks", dc, None)
     log = res.log
     if len(log):
         summ = res.log_summary()
