@@ -934,6 +934,12 @@ def _forked_index(a: IndexAudit, s: AuditSettings, queue, key: str, send) -> Non
     """Child-process body of :func:`_run_forked`."""
     import pickle
 
+    from threadpoolctl import threadpool_limits
+
+    # one BLAS thread per worker: the workers (and a Bayesian fit) already share the CPUs, and
+    # BLAS threads spinning beside them cost more than they give (a 511 × 511 eigen-
+    # decomposition took seconds under load)
+    threadpool_limits(1)
     st = _Stages.__new__(_Stages)
     st.progress = _QueueProgress(queue, key)
     try:

@@ -29,9 +29,9 @@ def _read(path) -> pd.DataFrame:
     return pd.read_csv(path, keep_default_na=False, na_values=[""])
 
 
-def _same(new: pd.DataFrame, old: pd.DataFrame, what: str) -> None:
+def _same(new: pd.DataFrame, old: pd.DataFrame, what: str, tol: float = 1e-12) -> None:
     assert list(new.columns) == list(old.columns), what
-    pd.testing.assert_frame_equal(new, old, check_exact=False, rtol=1e-12, atol=1e-12,
+    pd.testing.assert_frame_equal(new, old, check_exact=False, rtol=tol, atol=tol,
                                   check_dtype=False, obj=what)
 
 
@@ -80,5 +80,8 @@ def test_uncertainty_unchanged(runs):
 
 def test_sensitivity_unchanged(runs):
     fw, out = runs
+    # Sobol indices and their interval bounds are sums over thousands of runs' rank
+    # statistics: between CPUs (numpy's SIMD summation order) they differ in the 9th digit
+    # (seen: 1.4e-9 in a BRPCI S1_lo); a method change moves them in the 2nd or 3rd
     _same(_read(out / "sensitivity" / "sensitivity.csv"),
-          _read(GOLDEN / fw / "sensitivity.csv.gz"), f"{fw} sensitivity.csv")
+          _read(GOLDEN / fw / "sensitivity.csv.gz"), f"{fw} sensitivity.csv", tol=1e-7)

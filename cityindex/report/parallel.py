@@ -71,6 +71,9 @@ def _forked(doc, indices, draw, tmp: Path):
 
 
 def _child(doc, a, draw, folder: Path, send) -> None:
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)      # the children share the CPUs: no BLAS threads beside them
     try:
         d = copy.copy(doc)
         d.folder = folder
