@@ -15,7 +15,7 @@ from typing import List, Optional
 import typer
 
 from .common import DataOpt, MethodOpt, SeedOpt, app, cli_errors, load_inputs
-from .common import EXIT_INCOMPLETE, SheetOpt, UnitColOpt, finite
+from .common import EXIT_INCOMPLETE, SheetOpt, UnitColOpt, YearOpt, finite
 
 DEFAULT_FRAMEWORKS = ("gdci", "brpci")
 FrameworksOpt = typer.Option(None, "--framework", "-f",
@@ -24,11 +24,12 @@ AuditSpaceOpt = typer.Option(None, "--space", help="Uncertainty space YAML (defa
                              "bundled spaces/default.yaml).")
 
 
-def _results(frameworks, data, method, seed, out=None, sheet=None, unit_col=None):
+def _results(frameworks, data, method, seed, out=None, sheet=None, unit_col=None, year=None):
     """Load and validate every input first, then compute each index."""
     from cityindex.model import compute_index
 
-    inputs = [load_inputs(f, data, method, out if i == 0 else None, seed, sheet, unit_col)
+    inputs = [load_inputs(f, data, method, out if i == 0 else None, seed, sheet, unit_col,
+                          year)
               for i, f in enumerate(frameworks or DEFAULT_FRAMEWORKS)]
     return inputs, [compute_index(*x) for x in inputs]
 
@@ -37,6 +38,7 @@ def _results(frameworks, data, method, seed, out=None, sheet=None, unit_col=None
 @cli_errors
 def audit(framework: Optional[List[str]] = FrameworksOpt, data: Optional[Path] = DataOpt,
           sheet: Optional[str] = SheetOpt, unit_col: Optional[str] = UnitColOpt,
+          year: Optional[int] = YearOpt,
           method: Optional[Path] = MethodOpt, space: Optional[Path] = AuditSpaceOpt,
           out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder "
                                              "(default reports/audit-<timestamp>)."),
@@ -78,7 +80,7 @@ def audit(framework: Optional[List[str]] = FrameworksOpt, data: Optional[Path] =
     settings = AuditSettings(quick=quick, bayes=not no_bayes, seed=seed, n_ua=n, n_sa=n_sobol,
                              profiles=list(profile or []), bayes_timeout=bayes_timeout,
                              quantile=iv["quantile"])
-    inputs, results = _results(framework, data, method, seed, out, sheet, unit_col)
+    inputs, results = _results(framework, data, method, seed, out, sheet, unit_col, year)
     if settings.profiles:                       # fail early on an unknown city
         resolve_cities(settings.profiles, data=[x.data for x in inputs])
     result = run_audit(results, space=space, settings=settings, show_progress=not quiet)
@@ -115,6 +117,7 @@ def profile_cmd(cities: List[str] = typer.Argument(..., help="City names or code
                                                    "(\"Shanghai\", \"上海\", \"Paris (France)\")."),
                 framework: Optional[List[str]] = FrameworksOpt, data: Optional[Path] = DataOpt,
                 sheet: Optional[str] = SheetOpt, unit_col: Optional[str] = UnitColOpt,
+                year: Optional[int] = YearOpt,
                 method: Optional[Path] = MethodOpt, space: Optional[Path] = AuditSpaceOpt,
                 seed: Optional[int] = SeedOpt,
                 n: int = typer.Option(500, "--n", min=2, help="Uncertainty replications."),
@@ -128,7 +131,7 @@ def profile_cmd(cities: List[str] = typer.Argument(..., help="City names or code
     from ..report.profile import profile_text
     from ..runio import manifest, run_folder
 
-    inputs, results = _results(framework, data, method, seed, out, sheet, unit_col)
+    inputs, results = _results(framework, data, method, seed, out, sheet, unit_col, year)
     codes = resolve_cities(list(cities), data=[x.data for x in inputs])
     settings = AuditSettings(quick=True, bayes=False, seed=seed, n_ua=n, profiles=codes,
                              light=True)

@@ -22,7 +22,7 @@ from cityindex.model import bundled as _bundled
 
 from .common import (DataOpt, FrameworkOpt, LevelOpt, MethodOpt, QuantileOpt, SeedOpt, app,
                      cli_errors, interval_conventions, load_inputs)
-from .common import SheetOpt, UnitColOpt
+from .common import SheetOpt, UnitColOpt, YearOpt
 
 
 def _band(inputs, result, space: Path, n: int, iv: dict | None = None) -> tuple:
@@ -41,6 +41,7 @@ def _band(inputs, result, space: Path, n: int, iv: dict | None = None) -> tuple:
 @cli_errors
 def compare(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
             sheet: Optional[str] = SheetOpt, unit_col: Optional[str] = UnitColOpt,
+            year: Optional[int] = YearOpt,
             method: Optional[Path] = MethodOpt,
             method_b: Optional[Path] = typer.Option(
                 None, "--method-b", help="Method spec B (default: the same as A)."),
@@ -68,7 +69,7 @@ def compare(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
 
     from ..runio import manifest, run_folder, write_json
 
-    a = load_inputs(framework, data, method, out, seed, sheet, unit_col)
+    a = load_inputs(framework, data, method, out, seed, sheet, unit_col, year)
     b = a if not (framework_b or data_b or method_b) else load_inputs(
         framework_b or framework, data_b or data, method_b or method, None, a.seed, sheet,
         unit_col)

@@ -9,13 +9,14 @@ import typer
 
 from .common import (DataOpt, FrameworkOpt, MethodOpt, SeedOpt, app, cli_errors, load_inputs,
                      out_option)
-from .common import SheetOpt, UnitColOpt
+from .common import SheetOpt, UnitColOpt, YearOpt
 
 
 @app.command()
 @cli_errors
 def compute(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
             sheet: Optional[str] = SheetOpt, unit_col: Optional[str] = UnitColOpt,
+            year: Optional[int] = YearOpt,
             method: Optional[Path] = MethodOpt, out: Path = out_option("reports/compute"),
             seed: Optional[int] = SeedOpt):
     """Compute the index: scores.csv (with each unit's ranking status), one CSV per stage,
@@ -25,7 +26,7 @@ def compute(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
 
     from ..runio import manifest, run_folder, write_json
 
-    inp = load_inputs(framework, data, method, out, seed, sheet, unit_col)
+    inp = load_inputs(framework, data, method, out, seed, sheet, unit_col, year)
     result = compute_index(*inp)
     with run_folder(out) as tmp:
         result.results_table().to_csv(tmp / "scores.csv", index=False)

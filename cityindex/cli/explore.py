@@ -21,7 +21,7 @@ import typer
 
 from .audit import AuditSpaceOpt, FrameworksOpt, _results
 from .common import DataOpt, MethodOpt, SeedOpt, app, cli_errors
-from .common import SheetOpt, UnitColOpt
+from .common import SheetOpt, UnitColOpt, YearOpt
 
 
 def read_history(path: Path):
@@ -63,6 +63,7 @@ def attach_history(audit, history) -> None:
 @cli_errors
 def explore(framework: Optional[List[str]] = FrameworksOpt, data: Optional[Path] = DataOpt,
             sheet: Optional[str] = SheetOpt, unit_col: Optional[str] = UnitColOpt,
+            year: Optional[int] = YearOpt,
             method: Optional[Path] = MethodOpt, space: Optional[Path] = AuditSpaceOpt,
             out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder "
                                                "(default reports/explore-<timestamp>)."),
@@ -87,7 +88,7 @@ def explore(framework: Optional[List[str]] = FrameworksOpt, data: Optional[Path]
     settings = AuditSettings(quick=True, bayes=False, seed=seed, n_ua=n, n_sa=n_sobol,
                              light=True)
     hist = read_history(history) if history is not None else None
-    inputs, results = _results(framework, data, method, seed, out, sheet, unit_col)
+    inputs, results = _results(framework, data, method, seed, out, sheet, unit_col, year)
     result = run_audit(results, space=space, settings=settings, show_progress=not quiet)
     if hist is not None:
         attach_history(result, hist)

@@ -8,13 +8,14 @@ from typing import Optional
 import typer
 
 from .common import DataOpt, FrameworkOpt, MethodOpt, SeedOpt, app, cli_errors, load_inputs
-from .common import SheetOpt, UnitColOpt
+from .common import SheetOpt, UnitColOpt, YearOpt
 
 
 @app.command()
 @cli_errors
 def validate(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
              sheet: Optional[str] = SheetOpt, unit_col: Optional[str] = UnitColOpt,
+             year: Optional[int] = YearOpt,
              method: Optional[Path] = MethodOpt,
              space: Optional[Path] = typer.Option(None, "--space", "-s",
                                                   help="Also validate an uncertainty space."),
@@ -24,7 +25,8 @@ def validate(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
     from cityindex.model import compute_index
     from cityindex.validation.engine import prepare
 
-    inp = load_inputs(framework, data, method, seed=seed, sheet=sheet, unit_col=unit_col)
+    inp = load_inputs(framework, data, method, seed=seed, sheet=sheet, unit_col=unit_col,
+                      year=year)
     fw, ind = inp.framework, inp.data
     result = compute_index(*inp)
     if space is not None:

@@ -1,0 +1,171 @@
+"""Panel data (issue 17): the bundled multi-year panel, reading data with years, temporal
+imputation (hand-worked series), panel-wide normalisation (an invariant)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cityindex.model import Framework, MethodSpec, bundled, compute_index, read_data
+from cityindex.model.errors import DataError, MethodError
+from cityindex.model.temporal import (compute_panel, panel_from_table, read_panel,
+                                      temporal_impute)
+
+NAN = np.nan
+READ = dict(keep_default_na=False, na_values=[""])
+
+
+def _series(rows: dict, years) -> pd.DataFrame:
+    """(unit, year) × ['x'] from {unit: [values per year]}."""
+    idx = pd.MultiIndex.from_product([list(rows), list(years)], names=["unit", "year"])
+    return pd.DataFrame({"x": np.concatenate([np.asarray(v, float) for v in rows.values()])},
+                        index=idx)
+
+
+# ------------------------------------------------------------------ temporal imputation
+def test_linear_interpolation_exact_and_edges_carried():
+    v = _series({"A": [1, NAN, NAN, 7, NAN], "B": [NAN, 2, NAN, 4, NAN]},
+                [2018, 2019, 2020, 2021, 2022])
+    f, st = temporal_impute(v, "linear", "both")
+    # hand-worked: A 1 → 7 over three years: 3, 5; after 2021 the last value carried
+    assert f.loc["A", "x"].tolist() == [1, 3, 5, 7, 7]
+    assert st.loc["A", "x"].tolist() == ["observed", "interpolated", "interpolated",
+                                         "observed", "carried_forward"]
+    # B: 2018 carried back from 2019, 2020 = (2 + 4) / 2, 2022 carried forward
+    assert f.loc["B", "x"].tolist() == [2, 2, 3, 4, 4]
+    assert st.loc["B", "x"].tolist() == ["carried_backward", "observed", "interpolated",
+                                         "observed", "carried_forward"]
+
+
+def test_unequal_spacing_previous_nearest_and_forward_only():
+    v = _series({"A": [0, NAN, NAN, 10]}, [2010, 2012, 2013, 2015])
+    f, _ = temporal_impute(v, "linear", "none")
+    assert f.loc["A", "x"].tolist() == pytest.approx([0, 4, 6, 10])  # 10·2/5, 10·3/5
+    f, st = temporal_impute(v, "previous", "none")
+    assert f.loc["A", "x"].tolist() == [0, 0, 0, 10]
+    assert st.loc["A", "x"].tolist()[1] == "carried_previous"
+    f, _ = temporal_impute(v, "nearest", "none")  # 2012 nearer 2010, 2013 nearer 2015
+    assert f.loc["A", "x"].tolist() == [0, 0, 10, 10]
+    w = _series({"A": [NAN, 5, NAN]}, [2019, 2020, 2021])
+    f, st = temporal_impute(w, "linear", "forward")
+    assert np.isnan(f.loc[("A", 2019), "x"]) and f.loc[("A", 2021), "x"] == 5
+    assert st.loc[("A", 2019), "x"] == "missing"
+
+
+def test_single_observation_is_carried_and_says_so():
+    v = _series({"A": [NAN, 5, NAN, NAN], "B": [1, 2, 3, 4]}, [2018, 2019, 2020, 2021])
+    f, st = temporal_impute(v)
+    assert f.loc["A", "x"].tolist() == [5, 5, 5, 5]
+    assert st.loc["A", "x"].tolist() == ["carried_single", "observed", "carried_single",
+                                         "carried_single"]
+
+
+def test_no_leakage_between_units():
+    years = [2018, 2019, 2020, 2021]
+    base = {"A": [1, NAN, NAN, 4], "B": [NAN, NAN, NAN, NAN], "C": [10, NAN, 30, NAN]}
+    f1, st1 = temporal_impute(_series(base, years))
+    # a unit without any observation stays missing (never filled from other units)
+    assert f1.loc["B", "x"].isna().all() and (st1.loc["B", "x"] == "missing").all()
+    # changing every other unit's data leaves a unit's filled series unchanged
+    other = {"A": [100, NAN, -5, 4e6], "B": [7, NAN, NAN, NAN], "C": [10, NAN, 30, NAN]}
+    f2, _ = temporal_impute(_series(other, years))
+    assert f2.loc["C", "x"].tolist() == f1.loc["C", "x"].tolist() == [10, 20, 30, 30]
+
+
+def test_bad_options_and_duplicates():
+    v = _series({"A": [1, 2]}, [2020, 2021])
+    with pytest.raises(MethodError, match="interpolation"):
+        temporal_impute(v, "spline")
+    with pytest.raises(MethodError, match="carry"):
+        temporal_impute(v, "linear", "backward")
+    with pytest.raises(MethodError, match="panel"):
+        MethodSpec.from_dict({"panel": {"reference": "global"}})
+    t = pd.DataFrame({"unit": ["A", "A"], "year": ["2020", "2020"], "x": ["1", "2"]})
+    with pytest.raises(DataError, match="appears twice"):
+        panel_from_table(t)
+    t = pd.DataFrame({"unit": ["A"], "year": ["2020.5"], "x": ["1"]})
+    with pytest.raises(DataError, match="not an integer"):
+        panel_from_table(t)
+
+
+# ------------------------------------------------------------- panel-wide normalisation
+def _fw():
+    return Framework.from_dict({"index": "IDX", "nodes": [
+        {"code": "IDX", "level": 2}, {"code": "x", "level": 1, "parent": "IDX"},
+        {"code": "y", "level": 1, "parent": "IDX"}]})
+
+
+def _panel_table():
+    """Unit U has the same data in both years; every other unit changes (the maxima too)."""
+    rows = [("U", 2020, 5, 5), ("V", 2020, 0, 10), ("W", 2020, 10, 0), ("Z", 2020, 2, 3),
+            ("U", 2021, 5, 5), ("V", 2021, 1, 20), ("W", 2021, 30, 1), ("Z", 2021, 0, 0)]
+    return pd.DataFrame([[u, str(y), str(a), str(b)] for u, y, a, b in rows],
+                        columns=["unit", "year", "x", "y"])
+
+
+def test_panel_reference_keeps_an_unchanged_unit_at_its_score():
+    fw, panel = _fw(), panel_from_table(_panel_table())
+    pooled = compute_panel(fw, panel, MethodSpec.from_dict({"panel": {"reference": "panel"}}))
+    s20, s21 = (pooled[y].index_scores["U"] for y in (2020, 2021))
+    assert s20 == pytest.approx(s21, abs=1e-12)
+    # hand-worked: one min-max range over both years: x [0, 30], y [0, 20]
+    assert s20 == pytest.approx((5 / 30 * 100 + 5 / 20 * 100) / 2)
+    # per-year normalisation (the default) moves U's score although U did not change
+    per_year = compute_panel(fw, panel, MethodSpec())
+    assert per_year[2020].index_scores["U"] != pytest.approx(per_year[2021].index_scores["U"])
+    # ranks stay within each year
+    assert sorted(pooled[2021].index_ranks.tolist()) == [1, 2, 3, 4]
+
+
+# ------------------------------------------------------------------ the bundled panel
+@pytest.fixture(scope="module")
+def gdci():
+    fw = Framework.load(bundled.framework_path("gdci"))
+    return fw, MethodSpec.load(bundled.default_method_for("gdci"))
+
+
+def test_bundled_panel_years_and_2021_equals_the_wide_panel(gdci):
+    fw, spec = gdci
+    long = pd.read_csv(bundled.panel_long_path(), **READ)
+    assert sorted(long["year"].unique()) == [2018, 2019, 2020, 2021]
+    assert set(long["status"]) == {"observed", "carried", "missing"}
+    assert long["value"].isna().equals(long["status"] == "missing")
+    wide = pd.read_csv(bundled.panel_path(), **READ).set_index("code")
+    y21 = long[long["year"] == 2021].pivot(index="code", columns="indicator", values="value")
+    y21 = y21.reindex(index=wide.index, columns=wide.columns[4:])
+    pd.testing.assert_frame_equal(y21, wide[y21.columns].astype(float), check_names=False)
+    # the 2021 index from the long panel is the default single-year index
+    a = compute_index(fw, read_data(bundled.panel_path(), fw), spec)
+    b = compute_index(fw, read_data(bundled.panel_long_path(), fw, year=2021, method=spec,
+                                    meta=bundled.panel_meta()), spec)
+    pd.testing.assert_frame_equal(a.scores, b.scores)
+    assert b.data.year == 2021 and b.data.status.shape == (513, len(fw.indicators))
+    # years differ where the sources carry years (unicorns joined by year)
+    y20 = long[(long["year"] == 2020) & (long["indicator"] == "unicorns")].set_index("code")
+    y20 = y20[y20["value"].notna()]
+    assert (y20["value"] <= wide["unicorns"].reindex(y20.index)).all()
+    assert (y20["value"] < wide["unicorns"].reindex(y20.index)).sum() > 50
+
+
+def test_read_data_year_errors(gdci, tmp_path):
+    fw, spec = gdci
+    with pytest.raises(DataError, match="choose one with --year"):
+        read_data(bundled.panel_long_path(), fw)
+    with pytest.raises(DataError, match="no year 2030"):
+        read_data(bundled.panel_long_path(), fw, year=2030)
+    with pytest.raises(DataError, match="no 'year' column"):
+        read_data(bundled.panel_path(), fw, year=2021)
+
+
+def test_unit_year_rows_layout_reads_like_tidy(gdci, tmp_path):
+    fw, spec = gdci
+    pan = read_panel(bundled.panel_long_path(), meta=bundled.panel_meta())
+    rows = pan.values.reset_index().rename(columns={"unit": "code"})
+    rows = rows[rows["year"].isin([2020, 2021])]
+    path = tmp_path / "rows.csv"
+    rows.to_csv(path, index=False)
+    d = read_data(path, fw, year=2020, method=spec)
+    t = read_data(bundled.panel_long_path(), fw, year=2020, method=spec,
+                  meta=bundled.panel_meta())
+    pd.testing.assert_frame_equal(d.values[fw.indicators], t.values[fw.indicators])
