@@ -61,8 +61,20 @@ def compare(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
             out: Path = typer.Option(Path("reports/compare"), "--out", "-o",
                                      help="Output folder."),
             seed: Optional[int] = SeedOpt, level: float = LevelOpt,
-            quantile: str = QuantileOpt):
-    """Compare A and B: rank/score shifts, Spearman/Kendall, top-k moves, bands, Shapley."""
+            quantile: str = QuantileOpt,
+            year_a: Optional[int] = typer.Option(
+                None, "--year-a", help="Year A of panel data (default data: the bundled "
+                "2018–2021 panel): compare the index of year A with year B under paired "
+                "replications of --space (the same method draw applied to both years)."),
+            year_b: Optional[int] = typer.Option(None, "--year-b", help="Year B (with "
+                                                 "--year-a).")):
+    """Compare A and B: rank/score shifts, Spearman/Kendall, top-k moves, bands, Shapley.
+    With --year-a/--year-b: year-on-year moves with bands from paired replications."""
+    if year_a is not None or year_b is not None:
+        from .compare_years import compare_years_cmd
+
+        return compare_years_cmd(framework, data, sheet, unit_col, method, space, n, published,
+                                 out, seed, level, quantile, year_a, year_b)
     from cityindex.model import compute_index
     from cityindex.report.compare_figures import rank_scatter, shapley_chart, slope_chart
     from cityindex.validation import compare as cmp
