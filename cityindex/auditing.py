@@ -152,6 +152,8 @@ class IndexAudit(Result):
     history : DataFrame | None — scores and ranks over years (tidy: ``year``, ``unit``,
         ``node``, ``score``, ``rank`` and optionally ``q5``, ``q95``, ``median``), given by a
         multi-year run; the explorer shows it (:mod:`cityindex.report.explorer`)
+    years : YearComparison | None — year A → B moves with bands from paired replications
+        (:mod:`cityindex.validation.compare.years`), when the audit was given a panel
     """
 
     result: object
@@ -168,6 +170,7 @@ class IndexAudit(Result):
     regions: pd.Series = field(default_factory=lambda: pd.Series(dtype=object))
     scenarios: object = None
     history: pd.DataFrame | None = None
+    years: object = None  # YearComparison of two years of a panel (validation.compare.years)
 
     @property
     def framework(self):
@@ -398,6 +401,14 @@ class IndexAudit(Result):
         if pub is not None:
             t["published_rank"] = pub.set_index("unit")["published_rank"].reindex(
                 t.index).astype("Int64")
+        if self.years is not None:  # a multi-year audit: the year-on-year arrows
+            y = self.years.table
+            a, b = self.years.years
+            t[f"rank_{a}"] = y["rank_a"].reindex(t.index)
+            t[f"move_{a}_{b}"] = y["classification"].reindex(t.index)
+            t["arrow"] = y["arrow"].reindex(t.index)
+            if "arrow_published" in y:
+                t["arrow_published"] = y["arrow_published"].reindex(t.index)
         return t.sort_values(["rank", "score"], ascending=[True, False]).reset_index()
 
     # per-unit views (vectorised; cityindex.unit_views)
@@ -759,8 +770,33 @@ def _decorate(a: IndexAudit) -> None:
         a.regions = meta["region"].reindex(units)
 
 
+def _years(a: IndexAudit, s: AuditSettings, seed: int, panel, years) -> None:
+    """The year stage: every year of ``panel`` computed with the audit's framework and method,
+    one set of N replications applied to all years (trajectories with bands in ``a.history``),
+    and the moves from year A to year B with their paired bands (``a.years``)."""
+    from cityindex.model import bundled
+    from cityindex.model.temporal import compute_panel
+    from cityindex.validation.compare.years import (compare_years, replicate_years,
+                                                    trajectories)
+
+    year_a, year_b = years
+    res = compute_panel(a.framework, panel, a.result.method)
+    n = min(s.n_ua, 1000)
+    reps = replicate_years(res, a.space, n, seed=seed)
+    pct = (5, 95)
+    a.history = trajectories(res, reps, pct, s.quantile)
+    pub = None
+    if bundled.is_bundled(a.framework.origin or "."):
+        cand = bundled.data_dir() / "published" / f"{a.root.lower()}_{year_b}_top100.csv"
+        pub = cand if cand.exists() else None
+    a.years = compare_years(res[year_a], res[year_b], a.space, seed=seed, percentiles=pct,
+                            quantile_method=s.quantile, published=pub,
+                            years=(year_a, year_b), replications=reps)
+
+
 def audit(results, *, space=None, settings: AuditSettings | None = None,
-          show_progress: bool = False, published=None, **kwargs) -> Audit:
+          show_progress: bool = False, published=None, panel=None, years=None,
+          **kwargs) -> Audit:
     """Audit one or more index results (see the module docstring).
 
     Parameters
@@ -772,6 +808,10 @@ def audit(results, *, space=None, settings: AuditSettings | None = None,
     show_progress : a progress bar per stage on the terminal.
     published : {index code: DataFrame or CSV path} of published rankings (``code``, ``rank``);
         default: the bundled published table of a bundled index, when there is one.
+    panel, years : a :class:`~cityindex.model.temporal.PanelData` and (year A, year B): adds
+        the year-on-year stage (every year of the panel computed, N = ``n_ua`` replications
+        shared by all years: trajectories with bands in ``history``, A → B moves in
+        ``years``). Only when given: the default audit is unchanged.
 
     Returns
     -------
@@ -840,6 +880,9 @@ def audit(results, *, space=None, settings: AuditSettings | None = None,
                         a.sensitivity, warn = out
                         if warn:
                             a.status["sensitivity"].message = warn
+                if panel is not None:
+                    st.run(a, "years", lambda adv: _years(a, s, seed, panel, years),
+                           label="year-on-year moves")
                 if s.light:
                     continue
                 if k in jobs:

@@ -59,6 +59,13 @@ def audit(framework: Optional[List[str]] = FrameworksOpt, data: Optional[Path] =
           profile: Optional[List[str]] = typer.Option(None, "--profile", help="City to "
                                                       "profile (repeatable)."),
           quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+          year_a: Optional[int] = typer.Option(
+              None, "--year-a", help="With --year-b: audit year B of panel data (default: the "
+              "bundled 2018–2021 panel) and add the year-on-year section: every year's score "
+              "and rank with bands (trajectories) and the A → B moves with bands from paired "
+              "replications, beside the published arrows."),
+          year_b: Optional[int] = typer.Option(None, "--year-b", help="Year B (with "
+                                               "--year-a)."),
           quantile: str = typer.Option("inverted_cdf", "--quantile", help="Quantile rule of "
                                        "the 5–95 % bands: inverted_cdf (whole ranks) or type7 "
                                        "(R's default, as COINr).")):
@@ -80,10 +87,14 @@ def audit(framework: Optional[List[str]] = FrameworksOpt, data: Optional[Path] =
     settings = AuditSettings(quick=quick, bayes=not no_bayes, seed=seed, n_ua=n, n_sa=n_sobol,
                              profiles=list(profile or []), bayes_timeout=bayes_timeout,
                              quantile=iv["quantile"])
+    panel, years = _panel_years(data, sheet, unit_col, year, year_a, year_b)
+    if panel is not None:
+        year = year_b
     inputs, results = _results(framework, data, method, seed, out, sheet, unit_col, year)
     if settings.profiles:                       # fail early on an unknown city
         resolve_cities(settings.profiles, data=[x.data for x in inputs])
-    result = run_audit(results, space=space, settings=settings, show_progress=not quiet)
+    result = run_audit(results, space=space, settings=settings, show_progress=not quiet,
+                       panel=panel, years=years)
     man = manifest("audit", method=inputs[0].method, framework=inputs[0].framework,
                    data=inputs[0].data, seed=inputs[0].seed, extra={
                        "settings": settings.to_dict(),
@@ -99,6 +110,29 @@ def audit(framework: Optional[List[str]] = FrameworksOpt, data: Optional[Path] =
     typer.echo(result.summary().as_text()
                + f"report → {out / 'index.html'} ({result.timings['total_s']:.0f} s)")
     _exit_if_incomplete(result)
+
+
+def _panel_years(data, sheet, unit_col, year, year_a, year_b):
+    """(PanelData, (A, B)) for --year-a/--year-b, else (None, None)."""
+    if year_a is None and year_b is None:
+        return None, None
+    from cityindex.model import bundled
+    from cityindex.model.errors import DataError
+    from cityindex.model.temporal import read_panel
+
+    if year_a is None or year_b is None:
+        raise DataError("--year-a and --year-b go together")
+    if year_a == year_b:
+        raise DataError(f"--year-a and --year-b are both {year_a}")
+    if year is not None and year != year_b:
+        raise DataError(f"--year {year} and --year-b {year_b}: the audit is of year B")
+    panel = (read_panel(bundled.panel_long_path(), meta=bundled.panel_meta()) if data is None
+             else read_panel(data, unit_col=unit_col, sheet=sheet))
+    for y in (year_a, year_b):
+        if y not in panel.years:
+            raise DataError(f"{panel.source}: no year {y} in the data (years: "
+                            f"{', '.join(map(str, panel.years))})")
+    return panel, (year_a, year_b)
 
 
 def _exit_if_incomplete(result) -> None:

@@ -104,40 +104,79 @@ class YearComparison(Result):
                 f"{f['n_within']} within the band"]
 
 
-def _paired_ranks(result_a, result_b, space, n, seed, runner, sampling):
-    """(units_a, R_a, units_b, R_b): index ranks (reps × units) of both years under the same
-    replications of ``space``."""
+def replicate_years(results: dict, space=None, n: int = 1000, *, seed: int | None = None,
+                    runner=None, sampling: str = "random") -> dict:
+    """Index ranks of every year under the same N replications of ``space``.
+
+    Parameters
+    ----------
+    results : {year: IndexResult} of one framework and method (e.g. from
+        :func:`cityindex.model.temporal.compute_panel`).
+    space, n, seed, runner, sampling : as :func:`compare_years`.
+
+    Returns
+    -------
+    {year: (units, ranks)}: ``ranks`` is replications × units (float, NaN = not ranked in
+    that replication); row k of every year is the same method draw.
+    """
     from ..engine import prepare, run_replications
     from ..sobol import SobolProblem, sample_uniform
     from ..space import load_space
 
-    space = load_space(space, result_a)
+    first = results[next(iter(results))]
+    seed = first.method.seed if seed is None else int(seed)
+    space = load_space(space, first)
     problem = SobolProblem(space.names, space.levels)
     L = problem.map_levels(sample_uniform(problem, n, seed=seed, method=sampling))
-    stack = getattr(result_a, "panel_stack", None)
-    if stack is not None and stack is getattr(result_b, "panel_stack", None):
+    stacks = {id(getattr(r, "panel_stack", None)) for r in results.values()}
+    stack = getattr(first, "panel_stack", None)
+    out = {}
+    if stack is not None and len(stacks) == 1:
         # panel reference: one pooled computation, ranks within each year per replication
         p = prepare(stack, space, seed)
         S = run_replications(p, L, runner)["index_scores"]
-        out = []
-        for res in (result_a, result_b):
-            year = res.data.year
-            suffix = f"@{year}"
+        for year, res in results.items():
+            suffix = f"@{res.data.year}"
             cols = [i for i, u in enumerate(p.units) if u.endswith(suffix)]
-            units = [p.units[i][:-len(suffix)] for i in cols]
-            out += [units, p.rank(S[:, cols], p.nodes[p.root])]
-        return tuple(out)
-    p_a = prepare(result_a, space, seed)
-    p_b = prepare(result_b, space, seed)
-    R_a = run_replications(p_a, L, runner)["index"]
-    R_b = run_replications(p_b, L, runner)["index"]
-    return p_a.units, R_a, p_b.units, R_b
+            out[year] = ([p.units[i][:-len(suffix)] for i in cols],
+                         p.rank(S[:, cols], p.nodes[p.root]))
+        return out
+    for year, res in results.items():
+        p = prepare(res, space, seed)
+        out[year] = (p.units, run_replications(p, L, runner)["index"])
+    return out
+
+
+def trajectories(results: dict, replications: dict, percentiles=(5, 95),
+                 quantile_method: str = "inverted_cdf") -> pd.DataFrame:
+    """Score and rank of every unit over the years with its band: tidy table (year, unit,
+    node, score, rank, median, q5, q95) — the audit's ``history`` (explorer, profiles).
+    The band of each year comes from the shared replications (:func:`replicate_years`)."""
+    rows = []
+    for year, res in results.items():
+        root = res.framework.root
+        units, R = replications[year]
+        with np.errstate(all="ignore"):
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                q = np.nanpercentile(R, [percentiles[0], 50, percentiles[1]], axis=0,
+                                     method=quantile_method)
+        band = pd.DataFrame({"median": q[1], "q5": q[0], "q95": q[2]}, index=units)
+        t = pd.DataFrame({"year": year, "unit": res.scores.index, "node": root,
+                          "score": res.scores[root].to_numpy(),
+                          "rank": res.ranks[root].to_numpy()})
+        t = t.join(band, on="unit")
+        rows.append(t)
+    return pd.concat(rows, ignore_index=True)
 
 
 def compare_years(result_a, result_b, space=None, n: int = 1000, *, seed: int | None = None,
                   percentiles=(5, 95), quantile_method: str = "inverted_cdf",
                   published=None, runner=None, sampling: str = "random",
-                  years: tuple | None = None) -> YearComparison:
+                  years: tuple | None = None, replications: dict | None = None
+                  ) -> YearComparison:
     """Rank change A → B of every unit with its band from paired replications.
 
     Parameters
@@ -151,6 +190,8 @@ def compare_years(result_a, result_b, space=None, n: int = 1000, *, seed: int | 
     published : a published ranking of year B with ``code`` (or city names), ``rank`` and
         ``rank_change`` (up / down / same / new) columns, e.g. data/published/gdci_2021_top100.csv.
     years : labels of A and B (default: the results' data years).
+    replications : the output of :func:`replicate_years` for both years (reused, e.g. by the
+        audit's trajectories); default: drawn here.
 
     Returns
     -------
@@ -169,7 +210,13 @@ def compare_years(result_a, result_b, space=None, n: int = 1000, *, seed: int | 
                           "cityindex compare --method-b)")
     seed = result_a.method.seed if seed is None else int(seed)
     years = years or (result_a.data.year, result_b.data.year)
-    ua, R_a, ub, R_b = _paired_ranks(result_a, result_b, space, n, seed, runner, sampling)
+    if replications is None:
+        replications = replicate_years({"a": result_a, "b": result_b}, space, n, seed=seed,
+                                       runner=runner, sampling=sampling)
+        (ua, R_a), (ub, R_b) = replications["a"], replications["b"]
+    else:
+        (ua, R_a), (ub, R_b) = replications[years[0]], replications[years[1]]
+        n = R_a.shape[0]
     units = list(dict.fromkeys([*ua, *ub]))
     ra_nom = result_a.index_ranks.reindex(units).astype(float)
     rb_nom = result_b.index_ranks.reindex(units).astype(float)
