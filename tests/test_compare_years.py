@@ -131,3 +131,35 @@ def test_year_b_must_exist():
     with pytest.raises(DataError, match="no year 2030"):
         _panel().for_year(2030, _fw())
     assert bundled.panel_long_path().exists()
+
+
+def test_audit_years_stage_history_rankings_and_profile():
+    from cityindex.auditing import AuditSettings, audit
+    from cityindex.model import compute_index
+    from cityindex.model.temporal import read_panel
+
+    fw = Framework.load(bundled.framework_path("gdci"))
+    spec = MethodSpec.load(bundled.default_method_for("gdci"))
+    panel = read_panel(bundled.panel_long_path(), meta=bundled.panel_meta())
+    res = compute_index(fw, panel.for_year(2021, fw, spec), spec)
+    s = AuditSettings(quick=True, bayes=False, light=True, n_ua=40, n_sa=8,
+                      profiles=["CN-SHANGHAI"])
+    out = audit(res, settings=s, panel=panel, years=(2020, 2021))
+    a = out.indices["GDCI"]
+    assert a.status["years"].ok and a.years.n == 40
+    h = a.history
+    assert sorted(h["year"].unique()) == [2018, 2019, 2020, 2021]
+    # the 2021 trajectory point is the audited result itself
+    h21 = h[h["year"] == 2021].set_index("unit")["rank"]
+    pd.testing.assert_series_equal(h21.reindex(res.index_ranks.index), res.index_ranks,
+                                   check_names=False)
+    assert ((h["q5"] <= h["median"]) & (h["median"] <= h["q95"]))[h["q5"].notna()].all()
+    t = a.rankings()
+    assert {"arrow", "arrow_published", "move_2020_2021", "rank_2020"} <= set(t.columns)
+    prof = out.profiles["GDCI"][0]
+    assert prof.trajectory is not None and prof.trajectory["year"].tolist() == [2018, 2019,
+                                                                              2020, 2021]
+    # without a panel the audit has no year stage
+    out0 = audit(res, settings=AuditSettings(quick=True, bayes=False, light=True, n_ua=40,
+                                             n_sa=8))
+    assert out0.indices["GDCI"].years is None and "years" not in out0.indices["GDCI"].status

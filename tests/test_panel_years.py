@@ -169,3 +169,28 @@ def test_unit_year_rows_layout_reads_like_tidy(gdci, tmp_path):
     t = read_data(bundled.panel_long_path(), fw, year=2020, method=spec,
                   meta=bundled.panel_meta())
     pd.testing.assert_frame_equal(d.values[fw.indicators], t.values[fw.indicators])
+
+
+def test_panel_reference_matches_coinr_purse_case_b10():
+    """COINr commit 3aaf4393 (Normalise.purse: panel-wide min-max with direction −1):
+    unemployment 2020 [5, 10, 15], 2021 [4, 8, 20] → one range [4, 20] over both years,
+    normalised (20 − x) / 16 · 100 = [93.75, 62.5, 31.25] and [100, 75, 0] (hand-worked, as
+    tests/test_engine_cases.py::test_b10_panel_through_compute_index_by_stacking_years)."""
+    fw = Framework.from_dict({"index": "IDX", "nodes": [
+        {"code": "IDX", "level": 2},
+        {"code": "unemp", "level": 1, "parent": "IDX", "direction": -1},
+        {"code": "other", "level": 1, "parent": "IDX"}]})
+    rows = [(u, y, x, o) for (y, xs, os_) in ((2020, [5, 10, 15], [1, 2, 3]),
+                                               (2021, [4, 8, 20], [4, 5, 6]))
+            for u, x, o in zip("ABC", xs, os_)]
+    panel = panel_from_table(pd.DataFrame([[u, str(y), str(x), str(o)] for u, y, x, o in rows],
+                                          columns=["unit", "year", "unemp", "other"]))
+    spec = MethodSpec.from_dict({"panel": {"reference": "panel"},
+                                 "normalisation": {"method": "minmax", "range": [0, 100]}})
+    res = compute_panel(fw, panel, spec)
+    np.testing.assert_allclose(res[2020].normalised["unemp"], [93.75, 62.5, 31.25], atol=1e-12)
+    np.testing.assert_allclose(res[2021].normalised["unemp"], [100.0, 75.0, 0.0], atol=1e-12)
+    # per-year reference: each year its own range ([5, 15] and [4, 20])
+    own = compute_panel(fw, panel, MethodSpec.from_dict(
+        {"normalisation": {"method": "minmax", "range": [0, 100]}}))
+    np.testing.assert_allclose(own[2020].normalised["unemp"], [100.0, 50.0, 0.0], atol=1e-12)
