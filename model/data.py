@@ -52,6 +52,9 @@ class IndicatorData:
     #: units × indicators status of each cell when read from a panel ("observed", "carried",
     #: "interpolated", …; model.temporal.STATUSES), else None
     status: pd.DataFrame | None = field(default=None, repr=False)
+    #: the whole panel this year was read from (model.temporal.PanelData), else None: a method
+    #: with ``panel.reference: panel`` then computes every year together (compute_index)
+    panel: object = field(default=None, repr=False, compare=False)
 
     @property
     def units(self) -> pd.Index:
@@ -166,7 +169,9 @@ def read_data(path: str | Path, framework: Framework, unit_col: str | None = Non
         if year is None:
             raise DataError(f"{path}: the data has years ({', '.join(map(str, panel.years))}); "
                             "choose one with --year (year=)")
-        return panel.for_year(year, framework, method)
+        data = panel.for_year(year, framework, method)
+        data.panel = panel
+        return data
     if year is not None:
         raise DataError(f"{path}: --year {year} given, but the data has no 'year' column")
     return validate_table(table, framework, source=str(path), sha256=sha, unit_col=unit_col,

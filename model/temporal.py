@@ -363,10 +363,10 @@ def compute_panel(framework: Framework, panel: PanelData, method, years=None) ->
                 for y in years}
     if ref == "year":
         return per_year
-    return _pooled(framework, per_year, method)
+    return _pooled(framework, per_year, method, panel)
 
 
-def _pooled(framework: Framework, per_year: dict, method) -> dict:
+def _pooled(framework: Framework, per_year: dict, method, panel: PanelData) -> dict:
     from .data import from_frame
     from .pipeline import compute_index
 
@@ -386,6 +386,7 @@ def _pooled(framework: Framework, per_year: dict, method) -> dict:
     stack = compute_index(framework, data, method, imputations=pd.concat(fills))
     out = {}
     for y, r in per_year.items():
+        r.data.panel = panel  # an alternative method on this year's data pools again
         out[y] = slice_year(stack, y, r.data)
         out[y].panel_stack = stack
     return out

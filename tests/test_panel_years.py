@@ -194,3 +194,19 @@ def test_panel_reference_matches_coinr_purse_case_b10():
     own = compute_panel(fw, panel, MethodSpec.from_dict(
         {"normalisation": {"method": "minmax", "range": [0, 100]}}))
     np.testing.assert_allclose(own[2020].normalised["unemp"], [100.0, 50.0, 0.0], atol=1e-12)
+
+
+def test_compute_index_on_a_panel_year_pools_under_the_panel_reference(gdci):
+    fw, _ = gdci
+    spec = MethodSpec.load(bundled.data_dir() / "methods" / "gdci_panel.yaml")
+    assert spec.stages["panel"]["reference"] == "panel"
+    d20 = read_data(bundled.panel_long_path(), fw, year=2020, method=spec,
+                    meta=bundled.panel_meta())
+    one = compute_index(fw, d20, spec)
+    allyears = compute_panel(fw, d20.panel, spec)
+    pd.testing.assert_frame_equal(one.scores, allyears[2020].scores)
+    # one treatment for all years: the same treatment table in every year
+    pd.testing.assert_frame_equal(allyears[2018].treatment, allyears[2021].treatment)
+    # and it differs from the year's own computation
+    own = compute_index(fw, d20, spec.replace("panel.reference", "year"))
+    assert not np.allclose(own.index_scores.fillna(0), one.index_scores.fillna(0))

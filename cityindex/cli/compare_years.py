@@ -39,7 +39,7 @@ def compare_years_cmd(framework, data, sheet, unit_col, method, space, n, publis
         if y not in panel.years:
             raise DataError(f"{panel.source}: no year {y} in the data (years: "
                             f"{', '.join(map(str, panel.years))})")
-    res = compute_panel(fw, panel, spec, [year_a, year_b])
+    res = compute_panel(fw, panel, spec)  # all years: the panel reference spans them all
     if space is None and _bundled.is_bundled(fw.origin):
         space = _bundled.space_path()
     if published is None and _bundled.is_bundled(fw.origin):
