@@ -105,6 +105,10 @@ def test_published_agreement_counts():
     assert f["n_published_both"] == 3
     assert f["n_agree"] == 1 + int(expect_u02)
     assert yc2.table.loc["U07", "arrow_published"] == "up"
+    conf = yc2.confusion()
+    assert conf.at["up", "up"] == 1 and conf.at["down", "up"] == 1
+    assert int(conf.to_numpy().sum()) == 3
+    assert int(np.trace(conf.to_numpy())) == f["n_agree"]
 
 
 def test_cli_compare_years(tmp_path):

@@ -484,6 +484,10 @@ def _years_html(doc: _Doc, a, slug: str) -> None:
                 f"frequencies); among our real moves {f['n_agree_real']} of "
                 f"{f['n_published_real']}. A figure, not a target: the open panel holds "
                 "few indicators that change from year to year.</p>")
+        conf = yc.confusion()
+        if conf is not None:
+            doc.add("<p>Our arrow (rows) against the published arrow (columns):</p>")
+            doc.table(f"{root}_arrows_{ya}_{yb}", conf.reset_index(), None)
     names = a.names.to_dict() if len(a.names) else None
     try:
         doc.figure(year_moves_chart(yc, names=names), f"{slug}_year_moves",

@@ -73,6 +73,16 @@ class YearComparison(Result):
         return json_safe({"years": list(self.years), "node": self.node, "n": self.n,
                           "percentiles": list(self.percentiles), **self.figures})
 
+    def confusion(self) -> pd.DataFrame | None:
+        """Our arrow (rows) × the published arrow (columns) over the cities in both published
+        top-100 lists; None without a published table."""
+        c = self.figures.get("confusion")
+        if c is None:
+            return None
+        return pd.DataFrame({b.removeprefix("published_"): {a.removeprefix("ours_"): v[b]
+                                                             for a, v in c.items()}
+                             for b in next(iter(c.values()))}).rename_axis("ours")
+
     def largest(self, k: int = 10) -> pd.DataFrame:
         """The ``k`` largest real moves (classified up or down), by absolute nominal change."""
         real = self.table[self.table["classification"].isin(["up", "down"])]
@@ -287,7 +297,11 @@ def _with_published(t: pd.DataFrame, published) -> tuple[pd.DataFrame, dict]:
     theirs = t.loc[both, "arrow_published"].value_counts(normalize=True)
     chance = float(sum(ours.get(k, 0.0) * theirs.get(k, 0.0) for k in ("up", "down", "same")))
     n_both = int(both.sum())
-    return t, {"n_published": int(len(pub)), "n_published_both": n_both,
+    order = ["up", "same", "down"]
+    conf = pd.crosstab(t.loc[both, "arrow"], t.loc[both, "arrow_published"]).reindex(
+        index=order, columns=order, fill_value=0)
+    return t, {"confusion": {f"ours_{a}": {f"published_{b}": int(conf.at[a, b]) for b in order}
+                             for a in order},"n_published": int(len(pub)), "n_published_both": n_both,
                "n_agree": int(t.loc[both, "agree"].astype(bool).sum()),
                "agreement": float(t.loc[both, "agree"].astype(bool).mean()) if n_both
                else float("nan"),
