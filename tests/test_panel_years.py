@@ -210,3 +210,27 @@ def test_compute_index_on_a_panel_year_pools_under_the_panel_reference(gdci):
     # and it differs from the year's own computation
     own = compute_index(fw, d20, spec.replace("panel.reference", "year"))
     assert not np.allclose(own.index_scores.fillna(0), one.index_scores.fillna(0))
+
+
+def test_user_panel_temporal_then_cross_sectional_fallback(tmp_path):
+    """A tidy user file with gaps: linear interpolation inside a unit's series (flagged), and
+    with interpolation and carrying switched off the year's cross-sectional imputation (here
+    the mean of the other units) fills the cell instead."""
+    fw = _fw()
+    rows = []
+    for u, xs in {"A": [1, "", 3], "B": [2, 4, 6], "C": [5, 5, 5], "D": ["", "", 9]}.items():
+        for y, x in zip((2019, 2020, 2021), xs):
+            rows += [(u, y, "x", x), (u, y, "y", {"A": 1, "B": 2, "C": 3, "D": 4}[u] + y - 2019)]
+    path = tmp_path / "long.csv"
+    pd.DataFrame(rows, columns=["unit", "year", "indicator", "value"]).to_csv(path, index=False)
+    d = read_data(path, fw, year=2020)
+    assert d.values.at["A", "x"] == 2.0 and d.status.at["A", "x"] == "interpolated"
+    assert d.values.at["D", "x"] == 9.0 and d.status.at["D", "x"] == "carried_single"
+    assert d.status.at["B", "x"] == "observed"
+    spec = MethodSpec.from_dict({"panel": {"interpolation": "none", "carry": "none"},
+                                 "imputation": {"method": "mean"}})
+    d0 = read_data(path, fw, year=2020, method=spec)
+    assert np.isnan(d0.values.at["A", "x"]) and d0.status.at["A", "x"] == "missing"
+    r = compute_index(fw, d0, spec)
+    assert r.imputed.at["A", "x"] == pytest.approx((4 + 5) / 2)  # B and C in 2020
+    assert not r.observed.at["A", "x"]
