@@ -137,7 +137,7 @@ def test_year_b_must_exist():
     assert bundled.panel_long_path().exists()
 
 
-def test_audit_years_stage_history_rankings_and_profile():
+def test_audit_years_stage_history_rankings_and_profile(tmp_path):
     from cityindex.auditing import AuditSettings, audit
     from cityindex.model import compute_index
     from cityindex.model.temporal import read_panel
@@ -163,6 +163,16 @@ def test_audit_years_stage_history_rankings_and_profile():
     prof = out.profiles["GDCI"][0]
     assert prof.trajectory is not None and prof.trajectory["year"].tolist() == [2018, 2019,
                                                                               2020, 2021]
+    # the report's section: moves figure, arrows, agreement, trajectories, tables
+    from cityindex.report.html import write_report
+
+    write_report(out, tmp_path)
+    page = (tmp_path / "index.html").read_text()
+    assert "Year-on-year moves 2020 → 2021" in page and "published arrows of 2021" in page
+    for name in ("gdci_year_moves.svg", "gdci_trajectories.svg"):
+        assert (tmp_path / "figures" / name).exists()
+    assert (tmp_path / "tables" / "GDCI_years_2020_2021.csv").exists()
+    assert (tmp_path / "tables" / "GDCI_history.csv").exists()
     # without a panel the audit has no year stage
     out0 = audit(res, settings=AuditSettings(quick=True, bayes=False, light=True, n_ua=40,
                                              n_sa=8))
