@@ -160,6 +160,8 @@ class IndexAudit(Result):
     history : DataFrame | None — scores and ranks over years (tidy: ``year``, ``unit``,
         ``node``, ``score``, ``rank`` and optionally ``q5``, ``q95``, ``median``), given by a
         multi-year run; the explorer shows it (:mod:`cityindex.report.explorer`)
+    years : YearComparison | None — year A → B moves with bands from paired replications
+        (:mod:`cityindex.validation.compare.years`), when the audit was given a panel
     """
 
     result: object
@@ -176,6 +178,7 @@ class IndexAudit(Result):
     regions: pd.Series = field(default_factory=lambda: pd.Series(dtype=object))
     scenarios: object = None
     history: pd.DataFrame | None = None
+    years: object = None  # YearComparison of two years of a panel (validation.compare.years)
 
     @property
     def framework(self):
@@ -406,6 +409,14 @@ class IndexAudit(Result):
         if pub is not None:
             t["published_rank"] = pub.set_index("unit")["published_rank"].reindex(
                 t.index).astype("Int64")
+        if self.years is not None:  # a multi-year audit: the year-on-year arrows
+            y = self.years.table
+            a, b = self.years.years
+            t[f"rank_{a}"] = y["rank_a"].reindex(t.index)
+            t[f"move_{a}_{b}"] = y["classification"].reindex(t.index)
+            t["arrow"] = y["arrow"].reindex(t.index)
+            if "arrow_published" in y:
+                t["arrow_published"] = y["arrow_published"].reindex(t.index)
         return t.sort_values(["rank", "score"], ascending=[True, False]).reset_index()
 
     # per-unit views (vectorised; cityindex.unit_views)
@@ -776,8 +787,10 @@ def _decorate(a: IndexAudit) -> None:
 
 
 
-def _run_index(a: IndexAudit, s: AuditSettings, st: "_Stages") -> IndexAudit:
-    """Every stage of one index except the Bayesian fit (which runs in its own process)."""
+def _run_index(a: IndexAudit, s: AuditSettings, st: "_Stages", panel=None,
+               years=None) -> IndexAudit:
+    """Every stage of one index except the Bayesian fit (which runs in its own process); the
+    year stage when ``panel`` is given."""
     from cityindex.validation.engine import prepare
 
     seed = a.result.method.seed if s.seed is None else s.seed
@@ -799,6 +812,9 @@ def _run_index(a: IndexAudit, s: AuditSettings, st: "_Stages") -> IndexAudit:
             a.sensitivity, warn = out
             if warn:
                 a.status["sensitivity"].message = warn
+    if panel is not None:
+        st.run(a, "years", lambda adv: _years(a, s, seed, panel, years),
+               label="year-on-year moves")
     if not s.light:
         a.rank_sets = st.run(a, "rank_sets", lambda adv: _rank_sets(a, s, seed, adv),
                              label="rank confidence sets")
@@ -838,7 +854,8 @@ def _numba_threads_started() -> bool:
     return bool(getattr(parallel, "_is_initialized", True))
 
 
-def _run_forked(audits: dict, s: AuditSettings, st: "_Stages") -> dict:
+def _run_forked(audits: dict, s: AuditSettings, st: "_Stages", panel=None,
+                years=None) -> dict:
     """Run :func:`_run_index` for every index in its own forked process (at most
     ``s.workers`` or the CPU count at a time); stage progress comes back through a queue to
     this process's bars, the audited :class:`IndexAudit` through a pipe. Results are the same
@@ -874,8 +891,8 @@ def _run_forked(audits: dict, s: AuditSettings, st: "_Stages") -> dict:
             while pending and len(running) < n_workers:
                 k, a = pending.pop(0)
                 recv, send = ctx.Pipe(duplex=False)
-                proc = ctx.Process(target=_forked_index, args=(a, s, queue, k, send),
-                                   daemon=True)
+                proc = ctx.Process(target=_forked_index,
+                                   args=(a, s, queue, k, send, panel, years), daemon=True)
                 # Python ≥ 3.12 warns on fork() beside other threads (BLAS workers, the progress
                 # relay); the child takes none of their locks: it computes and sends bytes
                 with warnings.catch_warnings():
@@ -930,7 +947,8 @@ class _QueueProgress:
         return [SimpleNamespace(id=i, total=t) for i, t in self.totals.items()]
 
 
-def _forked_index(a: IndexAudit, s: AuditSettings, queue, key: str, send) -> None:
+def _forked_index(a: IndexAudit, s: AuditSettings, queue, key: str, send, panel=None,
+                  years=None) -> None:
     """Child-process body of :func:`_run_forked`."""
     import pickle
 
@@ -943,7 +961,7 @@ def _forked_index(a: IndexAudit, s: AuditSettings, queue, key: str, send) -> Non
     st = _Stages.__new__(_Stages)
     st.progress = _QueueProgress(queue, key)
     try:
-        payload = ("ok", _run_index(a, s, st))
+        payload = ("ok", _run_index(a, s, st, panel, years))
     except CityIndexError as exc:
         payload = ("error", exc)
     except BaseException as exc:  # noqa: BLE001 - reported by the parent
@@ -954,8 +972,33 @@ def _forked_index(a: IndexAudit, s: AuditSettings, queue, key: str, send) -> Non
     queue.join_thread()
 
 
+def _years(a: IndexAudit, s: AuditSettings, seed: int, panel, years) -> None:
+    """The year stage: every year of ``panel`` computed with the audit's framework and method,
+    one set of N replications applied to all years (trajectories with bands in ``a.history``),
+    and the moves from year A to year B with their paired bands (``a.years``)."""
+    from cityindex.model import bundled
+    from cityindex.model.temporal import compute_panel
+    from cityindex.validation.compare.years import (compare_years, replicate_years,
+                                                    trajectories)
+
+    year_a, year_b = years
+    res = compute_panel(a.framework, panel, a.result.method)
+    n = min(s.n_ua, 1000)
+    reps = replicate_years(res, a.space, n, seed=seed)
+    pct = (5, 95)
+    a.history = trajectories(res, reps, pct, s.quantile)
+    pub = None
+    if bundled.is_bundled(a.framework.origin or "."):
+        cand = bundled.data_dir() / "published" / f"{a.root.lower()}_{year_b}_top100.csv"
+        pub = cand if cand.exists() else None
+    a.years = compare_years(res[year_a], res[year_b], a.space, seed=seed, percentiles=pct,
+                            quantile_method=s.quantile, published=pub,
+                            years=(year_a, year_b), replications=reps)
+
+
 def audit(results, *, space=None, settings: AuditSettings | None = None,
-          show_progress: bool = False, published=None, **kwargs) -> Audit:
+          show_progress: bool = False, published=None, panel=None, years=None,
+          **kwargs) -> Audit:
     """Audit one or more index results (see the module docstring).
 
     Parameters
@@ -967,6 +1010,10 @@ def audit(results, *, space=None, settings: AuditSettings | None = None,
     show_progress : a progress bar per stage on the terminal.
     published : {index code: DataFrame or CSV path} of published rankings (``code``, ``rank``);
         default: the bundled published table of a bundled index, when there is one.
+    panel, years : a :class:`~cityindex.model.temporal.PanelData` and (year A, year B): adds
+        the year-on-year stage (every year of the panel computed, N = ``n_ua`` replications
+        shared by all years: trajectories with bands in ``history``, A → B moves in
+        ``years``). Only when given: the default audit is unchanged.
 
     Returns
     -------
@@ -1014,10 +1061,10 @@ def audit(results, *, space=None, settings: AuditSettings | None = None,
                 if s.bayes and not s.quick and not s.light:
                     jobs[k] = BackgroundBayes(a.result, s)
             if parallel:
-                audits = _run_forked(audits, s, st)
+                audits = _run_forked(audits, s, st, panel, years)
             else:
                 for a in audits.values():
-                    _run_index(a, s, st)
+                    _run_index(a, s, st, panel, years)
             for k, a in audits.items():
                 if s.light:
                     continue

@@ -38,6 +38,7 @@ class CityProfile(Result):
     observed_share: float
     drivers: pd.DataFrame
     notes: list = field(default_factory=list)
+    trajectory: pd.DataFrame | None = None  # year, score, rank, median, q5, q95 (multi-year)
 
     #: the tables of a profile, in display order, with their titles
     PARTS = (("levels", "Score, rank and 5–95 % rank band at every level"),
@@ -47,6 +48,14 @@ class CityProfile(Result):
              ("weakest", "Weakest indicators (observed only)"),
              ("drivers", "What drives the rank band (Sobol STi of this city's rank)"))
 
+    @property
+    def parts(self) -> tuple:
+        """:data:`PARTS`, plus the trajectory over the years when the audit had years."""
+        if self.trajectory is None:
+            return self.PARTS
+        return self.PARTS + (("trajectory", "Score and rank over the years, with the 5–95 % "
+                                            "rank band"),)
+
     def to_frame(self) -> pd.DataFrame:
         return self.levels.copy()
 
@@ -55,12 +64,12 @@ class CityProfile(Result):
                           "index": self.index, "status": self.status,
                           "observed_share": self.observed_share,
                           "imputed": self.imputed, "notes": self.notes,
-                          **{k: getattr(self, k) for k, _ in self.PARTS}})
+                          **{k: getattr(self, k) for k, _ in self.parts}})
 
     def summary(self) -> Summary:
         region = f", {self.region}" if self.region else ""
         s = Summary(f"{self.name} ({self.code}{region}) — {self.index}")
-        for part, title in self.PARTS:
+        for part, title in self.parts:
             s.add_table(getattr(self, part), title, digits=2, max_rows=None)
         s.add_text(*self.notes)
         return s
@@ -299,6 +308,26 @@ def city_profile(a, code: str, n_peers: int = 5, n_neighbours: int = 3,
     return CityProfile(code=code, name=name, region=region, index=a.root, levels=levels,
                        peers=table(peers), neighbours=table(neighbours),
                        strongest=strongest, weakest=weakest, imputed=imputed,
-                       observed_share=observed_share, drivers=drivers, notes=notes)
+                       observed_share=observed_share, drivers=drivers, notes=notes,
+                       trajectory=_trajectory(a, code))
+
+
+def _trajectory(a, code: str) -> pd.DataFrame | None:
+    """The unit's score and rank over the years with its band (the audit's ``history`` at
+    the index; None without years), and the year-on-year move of the audit's two years."""
+    h = getattr(a, "history", None)
+    if h is None or not len(h):
+        return None
+    t = h[(h["unit"] == code) & (h["node"] == a.root)]
+    cols = [c for c in ("year", "score", "rank", "median", "q5", "q95") if c in t]
+    t = t[cols].sort_values("year").reset_index(drop=True)
+    yc = getattr(a, "years", None)
+    if yc is not None and code in yc.table.index:
+        r = yc.table.loc[code]
+        t["move"] = ""
+        t.loc[t["year"] == yc.years[1], "move"] = (
+            f"{r['classification']} ({r['change']:+.0f}, band [{r['band_lo']:+.0f}, "
+            f"{r['band_hi']:+.0f}])" if pd.notna(r["change"]) else str(r["classification"]))
+    return t
 
 

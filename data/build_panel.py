@@ -226,13 +226,14 @@ def sea(raw: Path, reg, asg) -> dict[str, pd.Series]:
                                                   "sum")}
 
 
-def cables(raw: Path, reg, asg) -> dict[str, pd.Series]:
+def cables(raw: Path, reg, asg, year: int = 2021) -> dict[str, pd.Series]:
     """TeleGeography submarine cable map (2021-06-29, CC BY-NC-SA 3.0): distinct cables ready
-    for service by 2021 landing at the city's landing points."""
+    for service by ``year`` (column ``cables_rfs_le2021``; 2021 by default) landing at the city's
+    landing points. Cables retired before the snapshot are absent from it."""
     rows = []
     for cab in json.loads((raw / "telegeography_cables_compact.json").read_text()):
         rfs = str(cab.get("rfs") or "")[:4]
-        if not rfs.isdigit() or int(rfs) > 2021:
+        if not rfs.isdigit() or int(rfs) > year:
             continue
         for lp in cab["landing_points"]:
             lat, lon = (float(x) for x in lp["latlon"].split(","))
@@ -245,20 +246,30 @@ def cables(raw: Path, reg, asg) -> dict[str, pd.Series]:
     return {"cables_rfs_le2021": n.reindex(reg["code"]).fillna(0.0).astype(float)}
 
 
-def universities(raw: Path, reg, asg, geo) -> dict[str, pd.Series]:
-    """QS World University Rankings 2022 (© QS, Kaggle copy): ranked universities and those in
-    the top 200, each assigned to one city (named city, else nearest within 30 km)."""
+def universities(raw: Path, reg, asg, geo, year: int = 2021) -> dict[str, pd.Series]:
+    """QS World University Rankings (© QS, Kaggle copy; editions 2017-2022): ranked universities
+    and those in the top 200, each assigned to one city (named city, else nearest within 30 km).
+    Panel year Y takes the edition published in Y, labelled Y + 1 (2021: the 2022 edition)."""
     qs = pd.read_csv(raw / "qs_world_university_rankings_2017_2022.csv", **READ)
-    qs = qs[qs["year"] == 2022].copy()
+    if year + 1 not in set(qs["year"]):
+        raise ValueError(f"no QS edition {year + 1} for panel year {year}")
+    qs = qs[qs["year"] == year + 1].copy()
     rank = pd.to_numeric(qs["rank_display"].astype(str).str.extract(r"(\d+)")[0])
     codes = geo.assign_named(qs["city"], qs["country"], UNIV_RADIUS_KM)
     return {"qs2022_univ": per_city(reg, codes),
             "qs2022_top200": per_city(reg, codes, (rank <= 200).to_numpy(float), "sum")}
 
 
-def unicorns(raw: Path, reg, asg, geo) -> dict[str, pd.Series]:
-    """CB Insights unicorn list (c. early 2022, Kaggle copy): unicorn HQs per city."""
+def unicorns(raw: Path, reg, asg, geo, year: int = 2021) -> dict[str, pd.Series]:
+    """CB Insights unicorn list (cut-off 2022-02-28, Kaggle copy): unicorn HQs per city.
+    Panel year Y counts the companies that had joined by the cut-off date shifted back
+    2021 - Y years (2021: the whole list; 2020: joined by 2021-02-28). Companies that left the
+    list before the cut-off (exits, down-rounds) are absent from it, so earlier years undercount
+    (survivorship)."""
     uc = pd.read_csv(raw / "unicorn_companies.csv", **READ)
+    if year != 2021:
+        joined = pd.to_datetime(uc["Date Joined"], format="%m/%d/%Y")
+        uc = uc[joined <= joined.max() - pd.DateOffset(years=2021 - year)]
     codes = geo.assign_named(uc["City"], uc["Country"], RADIUS_KM)
     return {"unicorns": per_city(reg, codes)}
 
@@ -342,10 +353,15 @@ def partner_country(label: str, ctab, matcher) -> str:
     return iso or TWIN_COUNTRY_ALIASES.get(key, key)
 
 
-def confucius(raw: Path, reg, asg) -> dict[str, pd.Series]:
+def confucius(raw: Path, reg, asg, year: int = 2021) -> dict[str, pd.Series]:
     """Confucius Institutes ever listed (LAS-NCSU bridash, 2022), located by the bridash city
-    gazetteer (gl3_id, country_id) and assigned by the rule above."""
+    gazetteer (gl3_id, country_id) and assigned by the rule above. Panel year Y drops the
+    institutes established after Y (``date_est``, M/D/YY); those without a date (357 of 665)
+    count in every year."""
     ci = pd.read_csv(raw / "bridash_confucius_institutes.csv", **READ)
+    est = pd.to_datetime(ci["date_est"], format="%m/%d/%y", errors="coerce")
+    if year < 2022:
+        ci = ci[~(est.dt.year > year)]
     cities = pd.read_csv(raw / "bridash_cities.csv", **READ)
     for df in (ci, cities):
         for col in ("gl3_id", "id", "country_id"):
@@ -371,7 +387,8 @@ def aiddata(raw: Path, reg, asg) -> dict[str, pd.Series]:
     return {"aiddata_cn_usd": s.where(reg["iso2"].to_numpy() != MAINLAND)}
 
 
-def country_level(raw: Path, reg, matcher, ctab) -> dict[str, pd.Series]:
+def country_level(raw: Path, reg, matcher, ctab, year: int = 2021,
+                  internet_year: dict | None = None) -> dict[str, pd.Series]:
     """Country-level BRI and ICT fields (NaN for mainland China):
     AEI China Global Investment Tracker 2005-2018 (investment + construction, USD m; 0 where the
     tracker lists nothing); GFDC BRI cooperation-document list via bridash (1 if signed by 2021 or
@@ -383,8 +400,8 @@ def country_level(raw: Path, reg, matcher, ctab) -> dict[str, pd.Series]:
 
     bri = pd.read_csv(raw / "bridash_bri_countries.csv", **READ, dtype=str)
     bri["name"] = bri["name"].replace({"American Samoa": "Samoa"})  # GFDC list error, see NOTES
-    year = pd.to_numeric(bri["bri_partner"], errors="coerce")
-    partner = (year <= 2021) | (bri["bri_partner"].str.lower() == "unknown")
+    partner = (pd.to_numeric(bri["bri_partner"], errors="coerce") <= year) | (
+        bri["bri_partner"].str.lower() == "unknown")
     bri_map = {to_iso2(n, ctab, matcher): float(p) for n, p in zip(bri["name"], partner)}
 
     mig = pd.read_csv(raw / "bridash_chinese_immigration.csv", **READ)
@@ -392,11 +409,11 @@ def country_level(raw: Path, reg, matcher, ctab) -> dict[str, pd.Series]:
                for n, v in zip(mig["destination_area"], mig["2020"])}
 
     net = pd.read_csv(raw / "owid_share_individuals_using_internet.csv", **READ)
-    # latest year in 2011..2021: an older value is stale, not a c. 2021 figure — the Northern
+    # latest year in Y-10..Y: an older value is stale, not a c. Y figure — the Northern
     # Mariana Islands' series ends with 0 % in 1995, which the data checks flagged (MP-SAIPAN at
     # 0 while every other Oceania city is >= 25.7 %); such a country is missing (imputed).
     # North Korea keeps ITU's 0 % of 2013 (the official figure: no public internet access).
-    net = net[net["Year"].between(2011, 2021)].sort_values("Year").groupby("Code").last()
+    net = net[net["Year"].between(year - 10, year)].sort_values("Year").groupby("Code").last()
     iso3 = iso3_map()
     # OWID aggregates (OWID_WRL, …) and unknown codes have no ISO2: skip them, so a city with no
     # country never inherits the world average
@@ -404,6 +421,9 @@ def country_level(raw: Path, reg, matcher, ctab) -> dict[str, pd.Series]:
                net["Individuals using the Internet (% of population)"].items() if k in iso3}
     internet = reg["iso2"].map(lambda i: net_map.get(i, np.nan) if isinstance(i, str)
                                else np.nan).astype(float).set_axis(reg["code"])  # China incl.
+    if internet_year is not None:  # the year of each city's value (latest <= year)
+        yr = {iso3[k]: int(v) for k, v in net["Year"].items() if k in iso3}
+        internet_year.update({c: yr.get(i) for c, i in zip(reg["code"], reg["iso2"])})
     return {"ctry_aei_cn_invest_constr_musd": by_country(reg, aei_sum, default=0.0),
             "ctry_bri_partner_by_2021": by_country(reg, bri_map, default=0.0),
             "ctry_chinese_migrant_stock_2020": by_country(reg, mig_map),
@@ -440,29 +460,102 @@ class NamedGeocoder:
 
 
 # --------------------------------------------------------------------------- driver
-def build_panel(raw: Path, registry: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The panel: META columns, then one numeric column per indicator (registry order)."""
+def build_panel(raw: Path, registry: pd.DataFrame | None = None, year: int = 2021,
+                internet_year: dict | None = None) -> pd.DataFrame:
+    """The panel of panel year ``year`` (default 2021, the bundled single-year panel): META
+    columns, then one numeric column per indicator (registry order). Year-dependent sources
+    (unicorns, QS, cables, Confucius Institutes, BRI documents, internet users) take their
+    vintage for ``year``; the others are single snapshots (see :data:`VINTAGE`)."""
     reg = load_registry() if registry is None else registry
     matcher = CityMatcher(reg)
     asg = Assigner(reg, matcher)
     ctab = country_table(raw, matcher)
     geo = NamedGeocoder(asg, ctab)
     cols: dict[str, pd.Series] = {}
-    cols |= unicorns(raw, reg, asg, geo)
-    cols |= universities(raw, reg, asg, geo)
+    cols |= unicorns(raw, reg, asg, geo, year)
+    cols |= universities(raw, reg, asg, geo, year)
     cols |= gawc(raw, reg, matcher, ctab)
     cols |= air(raw, reg, asg)
     cols |= sea(raw, reg, asg)
-    cols |= cables(raw, reg, asg)
+    cols |= cables(raw, reg, asg, year)
     cols |= twins(raw, reg, matcher, ctab)
-    cols |= confucius(raw, reg, asg)
+    cols |= confucius(raw, reg, asg, year)
     cols |= aiddata(raw, reg, asg)
-    cols |= country_level(raw, reg, matcher, ctab)
+    cols |= country_level(raw, reg, matcher, ctab, year, internet_year)
     data = pd.DataFrame({k: np.asarray(v, dtype=float) for k, v in cols.items()})
     # cities without coordinates cannot receive point assets: unknown, not zero
     point_based = [c for c in data if not c.startswith(("ctry_", "gawc", "twin_"))]
     data.loc[reg["lat"].isna().to_numpy(), point_based] = np.nan
     return pd.concat([reg[META].reset_index(drop=True), data], axis=1)
+
+
+#: The data year of each single-snapshot source (None: not stated). A value of panel year Y is
+#: "observed" when its source's data year is Y and "carried" (the nearest snapshot carried to
+#: Y, unchanged) otherwise. Columns absent here are rebuilt for every panel year ("observed").
+VINTAGE = {
+    "gawc2020_gnc_rel": 2020,
+    "of_nonstop_dest_airports": 2014, "of_dest_countries": 2014,
+    "of_dest_airports_in_china": 2014, "of_dest_airports_crossborder": 2014,
+    "oa_sched_large_airports": 2022,
+    "wpi_max_harbor_size": None, "wpi_large_or_medium_ports": None,
+    "twin_partners_china": None, "twin_partners_crossborder": None,
+    "aiddata_cn_usd": 2014,                    # cumulative 2000-2014
+    "ctry_aei_cn_invest_constr_musd": 2018,    # cumulative 2005-2018
+    "ctry_chinese_migrant_stock_2020": 2020,
+}
+#: panel years of the bundled long panel (QS editions 2019-2022 = panel years 2018-2021)
+PANEL_YEARS = (2018, 2019, 2020, 2021)
+LONG_COLUMNS = ["code", "year", "indicator", "value", "status", "source_year"]
+
+
+def build_long(raw: Path, years=PANEL_YEARS, registry: pd.DataFrame | None = None
+               ) -> pd.DataFrame:
+    """The long panel: one row per city × panel year × indicator with columns
+    ``code, year, indicator, value, status, source_year``.
+
+    ``status`` is "observed" (the source's data year is the panel year, or the source was
+    rebuilt for that year), "carried" (a snapshot of another or unstated year, carried
+    unchanged) or "missing" (no value; ``value`` empty). ``source_year`` is the data year of
+    the value where known (internet users: the latest year <= Y of each country)."""
+    reg = load_registry() if registry is None else registry
+    parts = []
+    for y in years:
+        net_year: dict = {}
+        wide = build_panel(raw, reg, y, net_year)
+        ind = [c for c in wide.columns if c not in META]
+        long = wide.melt(id_vars=["code"], value_vars=ind, var_name="indicator",
+                         value_name="value")
+        long.insert(1, "year", y)
+        src = pd.Series(np.nan, index=long.index)
+        status = pd.Series("observed", index=long.index, dtype=object)
+        for col in ind:
+            rows = long["indicator"] == col
+            if col == "ctry_internet_users_pct":
+                sy = long.loc[rows, "code"].map(net_year).astype(float)
+                src[rows] = sy
+                status[rows & (src != y)] = "carried"
+            elif col in VINTAGE:
+                v = VINTAGE[col]
+                src[rows] = np.nan if v is None else v
+                if v != y:
+                    status[rows] = "carried"
+            else:
+                src[rows] = y
+        status[long["value"].isna()] = "missing"
+        src[long["value"].isna()] = np.nan
+        long["status"] = status
+        long["source_year"] = src.astype("Int64")
+        parts.append(long)
+    return pd.concat(parts, ignore_index=True)[LONG_COLUMNS]
+
+
+def coverage_table(long: pd.DataFrame) -> pd.DataFrame:
+    """Per indicator and year: "observed/carried/missing" counts of the long panel."""
+    n = long.groupby(["indicator", "year", "status"], sort=False).size().unstack(
+        "status", fill_value=0).reindex(columns=["observed", "carried", "missing"], fill_value=0)
+    cell = n["observed"].astype(str) + "/" + n["carried"].astype(str) + "/" + \
+        n["missing"].astype(str)
+    return cell.unstack("year")
 
 
 #: Our column -> the draft panel's column computed the same way up to the assignment rule.
@@ -507,8 +600,16 @@ def main(argv=None) -> None:
     ap.add_argument("raw", type=Path, help="folder of raw source files")
     ap.add_argument("--out", type=Path, default=ROOT / "data/panel/panel.csv")
     ap.add_argument("--compare", type=Path, help="draft panel CSV to compare against")
+    ap.add_argument("--long-out", type=Path, default=ROOT / "data/panel/panel_long.csv",
+                    help="the long panel (city x year x indicator), years PANEL_YEARS")
+    ap.add_argument("--no-long", action="store_true", help="skip the long panel")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
+    if not args.no_long:
+        long = build_long(args.raw)
+        long.to_csv(args.long_out, index=False, float_format="%.10g")
+        print(f"long panel {long.shape} written to {args.long_out}")
+        print(coverage_table(long).to_markdown())
     panel = build_panel(args.raw)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     panel.to_csv(args.out, index=False, float_format="%.10g")

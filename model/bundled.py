@@ -75,6 +75,21 @@ def panel_path() -> Path:
     return data_dir() / "panel" / "panel.csv"
 
 
+def panel_long_path() -> Path:
+    """The bundled multi-year panel (tidy long CSV: code, year, indicator, value, status,
+    source_year; years 2018-2021, see data/panel/SOURCES.md)."""
+    return data_dir() / "panel" / "panel_long.csv"
+
+
+def panel_meta():
+    """Unit metadata of the bundled panels (code-indexed name_en, iso2, region, subregion)."""
+    import pandas as pd
+
+    meta = pd.read_csv(panel_path(), keep_default_na=False, na_values=[""], dtype=str,
+                       usecols=["code", "name_en", "iso2", "region", "subregion"])
+    return meta.set_index("code")
+
+
 def registry_path() -> Path:
     """The 513-city registry (CSV)."""
     return data_dir() / "cities.csv"

@@ -47,6 +47,14 @@ class IndicatorData:
     source: str = "<memory>"
     sha256: str = ""
     rows: dict = field(default_factory=dict, repr=False)  # unit -> line / sheet row in the file
+    #: the data's year when read from a panel (model/temporal.py), else None
+    year: int | None = None
+    #: units × indicators status of each cell when read from a panel ("observed", "carried",
+    #: "interpolated", …; model.temporal.STATUSES), else None
+    status: pd.DataFrame | None = field(default=None, repr=False)
+    #: the whole panel this year was read from (model.temporal.PanelData), else None: a method
+    #: with ``panel.reference: panel`` then computes every year together (compute_index)
+    panel: object = field(default=None, repr=False, compare=False)
 
     @property
     def units(self) -> pd.Index:
@@ -111,7 +119,9 @@ def _to_number(table: pd.DataFrame, col: str, source: str, units: pd.Index) -> p
 
 
 def read_data(path: str | Path, framework: Framework, unit_col: str | None = None,
-              extra_numeric: tuple[str, ...] = (), sheet: str | None = None) -> IndicatorData:
+              extra_numeric: tuple[str, ...] = (), sheet: str | None = None,
+              year: int | None = None, method=None, meta: pd.DataFrame | None = None
+              ) -> IndicatorData:
     """Read and validate indicator data for ``framework``.
 
     Parameters
@@ -122,10 +132,16 @@ def read_data(path: str | Path, framework: Framework, unit_col: str | None = Non
     unit_col : name of the unit-code column (default: first of uCode, code, unit, unit_code).
     extra_numeric : further columns to parse as numbers.
     sheet : the XLSX sheet (default: the first).
+    year : for data with a ``year`` column (a panel: tidy long unit × year × indicator rows,
+        or one row per unit and year; :mod:`.temporal`), the year to read; required then.
+    method : the method spec whose ``panel`` section sets the temporal imputation of a panel
+        (default: linear between observed years, nearest observation carried, flagged).
+    meta : unit metadata joined to a panel file that has none.
 
     Returns
     -------
-    IndicatorData with ``values`` (units × indicators and denominators).
+    IndicatorData with ``values`` (units × indicators and denominators); from a panel also
+    ``year`` and ``status`` (units × indicators: observed, carried, interpolated, …).
 
     Raises
     ------
@@ -135,7 +151,8 @@ def read_data(path: str | Path, framework: Framework, unit_col: str | None = Non
     delimiter other than a comma, no unit-code column, empty or duplicate unit codes (also
     codes equal after Unicode NFC normalisation and case folding), missing indicator or
     denominator columns, non-numeric, infinite or out-of-range (abs(x) > ``MAX_ABS_VALUE``)
-    cells, an all-missing indicator, a zero-variance indicator.
+    cells, an all-missing indicator, a zero-variance indicator; a panel read without ``year``,
+    a year the panel lacks, ``year`` given for data without a ``year`` column.
     """
     from .inputs import check_input_file
     from .tables import read_table
@@ -144,6 +161,19 @@ def read_data(path: str | Path, framework: Framework, unit_col: str | None = Non
     table = read_table(path, DataError, sheet=sheet,
                        wanted=(unit_col,) if unit_col else UNIT_COLUMNS)
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    if "year" in table.columns and (unit_col is None or unit_col != "year"):
+        from .temporal import panel_from_table
+
+        panel = panel_from_table(table, source=str(path), sha256=sha, unit_col=unit_col,
+                                 meta=meta)
+        if year is None:
+            raise DataError(f"{path}: the data has years ({', '.join(map(str, panel.years))}); "
+                            "choose one with --year (year=)")
+        data = panel.for_year(year, framework, method)
+        data.panel = panel
+        return data
+    if year is not None:
+        raise DataError(f"{path}: --year {year} given, but the data has no 'year' column")
     return validate_table(table, framework, source=str(path), sha256=sha, unit_col=unit_col,
                           extra_numeric=extra_numeric)
 

@@ -52,6 +52,10 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     # (framework node ``error``, or ``indicators`` here); se None = the built-in assumption,
     # relative SE 0.10 (model/measurement_error.py)
     "measurement_error": {"kind": "relative", "se": None, "indicators": {}},
+    # panel data (model/temporal.py): gaps between a unit's observed years interpolated
+    # linearly, years outside them carried from the nearest observation (flagged), each year
+    # treated and normalised on its own (reference: panel = one range over all years)
+    "panel": {"interpolation": "linear", "carry": "both", "reference": "year"},
 }
 TOP_KEYS = set(registry.METHOD_STAGES) | set(PLAIN_STAGES) | {"weights", "overrides", "name",
                                                      "description", "seed"}
@@ -247,6 +251,8 @@ class MethodSpec:
         if self.description:
             out["description"] = self.description
         out.update(copy.deepcopy(self.stages))
+        if out.get("panel") == DEFAULTS["panel"]:  # single-year specs read as before
+            del out["panel"]
         if self.weights:
             out["weights"] = dict(self.weights)
         if self.level_overrides or self.node_overrides:

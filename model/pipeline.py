@@ -296,7 +296,11 @@ def compute_index(framework: Framework | str | Path, data, method=None, *,
     framework : Framework, or a path to a YAML framework / COINr iMeta CSV.
     data : IndicatorData, a path (CSV/Parquet/XLSX/COINr iData), or a DataFrame whose index
         holds the unit codes (units × indicators [+ denominators, metadata]).
-    method : MethodSpec, a mapping, a YAML path, or None for the defaults.
+    method : MethodSpec, a mapping, a YAML path, or None for the defaults. Data read from a
+        panel for one year (``read_data(..., year=Y)``) under a method with
+        ``panel.reference: panel`` is computed with every year of its panel (one treatment and
+        normalisation range over all unit-years, :func:`cityindex.model.temporal.compute_panel`)
+        and the result holds year Y's rows.
     imputations : optional completed table (units ⊇ the screened-in units × indicators, on the
         denominated scale): its values fill the missing cells instead of the method's
         imputation — one completed data set of a multiple imputation
@@ -315,6 +319,12 @@ def compute_index(framework: Framework | str | Path, data, method=None, *,
         framework = Framework.load(framework)
     method = _as_method(method)
     _check_addresses(framework, method)
+    panel = getattr(data, "panel", None)
+    if panel is not None and method.stages["panel"]["reference"] == "panel":
+        # one reference range over all years of the panel (model.temporal): this year's rows
+        from .temporal import compute_panel
+
+        return compute_panel(framework, panel, method)[data.year]
     if method.weights:
         framework = framework.with_weights(method.weights)
     if isinstance(data, (str, Path)):

@@ -548,6 +548,11 @@ _examples(FRAMEWORK, {"index": "GDCI", "name": "Global Dynamic Cities Index",
 # ====================================================================== method
 #: the type of every method parameter, wherever it appears (stage sections, overrides)
 PARAM_TYPES: dict[str, Type] = {
+    # panel section (model/temporal.py)
+    "interpolation": Choice(("linear", "previous", "nearest", "none"),
+                            what="one of linear, previous, nearest, none"),
+    "carry": Choice(("both", "forward", "none"), what="one of both, forward, none"),
+    "reference": Choice(("year", "panel"), what="year or panel"),
     "range": Range("a list [l, u] of two numbers with l < u"),
     "goalposts": Range("a list [L, U] of two numbers with L < U"),
     "mean": Number(-MAX_PARAM, MAX_PARAM, what="a number"),

@@ -35,6 +35,9 @@ PLAIN_STAGES: dict[str, frozenset[str]] = {
     # model behind the rank sets (model/measurement_error.py)
     "availability": frozenset({"flag_below"}),
     "measurement_error": frozenset({"kind", "se", "indicators"}),
+    # data of several years (model/temporal.py): temporal imputation within each unit's own
+    # series, and the reference of treatment and normalisation (each year, or all years)
+    "panel": frozenset({"interpolation", "carry", "reference"}),
 }
 #: plain sections that may also be overridden per level and per node
 PLAIN_PER_NODE = ("ranking",)

@@ -15,7 +15,7 @@ from typing import List, Optional
 import typer
 
 from .common import DataOpt, MethodOpt, SeedOpt, app, cli_errors, load_inputs
-from .common import EXIT_INCOMPLETE, SheetOpt, UnitColOpt, finite
+from .common import EXIT_INCOMPLETE, SheetOpt, UnitColOpt, YearOpt, finite
 
 DEFAULT_FRAMEWORKS = ("gdci", "brpci")
 FrameworksOpt = typer.Option(None, "--framework", "-f",
@@ -26,11 +26,12 @@ AuditSpaceOpt = typer.Option(None, "--space", "-s", help="Uncertainty space YAML
                              "the run folder as space.yaml to edit and pass back).")
 
 
-def _results(frameworks, data, method, seed, out=None, sheet=None, unit_col=None):
+def _results(frameworks, data, method, seed, out=None, sheet=None, unit_col=None, year=None):
     """Load and validate every input first, then compute each index."""
     from cityindex.model import compute_index
 
-    inputs = [load_inputs(f, data, method, out if i == 0 else None, seed, sheet, unit_col)
+    inputs = [load_inputs(f, data, method, out if i == 0 else None, seed, sheet, unit_col,
+                          year)
               for i, f in enumerate(frameworks or DEFAULT_FRAMEWORKS)]
     return inputs, [compute_index(*x) for x in inputs]
 
@@ -39,6 +40,7 @@ def _results(frameworks, data, method, seed, out=None, sheet=None, unit_col=None
 @cli_errors
 def audit(framework: Optional[List[str]] = FrameworksOpt, data: Optional[Path] = DataOpt,
           sheet: Optional[str] = SheetOpt, unit_col: Optional[str] = UnitColOpt,
+          year: Optional[int] = YearOpt,
           method: Optional[Path] = MethodOpt, space: Optional[Path] = AuditSpaceOpt,
           out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder "
                                              "(default reports/audit-<timestamp>)."),
@@ -63,6 +65,13 @@ def audit(framework: Optional[List[str]] = FrameworksOpt, data: Optional[Path] =
                                                 "audited side by side, one process each "
                                                 "(default: one per CPU; 1 = one after the "
                                                 "other). Results do not depend on it."),
+          year_a: Optional[int] = typer.Option(
+              None, "--year-a", help="With --year-b: audit year B of panel data (default: the "
+              "bundled 2018–2021 panel) and add the year-on-year section: every year's score "
+              "and rank with bands (trajectories) and the A → B moves with bands from paired "
+              "replications, beside the published arrows."),
+          year_b: Optional[int] = typer.Option(None, "--year-b", help="Year B (with "
+                                               "--year-a)."),
           quantile: str = typer.Option("inverted_cdf", "--quantile", help="Quantile rule of "
                                        "the 5–95 % bands: inverted_cdf (whole ranks) or type7 "
                                        "(R's default, as COINr).")):
@@ -84,10 +93,14 @@ def audit(framework: Optional[List[str]] = FrameworksOpt, data: Optional[Path] =
     settings = AuditSettings(quick=quick, bayes=not no_bayes, seed=seed, n_ua=n, n_sa=n_sobol,
                              profiles=list(profile or []), bayes_timeout=bayes_timeout,
                              quantile=iv["quantile"], workers=workers)
-    inputs, results = _results(framework, data, method, seed, out, sheet, unit_col)
+    panel, years = _panel_years(data, sheet, unit_col, year, year_a, year_b)
+    if panel is not None:
+        year = year_b
+    inputs, results = _results(framework, data, method, seed, out, sheet, unit_col, year)
     if settings.profiles:                       # fail early on an unknown city
         resolve_cities(settings.profiles, data=[x.data for x in inputs])
-    result = run_audit(results, space=space, settings=settings, show_progress=not quiet)
+    result = run_audit(results, space=space, settings=settings, show_progress=not quiet,
+                       panel=panel, years=years)
     man = manifest("audit", method=inputs[0].method, framework=inputs[0].framework,
                    data=inputs[0].data, seed=inputs[0].seed, extra={
                        "settings": settings.to_dict(),
@@ -106,6 +119,29 @@ def audit(framework: Optional[List[str]] = FrameworksOpt, data: Optional[Path] =
     _exit_if_incomplete(result)
 
 
+def _panel_years(data, sheet, unit_col, year, year_a, year_b):
+    """(PanelData, (A, B)) for --year-a/--year-b, else (None, None)."""
+    if year_a is None and year_b is None:
+        return None, None
+    from cityindex.model import bundled
+    from cityindex.model.errors import DataError
+    from cityindex.model.temporal import read_panel
+
+    if year_a is None or year_b is None:
+        raise DataError("--year-a and --year-b go together")
+    if year_a == year_b:
+        raise DataError(f"--year-a and --year-b are both {year_a}")
+    if year is not None and year != year_b:
+        raise DataError(f"--year {year} and --year-b {year_b}: the audit is of year B")
+    panel = (read_panel(bundled.panel_long_path(), meta=bundled.panel_meta()) if data is None
+             else read_panel(data, unit_col=unit_col, sheet=sheet))
+    for y in (year_a, year_b):
+        if y not in panel.years:
+            raise DataError(f"{panel.source}: no year {y} in the data (years: "
+                            f"{', '.join(map(str, panel.years))})")
+    return panel, (year_a, year_b)
+
+
 def _exit_if_incomplete(result) -> None:
     """Exit status 3 (EXIT_INCOMPLETE) when a requested section failed or timed out."""
     failed = {k: v for k, v in result.failed.items() if v}
@@ -122,6 +158,7 @@ def profile_cmd(cities: List[str] = typer.Argument(..., help="City names or code
                                                    "(\"Shanghai\", \"上海\", \"Paris (France)\")."),
                 framework: Optional[List[str]] = FrameworksOpt, data: Optional[Path] = DataOpt,
                 sheet: Optional[str] = SheetOpt, unit_col: Optional[str] = UnitColOpt,
+                year: Optional[int] = YearOpt,
                 method: Optional[Path] = MethodOpt, space: Optional[Path] = AuditSpaceOpt,
                 seed: Optional[int] = SeedOpt,
                 n: int = typer.Option(500, "--n", min=2, help="Uncertainty replications."),
@@ -135,7 +172,7 @@ def profile_cmd(cities: List[str] = typer.Argument(..., help="City names or code
     from ..report.profile import profile_text
     from ..runio import manifest, run_folder
 
-    inputs, results = _results(framework, data, method, seed, out, sheet, unit_col)
+    inputs, results = _results(framework, data, method, seed, out, sheet, unit_col, year)
     codes = resolve_cities(list(cities), data=[x.data for x in inputs])
     settings = AuditSettings(quick=True, bayes=False, seed=seed, n_ua=n, profiles=codes,
                              light=True)

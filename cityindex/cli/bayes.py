@@ -9,13 +9,14 @@ import typer
 
 from .common import (DataOpt, FrameworkOpt, MethodOpt, SeedOpt, app, cli_errors, load_inputs,
                      out_option)
-from .common import SheetOpt, UnitColOpt
+from .common import SheetOpt, UnitColOpt, YearOpt
 
 
 @app.command("bayes")
 @cli_errors
 def bayes(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
           sheet: Optional[str] = SheetOpt, unit_col: Optional[str] = UnitColOpt,
+          year: Optional[int] = YearOpt,
           method: Optional[Path] = MethodOpt, seed: Optional[int] = SeedOpt,
           quick: bool = typer.Option(False, "--quick", help="2 chains × 200 draws + 200 tune "
                                      "(overrides --chains/--draws/--tune; a smoke run, not "
@@ -50,7 +51,7 @@ def bayes(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
     iv = interval_conventions(level, quantile)
     if likelihood not in ("normal", "student_t"):
         raise MethodError(f"--likelihood '{likelihood}'; valid: normal, student_t")
-    inp = load_inputs(framework, data, method, out, seed, sheet, unit_col)
+    inp = load_inputs(framework, data, method, out, seed, sheet, unit_col, year)
     result = compute_index(*inp)
     chains, draws, tune = (2, 200, 200) if quick else (chains, draws, tune)
     with warnings.catch_warnings(record=True) as caught:

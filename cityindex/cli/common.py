@@ -83,6 +83,10 @@ SheetOpt = typer.Option(None, "--sheet", help="Sheet of an .xlsx data file (defa
                         "first sheet).")
 UnitColOpt = typer.Option(None, "--unit-col", help="Name of the unit-code column of the data "
                           "(default: the first of uCode, code, unit, unit_code).")
+YearOpt = typer.Option(None, "--year", help="Year of data with years (a panel: tidy "
+                       "unit × year × indicator rows or one row per unit and year); with the "
+                       "bundled data, a year of the bundled 2018–2021 panel (default: the "
+                       "single-year 2021 panel).")
 SeedOpt = typer.Option(None, "--seed", min=0, help="Random seed, a non-negative integer "
                        "(default: the method file's seed, else 0).")
 SpaceOpt = typer.Option(None, "--space", "-s", help="Uncertainty space YAML (default: the "
@@ -165,11 +169,13 @@ def resolve_framework(name: str) -> Path:
 
 def load_inputs(framework: str, data: Optional[Path], method: Optional[Path],
                 out: Optional[Path] = None, seed: Optional[int] = None,
-                sheet: Optional[str] = None, unit_col: Optional[str] = None) -> Inputs:
+                sheet: Optional[str] = None, unit_col: Optional[str] = None,
+                year: Optional[int] = None) -> Inputs:
     """Framework, data and method from CLI options, validated. ``out`` (the run folder) is
     checked first so that a bad ``--out`` fails before any long work; ``seed`` (when given,
     0 included) replaces the method file's seed; ``sheet`` and ``unit_col`` are the data's
-    ``--sheet`` and ``--unit-col``."""
+    ``--sheet`` and ``--unit-col``; ``year`` (``--year``) picks a year of panel data (for the
+    bundled data: the bundled multi-year panel, with the method's temporal imputation)."""
     from cityindex.model import Framework, MethodSpec, bundled, read_data
 
     from ..runio import claim_output
@@ -191,8 +197,12 @@ def load_inputs(framework: str, data: Optional[Path], method: Optional[Path],
     spec.source = source  # recorded in the manifest (runio.manifest)
     if seed is not None:
         spec.seed = int(seed)
+    if data is None and year is not None:
+        return Inputs(fw, read_data(bundled.panel_long_path(), fw, year=year, method=spec,
+                                    meta=bundled.panel_meta()), spec, source)
     return Inputs(fw, read_data(data if data is not None else bundled.panel_path(), fw,
-                                unit_col=unit_col, sheet=sheet), spec, source)
+                                unit_col=unit_col, sheet=sheet, year=year, method=spec), spec,
+                  source)
 
 
 def cli_errors(func):

@@ -22,7 +22,7 @@ from cityindex.model import bundled as _bundled
 
 from .common import (DataOpt, FrameworkOpt, LevelOpt, MethodOpt, QuantileOpt, SeedOpt, app,
                      cli_errors, interval_conventions, load_inputs)
-from .common import SheetOpt, UnitColOpt
+from .common import SheetOpt, UnitColOpt, YearOpt
 
 
 def _band(inputs, result, space: Path, n: int, iv: dict | None = None) -> tuple:
@@ -41,6 +41,7 @@ def _band(inputs, result, space: Path, n: int, iv: dict | None = None) -> tuple:
 @cli_errors
 def compare(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
             sheet: Optional[str] = SheetOpt, unit_col: Optional[str] = UnitColOpt,
+            year: Optional[int] = YearOpt,
             method: Optional[Path] = MethodOpt,
             method_b: Optional[Path] = typer.Option(
                 None, "--method-b", help="Method spec B (default: the same as A)."),
@@ -60,15 +61,27 @@ def compare(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
             out: Path = typer.Option(Path("reports/compare"), "--out", "-o",
                                      help="Output folder."),
             seed: Optional[int] = SeedOpt, level: float = LevelOpt,
-            quantile: str = QuantileOpt):
-    """Compare A and B: rank/score shifts, Spearman/Kendall, top-k moves, bands, Shapley."""
+            quantile: str = QuantileOpt,
+            year_a: Optional[int] = typer.Option(
+                None, "--year-a", help="Year A of panel data (default data: the bundled "
+                "2018–2021 panel): compare the index of year A with year B under paired "
+                "replications of --space (the same method draw applied to both years)."),
+            year_b: Optional[int] = typer.Option(None, "--year-b", help="Year B (with "
+                                                 "--year-a).")):
+    """Compare A and B: rank/score shifts, Spearman/Kendall, top-k moves, bands, Shapley.
+    With --year-a/--year-b: year-on-year moves with bands from paired replications."""
+    if year_a is not None or year_b is not None:
+        from .compare_years import compare_years_cmd
+
+        return compare_years_cmd(framework, data, sheet, unit_col, method, space, n, published,
+                                 out, seed, level, quantile, year_a, year_b)
     from cityindex.model import compute_index
     from cityindex.report.compare_figures import rank_scatter, shapley_chart, slope_chart
     from cityindex.validation import compare as cmp
 
     from ..runio import manifest, run_folder, write_json
 
-    a = load_inputs(framework, data, method, out, seed, sheet, unit_col)
+    a = load_inputs(framework, data, method, out, seed, sheet, unit_col, year)
     b = a if not (framework_b or data_b or method_b) else load_inputs(
         framework_b or framework, data_b or data, method_b or method, None, a.seed, sheet,
         unit_col)

@@ -9,23 +9,25 @@ import typer
 
 from .common import (DataOpt, FrameworkOpt, MethodOpt, SeedOpt, app, cli_errors, load_inputs,
                      out_option)
-from .common import SheetOpt, UnitColOpt
+from .common import SheetOpt, UnitColOpt, YearOpt
 
 
 @app.command()
 @cli_errors
 def compute(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
             sheet: Optional[str] = SheetOpt, unit_col: Optional[str] = UnitColOpt,
+            year: Optional[int] = YearOpt,
             method: Optional[Path] = MethodOpt, out: Path = out_option("reports/compute"),
             seed: Optional[int] = SeedOpt):
     """Compute the index: scores.csv (with each unit's ranking status), one CSV per stage,
     treatment.csv, availability.csv (observed share per unit and node), not_ranked.csv (units
-    without a rank, with the reason), manifest.json."""
+    without a rank, with the reason), manifest.json; with --year also status.csv (each cell of
+    the year: observed, carried, interpolated, …; model.temporal.STATUSES)."""
     from cityindex.model import compute_index
 
     from ..runio import manifest, run_folder, write_json
 
-    inp = load_inputs(framework, data, method, out, seed, sheet, unit_col)
+    inp = load_inputs(framework, data, method, out, seed, sheet, unit_col, year)
     result = compute_index(*inp)
     with run_folder(out) as tmp:
         result.results_table().to_csv(tmp / "scores.csv", index=False)
@@ -36,9 +38,12 @@ def compute(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
         result.log.to_csv(tmp / "log.csv", index=False)
         result.availability.per_unit().to_csv(tmp / "availability.csv")
         result.availability.not_ranked("all").to_csv(tmp / "not_ranked.csv", index=False)
+        if inp.data.status is not None:
+            inp.data.status.rename_axis("unit").to_csv(tmp / "status.csv")
         write_json(tmp / "manifest.json", manifest("compute", method=inp.method,
                                                    framework=inp.framework, data=inp.data,
                                                    seed=inp.seed,
                                                    extra={"units": result.availability
-                                                          .counts()}))
+                                                          .counts(),
+                                                          "year": inp.data.year}))
     typer.echo(result.summary().as_text() + f"→ {out}")

@@ -19,9 +19,9 @@ from typing import List, Optional
 
 import typer
 
-from .audit import AuditSpaceOpt, FrameworksOpt, _results
+from .audit import AuditSpaceOpt, FrameworksOpt, _panel_years, _results
 from .common import DataOpt, MethodOpt, SeedOpt, app, cli_errors
-from .common import SheetOpt, UnitColOpt
+from .common import SheetOpt, UnitColOpt, YearOpt
 
 
 def read_history(path: Path):
@@ -63,6 +63,7 @@ def attach_history(audit, history) -> None:
 @cli_errors
 def explore(framework: Optional[List[str]] = FrameworksOpt, data: Optional[Path] = DataOpt,
             sheet: Optional[str] = SheetOpt, unit_col: Optional[str] = UnitColOpt,
+            year: Optional[int] = YearOpt,
             method: Optional[Path] = MethodOpt, space: Optional[Path] = AuditSpaceOpt,
             out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder "
                                                "(default reports/explore-<timestamp>)."),
@@ -74,7 +75,12 @@ def explore(framework: Optional[List[str]] = FrameworksOpt, data: Optional[Path]
             history: Optional[Path] = typer.Option(None, "--history", help="Scores and ranks "
                                                    "over years (CSV/Parquet: year, unit, node, "
                                                    "score, rank[, q5, q95, median, index])."),
-            quiet: bool = typer.Option(False, "--quiet", help="No progress bars.")):
+            quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+            year_a: Optional[int] = typer.Option(
+                None, "--year-a", help="With --year-b: explore year B of panel data (default: "
+                "the bundled 2018–2021 panel) with the history of every year (score, rank and "
+                "band) computed here."),
+            year_b: Optional[int] = typer.Option(None, "--year-b", help="Year B.")):
     """Interactive explorer: one offline page (explorer.html) with every unit's rank, band and
     scores at every level — search, filters, comparison of 2–6 units, drill-down to the
     indicators (raw and imputed values), history when the data has years."""
@@ -87,8 +93,12 @@ def explore(framework: Optional[List[str]] = FrameworksOpt, data: Optional[Path]
     settings = AuditSettings(quick=True, bayes=False, seed=seed, n_ua=n, n_sa=n_sobol,
                              light=True)
     hist = read_history(history) if history is not None else None
-    inputs, results = _results(framework, data, method, seed, out, sheet, unit_col)
-    result = run_audit(results, space=space, settings=settings, show_progress=not quiet)
+    panel, years = _panel_years(data, sheet, unit_col, year, year_a, year_b)
+    if panel is not None:
+        year = year_b
+    inputs, results = _results(framework, data, method, seed, out, sheet, unit_col, year)
+    result = run_audit(results, space=space, settings=settings, show_progress=not quiet,
+                       panel=panel, years=years)
     if hist is not None:
         attach_history(result, hist)
     with run_folder(out) as tmp:

@@ -18,13 +18,14 @@ import typer
 
 from .common import (DataOpt, FrameworkOpt, MethodOpt, SeedOpt, SpaceOpt, app, cli_errors,
                      load_inputs, out_option)
-from .common import SheetOpt, UnitColOpt
+from .common import SheetOpt, UnitColOpt, YearOpt
 
 
 @app.command("publish")
 @cli_errors
 def publish(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
             sheet: Optional[str] = SheetOpt, unit_col: Optional[str] = UnitColOpt,
+            year: Optional[int] = YearOpt,
             method: Optional[Path] = MethodOpt, seed: Optional[int] = SeedOpt,
             node: Optional[str] = typer.Option(None, "--node", help="Aggregate to publish "
                                                "(default: the index)."),
@@ -56,7 +57,7 @@ def publish(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
     from .ranks import _quantile_rule
 
     qrule = _quantile_rule(quantile)
-    inp = load_inputs(framework, data, method, out, seed, sheet, unit_col)
+    inp = load_inputs(framework, data, method, out, seed, sheet, unit_col, year)
     result = compute_index(*inp)
     prev, prev_label, prev_rec = None, "", None
     if previous is not None and previous_data is not None:

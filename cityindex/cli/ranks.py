@@ -11,13 +11,13 @@ import typer
 
 from .common import (DataOpt, FrameworkOpt, MethodOpt, SeedOpt, app, cli_errors, load_inputs,
                      out_option, step_progress)
-from .common import SheetOpt, finite
+from .common import SheetOpt, YearOpt, finite
 
 
 @app.command("ranks")
 @cli_errors
 def ranks(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
-          sheet: Optional[str] = SheetOpt,
+          sheet: Optional[str] = SheetOpt, year: Optional[int] = YearOpt,
           method: Optional[Path] = MethodOpt, seed: Optional[int] = SeedOpt,
           source: str = typer.Option("measurement", "--source", help="Score draws: "
                                      "measurement (bootstrap over indicator measurement "
@@ -93,7 +93,8 @@ def ranks(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
                              level, tau, n_boot, seed or 0, seeds, out)
     if source not in ("measurement", "uncertainty", "bayes"):
         raise MethodError(f"--source '{source}'; valid: measurement, uncertainty, bayes")
-    inp = load_inputs(framework, data, method, out, seed, sheet)  # --unit-col: --estimates
+    inp = load_inputs(framework, data, method, out, seed, sheet,
+                      year=year)  # --unit-col: --estimates
     result = compute_index(*inp)
     with step_progress("ranks") as progress:
         ua = uncertainty_analysis(result, space, n=n, progress=progress.tick(

@@ -11,7 +11,7 @@ import typer
 from .common import (DataOpt, FrameworkOpt, JobsOpt, LevelOpt, MethodOpt, QuantileOpt, SeedOpt,
                      SpaceOpt, app, cli_errors, interval_conventions, load_inputs, out_option,
                      progress_bar, runner)
-from .common import SheetOpt, UnitColOpt
+from .common import SheetOpt, UnitColOpt, YearOpt
 
 
 def _space_record(space, folder: Path) -> dict:
@@ -27,6 +27,7 @@ def _space_record(space, folder: Path) -> dict:
 @cli_errors
 def uncertainty(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
                 sheet: Optional[str] = SheetOpt, unit_col: Optional[str] = UnitColOpt,
+                year: Optional[int] = YearOpt,
                 method: Optional[Path] = MethodOpt, space: Optional[Path] = SpaceOpt,
                 n: int = typer.Option(1000, "--n", min=2, help="Replications."),
                 seed: Optional[int] = SeedOpt, jobs: int = JobsOpt,
@@ -49,7 +50,7 @@ def uncertainty(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
     if sampling not in ("random", "sobol"):
         raise MethodError(f"--sampling '{sampling}'; valid: random, sobol")
     iv = interval_conventions(level, quantile)
-    inp = load_inputs(framework, data, method, out, seed, sheet, unit_col)
+    inp = load_inputs(framework, data, method, out, seed, sheet, unit_col, year)
     result = compute_index(*inp)
     sp = load_space(space, result)
     check_uncertainty_size(result, sp, n, nodes=nodes, runner=runner(jobs))  # before any work
@@ -83,6 +84,7 @@ def uncertainty(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
 @cli_errors
 def sensitivity(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
                 sheet: Optional[str] = SheetOpt, unit_col: Optional[str] = UnitColOpt,
+                year: Optional[int] = YearOpt,
                 method: Optional[Path] = MethodOpt, space: Optional[Path] = SpaceOpt,
                 n: int = typer.Option(1024, "--n", min=2, help="Base sample size (power of 2); "
                                                         "runs = n (d + 2)."),
@@ -103,7 +105,7 @@ def sensitivity(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
 
     from ..runio import manifest, run_folder, write_json
 
-    inp = load_inputs(framework, data, method, out, seed, sheet, unit_col)
+    inp = load_inputs(framework, data, method, out, seed, sheet, unit_col, year)
     result = compute_index(*inp)
     sp = load_space(space, result)
     check_sensitivity_size(result, sp, n, n_boot, per_unit)  # before any work

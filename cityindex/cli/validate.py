@@ -9,13 +9,14 @@ from typing import Optional
 import typer
 
 from .common import DataOpt, FrameworkOpt, MethodOpt, SeedOpt, app, cli_errors, load_inputs
-from .common import SheetOpt, UnitColOpt
+from .common import SheetOpt, UnitColOpt, YearOpt
 
 
 @app.command()
 @cli_errors
 def validate(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
              sheet: Optional[str] = SheetOpt, unit_col: Optional[str] = UnitColOpt,
+             year: Optional[int] = YearOpt,
              method: Optional[Path] = MethodOpt,
              space: Optional[Path] = typer.Option(None, "--space", "-s",
                                                   help="Uncertainty space (default: the one "
@@ -28,7 +29,8 @@ def validate(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
     data checks' warnings."""
     from cityindex.checking import check_inputs
 
-    inp = load_inputs(framework, data, method, seed=seed, sheet=sheet, unit_col=unit_col)
+    inp = load_inputs(framework, data, method, seed=seed, sheet=sheet, unit_col=unit_col,
+                      year=year)
     check = check_inputs(inp, space, seed=seed)
     for line in check.lines():
         typer.echo(line)

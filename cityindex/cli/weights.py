@@ -9,13 +9,14 @@ import typer
 
 from .common import (DataOpt, FrameworkOpt, MethodOpt, SeedOpt, app, cli_errors, load_inputs,
                      out_option, step_progress)
-from .common import SheetOpt, UnitColOpt
+from .common import SheetOpt, UnitColOpt, YearOpt
 
 
 @app.command("weights")
 @cli_errors
 def weights(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
             sheet: Optional[str] = SheetOpt, unit_col: Optional[str] = UnitColOpt,
+            year: Optional[int] = YearOpt,
             method: Optional[Path] = MethodOpt, seed: Optional[int] = SeedOpt,
             n_boot: int = typer.Option(200, "--boot", min=0, max=100_000,
                                        help="Bootstrap resamples of the correlation ratios."),
@@ -28,7 +29,7 @@ def weights(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
 
     from ..runio import manifest, run_folder, write_json
 
-    inp = load_inputs(framework, data, method, out, seed, sheet, unit_col)
+    inp = load_inputs(framework, data, method, out, seed, sheet, unit_col, year)
     with step_progress("weights") as progress:
         audit = weight_audit(compute_index(*inp), loo=loo, n_boot=n_boot, progress=progress)
     with run_folder(out) as tmp:

@@ -126,3 +126,45 @@ def rank_scatter(comp: Comparison, node: str | None = None):
     ax.set_title(f"{node or comp.root}: ranks A vs B", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+_MOVE_COLORS = {"up": "#1e8449", "down": "#c0392b", "within band": "#7f8c8d"}
+_ARROW_TEXT = {"up": "↑", "down": "↓", "same": "=", "new": "new", "exit": "exit", "": ""}
+
+
+def year_moves_chart(yc, n: int = 40, names: Mapping[str, str] | None = None):
+    """Year-on-year moves of the top ``n`` units of year B (a
+    :class:`~cityindex.validation.compare.years.YearComparison`): the nominal rank change (dot)
+    and its band from paired replications (whisker), green for a rise and red for a fall
+    beyond the band, grey within it; our arrow and, when given, the published arrow written at
+    the right ("ours | published")."""
+    from matplotlib.figure import Figure
+
+    t = yc.table[yc.table["classification"].isin(list(_MOVE_COLORS))]
+    t = t[t["rank_b"] <= n].sort_values("rank_b")
+    fig = Figure(figsize=(7.5, max(3.0, 0.22 * len(t) + 1.4)))
+    ax = fig.add_subplot(1, 1, 1)
+    y = np.arange(len(t))
+    for k, (unit, r) in enumerate(t.iterrows()):
+        c = _MOVE_COLORS[r.classification]
+        ax.plot([r.band_lo, r.band_hi], [k, k], color=c, lw=1.6, alpha=0.8)
+        ax.plot([r.change], [k], "o", color=c, ms=4)
+        pub = _ARROW_TEXT.get(str(r.get("arrow_published", "")), "")
+        ax.annotate(f"{_ARROW_TEXT.get(r.arrow, '')} | {pub}" if "arrow_published" in t
+                    else _ARROW_TEXT.get(r.arrow, ""), (1.01, k),
+                    xycoords=("axes fraction", "data"), va="center", fontsize=7)
+    labels = [f"{(names or {}).get(u, u)} ({r:.0f})" for u, r in zip(t.index, t["rank_b"])]
+    ax.set_yticks(y, labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.axvline(0, color="black", lw=0.8)
+    a, b = yc.years
+    lo, hi = yc.percentiles
+    ax.set_xlabel(f"rank change {a} → {b} (places; + = up), band {lo:g}–{hi:g} % of paired "
+                  "replications")
+    title = f"{yc.node}: moves of the top {n} in {b}"
+    if "agreement" in yc.figures:
+        title += (f" — direction agrees with the published arrows for "
+                  f"{yc.figures['n_agree']}/{yc.figures['n_published_both']}")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -201,3 +201,25 @@ def bayes_weights(implied: pd.DataFrame, title: str = ""):
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, borderaxespad=0)
     ax.set_title(title or "Bayesian implied weights")
     return fig
+
+
+def trajectories(history: pd.DataFrame, units, names=None, title: str = ""):
+    """Rank over the years with the 5–95 % band (``history``: year, unit, rank, q5, q95), one
+    line per unit of ``units`` (a few), rank 1 at the top."""
+    fig, ax = plt.subplots(figsize=(7.0, 4.2))
+    h = history[history["unit"].isin(list(units))]
+    for u in units:
+        g = h[h["unit"] == u].sort_values("year")
+        if not len(g):
+            continue
+        line = ax.plot(g["year"], g["rank"], marker="o", ms=3, lw=1.2,
+                       label=str((names or {}).get(u, u)))[0]
+        if "q5" in g and g["q5"].notna().any():
+            ax.fill_between(g["year"], g["q5"], g["q95"], color=line.get_color(), alpha=0.12)
+    ax.invert_yaxis()
+    ax.set_xticks(sorted(h["year"].unique()))
+    ax.set_ylabel("rank (band: 5–95 % of the replications)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7, ncol=2, loc="best")
+    fig.tight_layout()
+    return fig

@@ -461,14 +461,70 @@ def _index_sections(doc: _Doc, a) -> None:
             doc.table(f"{root}_published", pub, 100, digits=1)
         except Exception as exc:  # noqa: BLE001 - never let one table stop the report
             doc.add(f'<p class="note">Published table not shown: {esc(exc)}</p>')
+    if getattr(a, "years", None) is not None:
+        _years_html(doc, a, slug)
     doc.tables[f"{root}_rankings"] = a.rankings()
+
+
+def _years_html(doc: _Doc, a, slug: str) -> None:
+    """The year-on-year section: moves A → B with their paired bands, the arrows (ours, the
+    published ones), the agreement, and the trajectories of the top 10."""
+    from .compare_figures import year_moves_chart
+
+    yc, root = a.years, a.root
+    ya, yb = yc.years
+    f = yc.figures
+    doc.add(f'<h3 id="{slug}-years">Year-on-year moves {ya} → {yb}</h3>')
+    doc.add(f"<p>Each unit's rank change from {ya} to {yb} with its band: the 5–95 % range "
+            f"of the change over {yc.n} replications of the uncertainty space, each method "
+            "draw applied to both years (paired). A move is <b>up</b> or <b>down</b> when the "
+            "whole band lies on one side of zero, else <b>within band</b>: smaller than the "
+            f"uncertainty of the two rankings. Of {f['n_compared']} units ranked in both "
+            f"years, <b>{f['n_up']}</b> rise and <b>{f['n_down']}</b> fall beyond their "
+            f"band; {f['n_within']} move within it (median band width "
+            f"{f['median_band_width']:g} places). The arrows: ours (<code>arrow</code>, "
+            "up / down / same as a seed-style table prints them) beside the classification."
+            "</p>")
+    if "agreement" in f:
+        doc.add(f"<p>Against the published arrows of {yb} (cities in both published top-100 "
+                f"lists, {f['n_published_both']}): our open-data direction agrees for "
+                f"<b>{f['n_agree']}</b> ({f['agreement']:.0%}; {f['agreement_chance']:.0%} "
+                "expected if the two sets of arrows were independent with the same "
+                f"frequencies); among our real moves {f['n_agree_real']} of "
+                f"{f['n_published_real']}. A figure, not a target: the open panel holds "
+                "few indicators that change from year to year.</p>")
+        conf = yc.confusion()
+        if conf is not None:
+            doc.add("<p>Our arrow (rows) against the published arrow (columns):</p>")
+            doc.table(f"{root}_arrows_{ya}_{yb}", conf.reset_index(), None)
+    names = a.names.to_dict() if len(a.names) else None
+    try:
+        doc.figure(year_moves_chart(yc, names=names), f"{slug}_year_moves",
+                   f"Moves {ya} → {yb} of the top 40 in {yb}, with their paired bands")
+        if a.history is not None:
+            top = a.result.index_ranks.dropna().sort_values().index[:10]
+            doc.figure(F.trajectories(a.history, top, names,
+                                      f"{root}: rank over the years, top 10 of {yb}"),
+                       f"{slug}_trajectories", "Rank over the years with 5–95 % bands")
+    except Exception as exc:  # noqa: BLE001 - never let one figure stop the report
+        doc.add(f'<p class="note">Year figures not drawn: {esc(type(exc).__name__)}: '
+                f"{esc(exc)}</p>")
+    t = yc.table.copy()
+    t.insert(0, "name", a.name_of(t.index))
+    t = t.reset_index().sort_values(["rank_b", "rank_a"])
+    cols = [c for c in ("unit", "name", "rank_a", "rank_b", "change", "band_lo", "band_hi",
+                        "classification", "arrow", "arrow_published", "rank_published")
+            if c in t]
+    doc.table(f"{root}_years_{ya}_{yb}", t[cols], 100, digits=2)
+    if a.history is not None:
+        doc.tables[f"{root}_history"] = a.history
 
 
 def _profile_html(doc: _Doc, p) -> None:
     key = f"{p.index}_{p.code}"
     doc.add(f'<h3 id="profile-{html_id(key)}">{esc(p.name)} ({esc(p.code)}, '
             f'{esc(p.region)}) — {esc(p.index)}</h3>')
-    for part, title in p.PARTS:
+    for part, title in p.parts:
         table = getattr(p, part)
         doc.add(f"<p><b>{esc(title)}</b></p>")
         if table is None or not len(table):

@@ -35,7 +35,7 @@ def profile_text(p) -> str:
     status = getattr(p, "status", "")
     parts = [f"{p.name} ({p.code}{region}) — {p.index}"
              + (f" [{status}]" if status and status != "ranked" else "")]
-    for part, title in p.PARTS:
+    for part, title in p.parts:
         table = getattr(p, part)
         parts += [f"{title}:", _fmt(table) if part != "drivers" or len(table)
                   else "  (sensitivity analysis not run)"]
