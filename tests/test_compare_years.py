@@ -170,7 +170,7 @@ def test_audit_years_stage_history_rankings_and_profile(tmp_path):
     page = (tmp_path / "index.html").read_text()
     assert "Year-on-year moves 2020 → 2021" in page and "published arrows of 2021" in page
     for name in ("gdci_year_moves.svg", "gdci_trajectories.svg"):
-        assert (tmp_path / "figures" / name).exists()
+        assert (tmp_path / "figures" / name).exists(), page[page.find("Year figures"):][:300]
     assert (tmp_path / "tables" / "GDCI_years_2020_2021.csv").exists()
     assert (tmp_path / "tables" / "GDCI_history.csv").exists()
     # without a panel the audit has no year stage

@@ -36,6 +36,10 @@ def save(fig, folder: Path, name: str) -> bytes:
     folder.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
     with plt.rc_context({"svg.hashsalt": "cityindex"}):
+        if not hasattr(fig.canvas, "get_renderer"):   # a Figure made without pyplot
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+            FigureCanvasAgg(fig)
         fig.draw_without_rendering()
         bbox = fig.get_tightbbox(fig.canvas.get_renderer()).padded(
             plt.rcParams["savefig.pad_inches"])
