@@ -501,7 +501,11 @@ class IndexAudit(Result):
             out["share_band_wider_than_10"] = f.get("share_band_wider_than_10")
             out["n_replications"] = f["n_replications"]
         if self.sensitivity is not None:
-            top = self.sensitivity.overall.sort_values("ST", ascending=False).head(3)
+            from cityindex.validation.sensitivity import DUMMY
+
+            ov = self.sensitivity.overall
+            top = (ov[ov["factor"] != DUMMY] if "factor" in ov else ov).sort_values(
+                "ST", ascending=False).head(3)
             out["top_drivers"] = [dict(factor=r.factor, ST=float(r.ST), ST_lo=float(r.ST_lo),
                                        ST_hi=float(r.ST_hi)) for r in top.itertuples()]
         if self.bayes is not None:
