@@ -112,33 +112,41 @@ class _Binned:
         self.n = int(ok.sum())
         self.lo, hi = float(xo.min()), float(xo.max())
         self.const = not hi > self.lo
-        self.G = G
-        self.grid = np.linspace(self.lo, hi, G) if not self.const else np.zeros(G)
-        b = np.full(len(x), G, dtype=np.intp)
+        full = np.zeros(len(xo), dtype=np.intp)
         if not self.const:
-            b[ok] = np.rint((xo - self.lo) / (hi - self.lo) * (G - 1)).astype(np.intp)
-        else:
-            b[ok] = 0
+            full = np.rint((xo - self.lo) / (hi - self.lo) * (G - 1)).astype(np.intp)
+        # only the occupied grid points matter (an empty bin is empty in every resample):
+        # number them 0..G'-1; the grid keeps their true positions
+        occ, local = np.unique(full, return_inverse=True)
+        self.G = len(occ)
+        self.grid = (np.linspace(self.lo, hi, G)[occ] if not self.const
+                     else np.zeros(self.G))
+        b = np.full(len(x), self.G, dtype=np.intp)
+        b[ok] = local
         self.bin = b
         self.yc = np.where(ok, y - y[ok].mean(), 0.0)     # centred: stable sums of squares
         self.sd_x = float(xo.std(ddof=1)) if self.n > 1 else np.nan
+        live = np.flatnonzero(ok)
+        order = live[np.argsort(b[live], kind="stable")]
+        self._order = order
+        sb = b[order]
+        self._starts = np.flatnonzero(np.r_[True, sb[1:] != sb[:-1]])
+        self._ybin = (self.yc[order], self.yc[order] ** 2)
 
     def sums(self, counts: np.ndarray | None = None):
-        """Bin counts, sums and sums of squares of y: three (R, G) arrays.
+        """Bin counts, sums and sums of squares of y: three (R, G) arrays (G occupied bins).
 
         ``counts`` (R, n): how often each unit is drawn in each of R resamples (or any unit
         weights); None: the full sample (R = 1). Units outside the complete pairs count zero.
         """
-        G, n = self.G, len(self.bin)
-        M = np.zeros((n, 3 * G))
-        live = self.bin < G
-        r = np.flatnonzero(live)
-        b = self.bin[r]
-        M[r, b] = 1.0
-        M[r, G + b] = self.yc[r]
-        M[r, 2 * G + b] = self.yc[r] ** 2
-        P = M.sum(0, keepdims=True) if counts is None else counts @ M
-        return P[:, :G], P[:, G:2 * G], P[:, 2 * G:]
+        if counts is None:
+            c = np.ones((1, len(self._order)))
+        else:
+            c = counts[:, self._order]
+        y, y2 = self._ybin
+        st = self._starts
+        return (np.add.reduceat(c, st, axis=1), np.add.reduceat(c * y, st, axis=1),
+                np.add.reduceat(c * y2, st, axis=1))
 
     def kernels(self, h: float) -> np.ndarray:
         """(G, 3G) contiguous [K | K·D | K·D²] with K[b, a] = φ((g_b − g_a)/h), D = g_b − g_a:
