@@ -187,6 +187,12 @@ def sobol_convergence(conv: pd.DataFrame, title: str = "", dummy: str = "dummy (
                             alpha=0.12, lw=0)
         ax.axhline(0, color="black", lw=0.5)
         ax.set_xscale("log", base=2)
+        ns = sorted(conv["n_base"].unique())
+        ax.set_xticks(ns, [f"{int(v):,}" for v in ns])
+        ax.minorticks_off()
+        lo = np.nanmin(conv[f"{col}_lo"].to_numpy(float), initial=0.0)
+        hi = np.nanmax(conv[f"{col}_hi"].to_numpy(float), initial=1.0)
+        ax.set_ylim(max(lo, -0.5) - 0.05, min(hi, 1.2) + 0.05)   # very wide early bands clipped
         ax.set_xlabel("base sample N")
         ax.set_title(lab, fontsize=10)
     axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
