@@ -333,3 +333,19 @@ def test_audit_weights_asem(fw, agg):
                                                and c not in fw.empty_aggregates)
     with pytest.raises(DataError):
         audit_weights(fw, agg.drop(columns="LPI"))
+
+
+def test_effective_weights_pair_without_enough_data_is_nan_not_an_error():
+    """An indicator observed for 4 units has no correlation ratio: its row is NaN and named in
+    settings["no_ratio"]; its siblings' shares are over themselves (sum to 1)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 3))
+    X[4:, 2] = np.nan
+    fw3 = Framework([Node("I", level=2), *(Node(f"x{i}", parent="I") for i in range(3))], "t")
+    agg3 = pd.DataFrame(X, columns=["x0", "x1", "x2"]).assign(I=np.nanmean(X, axis=1))
+    ew = effective_weights(fw3, agg3, n_boot=100, seed=0)
+    t = ew.table.set_index("code")
+    assert np.isnan(t.loc["x2", "S"]) and np.isnan(t.loc["x2", "share_lo"])
+    assert t.loc[["x0", "x1"], "share"].sum() == pytest.approx(1.0)
+    assert (t.loc[["x0", "x1"], "share_lo"] <= t.loc[["x0", "x1"], "share"]).all()
+    assert ew.settings["no_ratio"] == ["x2~I (4 complete pairs)"]

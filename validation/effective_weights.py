@@ -428,6 +428,9 @@ def effective_weights(framework: Framework, aggregated: pd.DataFrame, *, n_boot:
     EffectiveWeights (one unit resample matrix (n_boot, n) shared by every pair, so the shares
     of a group have joint intervals)
 
+    A pair with fewer than 5 complete (x, y) pairs or a constant target gets NaN (listed in
+    ``settings["no_ratio"]``); the shares of its group are over the other members.
+
     Raises
     ------
     DataError
@@ -448,7 +451,7 @@ def effective_weights(framework: Framework, aggregated: pd.DataFrame, *, n_boot:
     nw = framework.normalised_weights()
     eff = framework.effective_weights()
     root = framework.root
-    rows, boots, jacks = [], [], []
+    rows, boots, jacks, few = [], [], [], []
     n_pairs = sum(1 + (framework.parent(c) != root) for c in codes)
     tick = counted(progress, f"effective weights ({n_boot} bootstrap resamples)", n_pairs)
     for code in codes:
@@ -457,11 +460,15 @@ def effective_weights(framework: Framework, aggregated: pd.DataFrame, *, n_boot:
         for kind, tgt in targets:
             x, y = A[code].to_numpy(), A[tgt].to_numpy()
             ok = np.isfinite(x) & np.isfinite(y)
-            if ok.sum() < 5:
-                raise DataError(f"correlation ratio of {code} on {tgt} needs at least 5 "
-                                f"complete pairs; got {int(ok.sum())}")
-            S, h, boot, jack, bn = _pair(x, y, ok, bandwidth, adjust, counts, jackknife=bca)
-            lo, hi = _interval(S, boot, jack, level, interval) if n_boot else (np.nan, np.nan)
+            if ok.sum() < 5 or np.nanstd(y[ok]) == 0:   # no ratio: NaN row, noted
+                few.append(f"{code}~{tgt} ({int(ok.sum())} complete pairs)")
+                S, h, boot, jack = np.nan, np.nan, np.full(n_boot, np.nan), np.full(n, np.nan)
+                bn = type("NoPair", (), {"n": int(ok.sum()), "sd_x": np.nan})()
+                lo = hi = np.nan
+            else:
+                S, h, boot, jack, bn = _pair(x, y, ok, bandwidth, adjust, counts, jackknife=bca)
+                lo, hi = (_interval(S, boot, jack, level, interval) if n_boot
+                          else (np.nan, np.nan))
             nominal = nw[code] if kind == "parent" else eff[framework.indicators_under(code)].sum()
             rows.append(dict(code=code, level=framework.level(code), target=kind, target_code=tgt,
                              group=parent if kind == "parent" else f"L{framework.level(code)}",
@@ -477,7 +484,7 @@ def effective_weights(framework: Framework, aggregated: pd.DataFrame, *, n_boot:
     for (group, kind), sub in table.groupby(["group", "target"], sort=False):
         ix = sub.index.to_numpy()
         S = sub["S"].to_numpy()
-        tot = S.sum()
+        tot = np.nansum(S)
         share = S / tot if tot > 0 else np.full(len(S), np.nan)
         nom = sub["nominal"].to_numpy()
         nom = nom / nom.sum()
@@ -489,8 +496,8 @@ def effective_weights(framework: Framework, aggregated: pd.DataFrame, *, n_boot:
             Bm = np.vstack([boots[i] for i in ix])                      # k × B
             Jm = np.vstack([jacks[i] for i in ix])                      # k × n
             with np.errstate(invalid="ignore", divide="ignore"):
-                sh = Bm / Bm.sum(axis=0, keepdims=True)
-                jsh = Jm / Jm.sum(axis=0, keepdims=True)
+                sh = Bm / np.nansum(Bm, axis=0, keepdims=True)
+                jsh = Jm / np.nansum(Jm, axis=0, keepdims=True)
             for r, i in enumerate(ix):
                 table.loc[i, ["share_lo", "share_hi"]] = _interval(share[r], sh[r], jsh[r],
                                                                    level, interval)
@@ -514,4 +521,5 @@ def effective_weights(framework: Framework, aggregated: pd.DataFrame, *, n_boot:
                                           smoother=f"local-linear Gaussian, binned ({N_BINS} "
                                           "grid points)",
                                           bandwidth_rule="GCV on full sample, fixed in bootstrap",
-                                          reference="(w·σ)²/Σ(w·σ)² (independence)"))
+                                          reference="(w·σ)²/Σ(w·σ)² (independence)",
+                                          no_ratio=few))
