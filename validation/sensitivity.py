@@ -172,18 +172,21 @@ def sensitivity_analysis(result, space=None, n: int = 1024, *, seed: int | None 
 
     Raises
     ------
-    MethodError for a base N below 2, a negative n_boot, or sizes whose memory would not fit
-    (the estimate is in the message; :mod:`cityindex.validation.resources`).
+    MethodError for a base N below 2, a negative n_boot, replicates that do not divide N, or
+    sizes whose memory would not fit (the estimate is in the message;
+    :mod:`cityindex.validation.resources`).
     """
     space = load_space(space, result)
     check_sensitivity_size(result, space, n, n_boot, per_unit)
+    n_groups = default_replicates(n) if replicates is None else replicates
+    if (isinstance(n_groups, bool) or not isinstance(n_groups, (int, np.integer))
+            or n_groups < 1 or n % n_groups):
+        from cityindex.model.errors import MethodError
+        raise MethodError(f"replicates must be an integer ≥ 1 dividing N = {n}, got {replicates!r}")
+    n_groups = int(n_groups)
     seed = result.method.seed if seed is None else int(seed)
     p = prepared_for(result, space, seed, prepared)
     problem = SobolProblem(space.names, space.levels)
-    n_groups = default_replicates(n) if replicates is None else int(replicates)
-    if n_groups < 1 or n % n_groups:
-        from cityindex.model.errors import MethodError
-        raise MethodError(f"replicates must be an integer ≥ 1 dividing N = {n}, got {replicates!r}")
     design = saltelli_design(problem, n, seed=seed, replicates=n_groups)
     out = run_replications(p, design.levels(), runner, progress)
     R = out["index"].astype(float)
