@@ -63,8 +63,8 @@ from cityindex.model.progress import counted
 from cityindex.model.summary import Result, Summary, json_safe
 
 __all__ = ["local_linear", "select_bandwidth", "correlation_ratio", "bca_interval",
-           "scale_reference", "EffectiveWeights", "effective_weights", "BANDWIDTH_GRID",
-           "N_BINS"]
+           "scale_reference", "resample_counts", "EffectiveWeights", "effective_weights",
+           "BANDWIDTH_GRID", "N_BINS"]
 
 BANDWIDTH_GRID = np.geomspace(0.05, 10.0, 24)  # in standard deviations of x
 N_BINS = 128  # grid points of the binned smoother
