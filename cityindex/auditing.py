@@ -66,7 +66,10 @@ class AuditSettings:
     seed: int | None = None          # None: each result's method seed
     n_ua: int | None = None          # uncertainty replications (10000 full / 500 quick)
     n_sa: int | None = None          # Sobol base sample (1024 full / 64 quick), a power of two
-    n_boot: int | None = None        # bootstrap replicates (weights, Sobol)
+    n_boot: int | None = None        # bootstrap resamples of the effective weights (1000 full
+    #                                  and quick; BCa intervals)
+    sobol_replicates: int | None = None  # independent randomisations of the Sobol design
+    #                                  (None: min(16, n_sa / 4)); 1 = bootstrap of the rows
     bayes_draws: int = 1000
     bayes_tune: int = 500            # with target_accept 0.8: R-hat ≤ 1.0082, no divergence
     #                                  on the bundled GDCI/BRPCI over seeds 0–2 (issue 20)
@@ -87,7 +90,9 @@ class AuditSettings:
         # None means the default; any value given is checked (0 is never "the default")
         self.n_ua = (500 if q else 10000) if self.n_ua is None else self.n_ua
         self.n_sa = (64 if q else 1024) if self.n_sa is None else self.n_sa
-        self.n_boot = self.n_boot if self.n_boot is not None else (0 if q else 30)
+        self.n_boot = self.n_boot if self.n_boot is not None else 1000
+        if self.sobol_replicates is None and _is_int(self.n_sa) and self.n_sa >= 1:
+            self.sobol_replicates = max(1, min(16, self.n_sa // 4))
         self.rank_draws = (30 if q else 100) if self.rank_draws is None else self.rank_draws
         if self.workers is not None and (not _is_int(self.workers) or self.workers < 1):
             raise MethodError(f"workers must be an integer ≥ 1, not {self.workers!r}")
@@ -111,6 +116,10 @@ class AuditSettings:
             raise MethodError(f"Bayesian timeout must be > 0 seconds, not {self.bayes_timeout}")
         if self.n_sa & (self.n_sa - 1):
             raise MethodError(f"Sobol base sample must be a power of two, not {self.n_sa}")
+        r = self.sobol_replicates
+        if not _is_int(r) or r < 1 or self.n_sa % r:
+            raise MethodError(f"Sobol replicates must be an integer ≥ 1 dividing the base "
+                              f"sample {self.n_sa}, not {r!r}")
         if self.rank_sd is not None and not (_is_real(self.rank_sd)
                                              and math.isfinite(self.rank_sd)
                                              and self.rank_sd >= 0):
@@ -327,7 +336,8 @@ class IndexAudit(Result):
 
     def weights_table(self) -> pd.DataFrame:
         """Per node: nominal weight in its parent, PCA, effective (importance share with its
-        interval), nominal weight in the index, flags; with the Bayesian implied weights and the
+        BCa interval), the scale-matched reference share (w·σ)²/Σ(w·σ)² and whether it lies
+        outside the interval (``beyond_scale``), nominal weight in the index, flags; with the Bayesian implied weights and the
         nominal weights on the same z-scale when the model ran."""
         if self.weights is None:
             return pd.DataFrame()
@@ -336,6 +346,8 @@ class IndexAudit(Result):
                            "nominal_in_parent": t["nominal"], "pca": t["pca"],
                            "effective": t["S_share"], "effective_lo": t["S_share_lo"],
                            "effective_hi": t["S_share_hi"],
+                           "reference": t.get("S_share_reference"),
+                           "beyond_scale": t.get("beyond_scale"),
                            "nominal_in_index": t["nominal_index"], "flags": t["flags"]})
         if self.bayes is not None:
             iw = self.bayes.implied_weights
@@ -520,7 +532,11 @@ class IndexAudit(Result):
             out["share_band_wider_than_10"] = f.get("share_band_wider_than_10")
             out["n_replications"] = f["n_replications"]
         if self.sensitivity is not None:
-            top = self.sensitivity.overall.sort_values("ST", ascending=False).head(3)
+            from cityindex.validation.sensitivity import DUMMY
+
+            ov = self.sensitivity.overall
+            top = (ov[ov["factor"] != DUMMY] if "factor" in ov else ov).sort_values(
+                "ST", ascending=False).head(3)
             out["top_drivers"] = [dict(factor=r.factor, ST=float(r.ST), ST_lo=float(r.ST_lo),
                                        ST_hi=float(r.ST_hi)) for r in top.itertuples()]
         if self.bayes is not None:
@@ -658,7 +674,7 @@ def _sensitivity(a: IndexAudit, s: AuditSettings, seed: int, prepared, progress)
         warnings.simplefilter("always")
         sa = sensitivity_analysis(a.result, a.space, n=s.n_sa, seed=seed,
                                   n_boot=max(s.n_boot, 100), progress=progress,
-                                  prepared=prepared)
+                                  prepared=prepared, replicates=s.sobol_replicates)
     msgs = [str(w.message) for w in caught if "Sensitivity" in type(w.message).__name__]
     return sa, " | ".join(msgs)
 

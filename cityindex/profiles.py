@@ -299,7 +299,9 @@ def city_profile(a, code: str, n_peers: int = 5, n_neighbours: int = 3,
                    .sort_values("ST", ascending=False).reset_index(drop=True))
         if "flag" in drivers:
             drivers["flag"] = drivers["flag"].fillna("")
-            bad = drivers[drivers["flag"] != ""]
+            quality = drivers["flag"].str.split(";").map(
+                lambda fs: [f for f in fs if f and not f.endswith("_below_dummy")])
+            bad = drivers[quality.map(len) > 0]
             if len(bad):
                 notes.append(f"{len(bad)} of {len(drivers)} Sobol estimates of this city's rank "
                              f"are flagged (values outside [0, 1], S1 > ST or intervals wider "

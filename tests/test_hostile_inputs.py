@@ -475,6 +475,9 @@ CASES: dict[str, Case] = {
                                       "~halton"),
     "sensitivity --n 0": _option("sensitivity", "--n", 0, "~'--n'"),
     "sensitivity --boot -1": _option("sensitivity", "--boot", -1, "~'--boot'"),
+    "sensitivity --replicates 3": _option("sensitivity", "--n", 64, "--replicates", 3,
+                                          "~replicates", "~dividing N = 64"),
+    "sensitivity --replicates 0": _option("sensitivity", "--replicates", 0, "~'--replicates'"),
     "sensitivity --n too large for memory": _option(
         "sensitivity", "--n", 2**40, "~base N", "~memory"),
     "weights --boot -1": _option("weights", "--boot", -1, "~'--boot'"),

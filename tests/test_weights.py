@@ -12,10 +12,12 @@ import pandas as pd
 import pytest
 
 from cityindex.model.errors import DataError, FrameworkError, MethodError
-from cityindex.model.framework import Framework
+from cityindex.model.framework import Framework, Node
 from cityindex.model.weights import (BoDWeights, FactorWeights, OptimisedWeights, PCAWeights,
                            framework_weights, handbook_weights, n_factors_handbook, varimax)
-from cityindex.validation.effective_weights import correlation_ratio, effective_weights
+from cityindex.validation.effective_weights import (bca_interval, correlation_ratio,
+                                                    effective_weights, local_linear,
+                                                    scale_reference)
 from cityindex.validation.weight_audit import audit_weights, leave_one_out, remove_node
 
 from conftest import read_asem as _read  # fixtures fw, agg: tests/conftest.py
@@ -62,6 +64,86 @@ def test_correlation_ratio_nonlinear_and_edges():
     a = correlation_ratio(x[:100], y[:100], n_boot=50, seed=7)
     b = correlation_ratio(x[:100], y[:100], n_boot=50, seed=7)
     assert a["lo"] == b["lo"] and a["hi"] == b["hi"]
+
+
+def test_correlation_ratio_linear_gaussian_is_squared_correlation():
+    """Bivariate normal: E(y|x) = ρx, so the correlation ratio is ρ² (independent value)."""
+    rng = np.random.default_rng(5)
+    for rho in (0.3, 0.7, 0.95):
+        x = rng.normal(size=4000)
+        y = rho * x + np.sqrt(1 - rho ** 2) * rng.normal(size=4000)
+        assert correlation_ratio(x, y)["S"] == pytest.approx(rho ** 2, abs=0.02)
+
+
+def test_binned_estimate_agrees_with_exact_smoother():
+    """The binned smoother (128 grid points) against the exact O(n²) local-linear smoother at
+    the same bandwidth: the adjusted ratio agrees to < 0.005."""
+    rng = np.random.default_rng(8)
+    for make in (lambda x: np.sin(3 * x), lambda x: x ** 2, lambda x: np.exp(x)):
+        x = rng.normal(size=300)
+        y = make(x) + 0.4 * rng.normal(size=300)
+        r = correlation_ratio(x, y)
+        fit, df = local_linear(x, y, r["bandwidth"])
+        n = len(x)
+        exact = 1 - (((y - fit) ** 2).sum() / (n - df)) / (((y - y.mean()) ** 2).sum() / (n - 1))
+        assert r["S"] == pytest.approx(exact, abs=0.005)
+
+
+def test_bca_interval_against_normal_theory():
+    """For replicates drawn from N(θ̂, s²) with zero acceleration, BCa equals the percentile
+    interval θ̂ ± z s; a shifted bootstrap median moves the interval the other way (z0)."""
+    rng = np.random.default_rng(0)
+    boot = rng.normal(0.5, 0.1, 200_000)
+    jack = np.zeros(50)
+    lo, hi = bca_interval(0.5, boot, jack, 0.90)
+    assert lo == pytest.approx(0.5 - 1.6449 * 0.1, abs=0.002)
+    assert hi == pytest.approx(0.5 + 1.6449 * 0.1, abs=0.002)
+    lo2, hi2 = bca_interval(0.45, boot, jack, 0.90)   # replicates sit 0.5 SD above θ̂
+    # z0 = Φ⁻¹(P(boot < 0.45)) = −0.5: quantiles at Φ(2 z0 ± 1.645) → 0.5 + 0.1 (−1 ± 1.645)
+    assert lo2 == pytest.approx(0.5 + 0.1 * (-1 - 1.6449), abs=0.003)
+    assert hi2 == pytest.approx(0.5 + 0.1 * (-1 + 1.6449), abs=0.003)
+
+
+def test_effective_weight_bca_coverage_by_simulation():
+    """Coverage of the 90 % BCa interval of the correlation ratio in the linear-Gaussian case
+    (truth ρ² = 0.36), 120 data sets of n = 150, 1,000 resamples each: the hit rate must lie in
+    the binomial 99 % band around 0.90 (0.82–0.97). Larger check: benchmarks/bench_effective_weights.py."""
+    rng = np.random.default_rng(2026)
+    rho, n, sims = 0.6, 150, 120
+    hits = 0
+    for s in range(sims):
+        x = rng.normal(size=n)
+        y = rho * x + np.sqrt(1 - rho ** 2) * rng.normal(size=n)
+        r = correlation_ratio(x, y, n_boot=1000, seed=s)
+        hits += r["lo"] <= rho ** 2 <= r["hi"]
+        assert r["lo"] <= r["S"] <= r["hi"] or abs(r["S"] - r["lo"]) < 0.02
+    assert 0.82 <= hits / sims <= 0.97, hits / sims
+
+
+def test_scale_reference_equals_independence_value():
+    """y = Σ w_i x_i with independent x_i of SDs σ_i: the correlation ratios are
+    w_i²σ_i²/Σ w_j²σ_j² (= the reference shares), estimated from data."""
+    rng = np.random.default_rng(11)
+    w, sd = np.array([0.5, 0.3, 0.2]), np.array([1.0, 3.0, 0.5])
+    X = rng.normal(size=(20000, 3)) * sd
+    y = X @ w
+    truth = (w * sd) ** 2 / np.sum((w * sd) ** 2)
+    np.testing.assert_allclose(scale_reference(w, sd), truth, rtol=1e-12)
+    est = np.array([correlation_ratio(X[:, i], y)["S"] for i in range(3)])
+    np.testing.assert_allclose(est, truth, atol=0.02)
+    # through effective_weights: nominal shares are w, reference shares (w σ)²/Σ(w σ)²
+    fw = Framework([Node("I", level=2), *(Node(f"x{i}", parent="I", weight=float(w[i]))
+                                          for i in range(3))], "t")
+    agg = pd.DataFrame(X[:2000], columns=["x0", "x1", "x2"]).assign(I=y[:2000])
+    ew = effective_weights(fw, agg, n_boot=200, seed=1)
+    t = ew.table.set_index("code")
+    np.testing.assert_allclose(t.loc[["x0", "x1", "x2"], "nominal"], w / w.sum())
+    np.testing.assert_allclose(t.loc[["x0", "x1", "x2"], "reference"],
+                               scale_reference(w, X[:2000].std(axis=0, ddof=1)), rtol=1e-12)
+    # the shares differ from the nominal weights by far more than from the reference: scale
+    assert (t["share"] - t["nominal"]).abs().max() > 0.4
+    assert t["diff_ref"].abs().max() < 0.03
+    assert t.loc["x1", "share_lo"] > t.loc["x1", "nominal"] and not t.loc["x1", "beyond_scale"]
 
 
 def test_effective_weights_asem(fw, agg):
@@ -274,3 +356,19 @@ def test_audit_weights_asem(fw, agg):
                                                and c not in fw.empty_aggregates)
     with pytest.raises(DataError):
         audit_weights(fw, agg.drop(columns="LPI"))
+
+
+def test_effective_weights_pair_without_enough_data_is_nan_not_an_error():
+    """An indicator observed for 4 units has no correlation ratio: its row is NaN and named in
+    settings["no_ratio"]; its siblings' shares are over themselves (sum to 1)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 3))
+    X[4:, 2] = np.nan
+    fw3 = Framework([Node("I", level=2), *(Node(f"x{i}", parent="I") for i in range(3))], "t")
+    agg3 = pd.DataFrame(X, columns=["x0", "x1", "x2"]).assign(I=np.nanmean(X, axis=1))
+    ew = effective_weights(fw3, agg3, n_boot=100, seed=0)
+    t = ew.table.set_index("code")
+    assert np.isnan(t.loc["x2", "S"]) and np.isnan(t.loc["x2", "share_lo"])
+    assert t.loc[["x0", "x1"], "share"].sum() == pytest.approx(1.0)
+    assert (t.loc[["x0", "x1"], "share_lo"] <= t.loc[["x0", "x1"], "share"]).all()
+    assert ew.settings["no_ratio"] == ["x2~I (4 complete pairs)"]

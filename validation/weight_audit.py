@@ -208,7 +208,9 @@ class WeightAudit(Result):
         ``nominal_index`` (nominal effective weight in the index); importances:
         ``importance_nominal`` (r² share with the parent as built), ``importance_balance``,
         ``importance_infomax``, ``S_parent``, ``S_parent_lo``, ``S_parent_hi``,
-        ``S_share`` (+ ``_lo``/``_hi``), ``S_index``, ``S_index_share``; correlations
+        ``S_share`` (+ ``_lo``/``_hi``, BCa bootstrap), ``S_share_reference`` (the share under
+        independence given weight and SD, (w·σ)²/Σ(w·σ)²), ``beyond_scale`` (the reference is
+        outside the interval: the gap is more than scale), ``S_index``, ``S_index_share``; correlations
         ``r_parent``, ``rho_parent``, ``r_index``; ``alpha_if_deleted``, ``msa``;
         ``loo_mean_abs_shift``; ``flags`` (``;``-joined).
         """
@@ -241,9 +243,12 @@ class WeightAudit(Result):
                     f"Flags ({len(flagged)} of {len(self.table)} elements)", max_rows=None)
         t = self.table
         worst = t.assign(gap=(t["S_share"] - t["nominal"]).abs()).nlargest(5, "gap")
-        s.add_table(worst[["code", "nominal", "S_share", "S_share_lo", "S_share_hi"]],
+        s.add_table(worst[["code", "nominal", "S_share_reference", "S_share", "S_share_lo",
+                           "S_share_hi", "beyond_scale"]],
                     "Largest gaps between importance share (correlation ratio, "
-                    f"{st.get('level', 0.9):.0%} bootstrap interval) and nominal weight")
+                    f"{st.get('level', 0.9):.0%} BCa bootstrap interval) and nominal weight, "
+                    "with the scale-matched reference (w·σ)²/Σ(w·σ)²; beyond_scale: the "
+                    "reference is outside the interval")
         if self.bod is not None:
             b = self.bod["bod_score"]
             n_top = int((b > 1 - 1e-9).sum())
@@ -266,7 +271,7 @@ class WeightAudit(Result):
                 f"{'yes' if self.bod is not None else 'no'}"]
 
 
-def weight_audit(result, *, loo: bool = True, seed: int | None = None, n_boot: int = 200,
+def weight_audit(result, *, loo: bool = True, seed: int | None = None, n_boot: int = 1000,
                  level: float = 0.90, bod: bool = True, observed: bool = True, progress=None,
                  **kwargs) -> WeightAudit:
     """Audit the weights of an index result (see the module docstring and
@@ -309,7 +314,7 @@ def _imputed_shares(eff: EffectiveWeights, A: pd.DataFrame) -> pd.DataFrame:
     """Importance shares within each parent on the imputed table ``A``, with the bandwidths
     the observed-data fit chose (one smoother per pair, no bandwidth search, no bootstrap):
     ``code``, ``weight``."""
-    from .effective_weights import _ratio_with_idx
+    from .effective_weights import correlation_ratio
 
     t = eff.table[eff.table["target"] == "parent"]
     S = {}
@@ -317,8 +322,7 @@ def _imputed_shares(eff: EffectiveWeights, A: pd.DataFrame) -> pd.DataFrame:
         x, y = A[r.code].to_numpy(float), A[r.target_code].to_numpy(float)
         ok = np.isfinite(x) & np.isfinite(y)
         h = r.bandwidth if np.isfinite(r.bandwidth) else "gcv"
-        S[r.code] = _ratio_with_idx(x[ok], y[ok], h, eff.settings.get("adjust", True), None,
-                                    eff.settings.get("level", 0.9))["S"]
+        S[r.code] = correlation_ratio(x[ok], y[ok], h, eff.settings.get("adjust", True))["S"]
     out = t[["code", "group"]].assign(S=t["code"].map(S))
     tot = out.groupby("group")["S"].transform("sum")
     out["weight"] = np.where(tot > 0, out["S"] / tot, np.nan)
@@ -329,7 +333,7 @@ def _imputed_shares(eff: EffectiveWeights, A: pd.DataFrame) -> pd.DataFrame:
 def audit_weights(framework: Framework, aggregated: pd.DataFrame,
                   score_fn: ScoreFn | None = None, *, data: pd.DataFrame | None = None,
                   observed: pd.DataFrame | None = None,
-                  seed: int = 0, n_boot: int = 200, level: float = 0.90,
+                  seed: int = 0, n_boot: int = 1000, level: float = 0.90,
                   redundancy: float = 0.9, weak: float = 0.3, alpha_threshold: float = 0.7,
                   opt_lower: float = 0.01, bod: bool = True,
                   bod_lower_share: float | None = None, bod_upper_share: float | None = None,
@@ -447,7 +451,8 @@ def audit_weights(framework: Framework, aggregated: pd.DataFrame,
     ep = et[et["target"] == "parent"].set_index("code")
     ei = et[et["target"] == "index"].set_index("code")
     for col, src in (("S_parent", "S"), ("S_parent_lo", "S_lo"), ("S_parent_hi", "S_hi"),
-                     ("S_share", "share"), ("S_share_lo", "share_lo"), ("S_share_hi", "share_hi")):
+                     ("S_share", "share"), ("S_share_lo", "share_lo"), ("S_share_hi", "share_hi"),
+                     ("S_share_reference", "reference"), ("beyond_scale", "beyond_scale")):
         t[col] = t["code"].map(ep[src])
     t["S_index"] = t["code"].map(ei["S"]).where(t["parent"] != root, t["S_parent"])
     t["S_index_share"] = t["code"].map(ei["share"])
@@ -474,6 +479,8 @@ def audit_weights(framework: Framework, aggregated: pd.DataFrame,
                 flags[r.code].append("importance_below_nominal")
             elif np.isfinite(r.S_share_lo) and r.S_share_lo > r.nominal:
                 flags[r.code].append("importance_above_nominal")
+            if pd.notna(r.beyond_scale) and bool(r.beyond_scale):
+                flags[r.code].append("importance_beyond_scale")
     t["flags"] = t["code"].map(lambda c: ";".join(flags[c]))
 
     settings = dict(seed=seed, n_boot=n_boot, level=level, redundancy=redundancy, weak=weak,

@@ -90,13 +90,18 @@ def sensitivity(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
                                                         "runs = n (d + 2)."),
                 seed: Optional[int] = SeedOpt, jobs: int = JobsOpt,
                 n_boot: int = typer.Option(500, "--boot", min=0, max=100_000, help="Bootstrap resamples (0: no "
-                                                                     "intervals)."),
+                                                                     "intervals); used only with --replicates 1."),
+                replicates: Optional[int] = typer.Option(
+                    None, "--replicates", min=1, help="Independent randomisations of the Sobol "
+                    "design (t intervals from their spread; Owen 1997); default min(16, n/4); 1 "
+                    "= one design with a bootstrap of its rows (too wide for a Sobol' net)."),
                 per_unit: bool = typer.Option(True, "--per-unit/--overall-only"),
                 level: float = typer.Option(0.95, "--level", min=0.5, max=0.999,
-                                            help="Level of the bootstrap intervals of the "
-                                                 "Sobol indices."),
+                                            help="Level of the intervals of the Sobol "
+                                                 "indices."),
                 out: Path = out_option("reports/sensitivity")):
-    """Sobol sensitivity analysis: Si and STi of each assumption, with bootstrap intervals."""
+    """Sobol sensitivity analysis: Si and STi of each assumption, with intervals from
+    independent randomisations of the design and a dummy factor as the noise floor."""
     import warnings
 
     from cityindex.model import compute_index
@@ -113,18 +118,23 @@ def sensitivity(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
     with bar, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = sensitivity_analysis(result, sp, n=n, n_boot=n_boot, per_unit=per_unit,
-                                   runner=runner(jobs), progress=tick, conf_level=level)
+                                   runner=runner(jobs), progress=tick, conf_level=level,
+                                   replicates=replicates)
     notes = sorted({str(w.message) for w in caught})
     for note in notes:
         typer.echo(f"warning: {note}", err=True)
     with run_folder(out) as tmp:
         res.table.to_csv(tmp / "sensitivity.csv", index=False)
+        res.overall.to_csv(tmp / "sensitivity_overall.csv", index=False)
+        if res.convergence is not None:
+            res.convergence.to_csv(tmp / "sensitivity_convergence.csv", index=False)
         write_json(tmp / "summary.json", {**res.to_dict(), "warnings": notes,
                                           "units": result.availability.counts()})
         write_json(tmp / "manifest.json", manifest(
             "sensitivity", method=inp.method, framework=inp.framework, data=inp.data,
             seed=inp.seed, extra={"space": _space_record(sp, tmp), "n": n, "n_boot": n_boot,
                                   "jobs": jobs, "intervals": {"level": level,
-                                                              "kind": "bootstrap"},
+                                                              "kind": res.interval,
+                                                              "groups": res.groups},
                                   "units": result.availability.counts()}))
     typer.echo(res.summary().as_text() + f"→ {out}")

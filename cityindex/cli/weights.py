@@ -18,7 +18,7 @@ def weights(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
             sheet: Optional[str] = SheetOpt, unit_col: Optional[str] = UnitColOpt,
             year: Optional[int] = YearOpt,
             method: Optional[Path] = MethodOpt, seed: Optional[int] = SeedOpt,
-            n_boot: int = typer.Option(200, "--boot", min=0, max=100_000,
+            n_boot: int = typer.Option(1000, "--boot", min=0, max=100_000,
                                        help="Bootstrap resamples of the correlation ratios."),
             loo: bool = typer.Option(True, "--loo/--no-loo", help="Leave-one-out rebuilds."),
             out: Path = out_option("reports/weights")):

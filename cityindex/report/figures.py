@@ -91,18 +91,27 @@ def weights(table: pd.DataFrame, title: str = ""):
     """
     if "nominal_in_parent" in table and "nominal" not in table:
         table = table.rename(columns={"nominal_in_parent": "nominal"})
-    cols = [c for c in ("nominal", "pca", "effective", "bayes") if c in table and
+    cols = [c for c in ("nominal", "reference", "pca", "effective", "bayes") if c in table and
             table[c].notna().any()]
-    colors = {"nominal": GREY, "pca": BLUE, "effective": ORANGE, "bayes": GREEN}
-    labels = {"nominal": "nominal (within parent)", "pca": "PCA",
-              "effective": "effective (correlation-ratio share)", "bayes": "Bayes"}
+    colors = {"nominal": GREY, "reference": "#bbbbbb", "pca": BLUE, "effective": ORANGE,
+              "bayes": GREEN}
+    labels = {"nominal": "nominal (within parent)",
+              "reference": "scale-matched reference (w·σ)²/Σ(w·σ)²", "pca": "PCA",
+              "effective": "effective (correlation-ratio share, BCa interval)", "bayes": "Bayes"}
     n, k = len(table), len(cols)
     fig, ax = plt.subplots(figsize=(7, 0.32 * n * max(1, k / 2) + 1))
     y = np.arange(n)
     h = 0.8 / k
     for j, c in enumerate(cols):
-        ax.barh(y + (j - (k - 1) / 2) * h, table[c].fillna(0).to_numpy(), height=h,
-                label=labels[c], color=colors[c])
+        v = table[c].astype(float).fillna(0).to_numpy()
+        xerr = None
+        if c == "effective" and "effective_lo" in table:
+            lo = table["effective_lo"].astype(float).to_numpy()
+            hi = table["effective_hi"].astype(float).to_numpy()
+            xerr = np.nan_to_num(np.clip(np.vstack([v - lo, hi - v]), 0, None))
+        ax.barh(y + (j - (k - 1) / 2) * h, v, height=h, label=labels[c], color=colors[c],
+                xerr=xerr, error_kw=dict(lw=0.8, capsize=2), hatch="//" if c == "reference"
+                else None, edgecolor="white" if c == "reference" else None)
     ax.set_yticks(y, table["code"])
     ax.invert_yaxis()
     ax.set_xlabel("weight within the parent (shares sum to 1 per parent)")
@@ -142,22 +151,62 @@ def rank_uncertainty(stats: pd.DataFrame, top: int | None = None, title: str = "
     return fig
 
 
-def sobol(overall: pd.DataFrame, title: str = ""):
-    """First-order (Si) and total (STi) Sobol indices with bootstrap intervals."""
-    t = overall.sort_values("ST", ascending=False)
+def sobol(overall: pd.DataFrame, title: str = "", dummy: str = "dummy (floor)"):
+    """First-order (Si) and total (STi) Sobol indices with their intervals; the dummy factor
+    (a factor the model ignores, row ``factor == dummy``) is drawn last and its upper bounds
+    shade the noise floor below which an index is indistinguishable from zero."""
+    real = overall[overall["factor"] != dummy].sort_values("ST", ascending=False)
+    dm = overall[overall["factor"] == dummy]
+    t = pd.concat([real, dm])
     x = np.arange(len(t))
-    fig, ax = plt.subplots(figsize=(7, 3.5))
+    fig, ax = plt.subplots(figsize=(7.5, 3.6))
+    if len(dm):
+        floor = np.nanmax([dm["S1_hi"].iloc[0], dm["ST_hi"].iloc[0]])
+        if np.isfinite(floor) and floor > 0:
+            ax.axhspan(0, floor, color=GREY, alpha=0.18, lw=0,
+                       label="noise floor (dummy's upper bound)")
     for off, col, color, lab in ((-0.2, "S1", BLUE, "Si (first order)"),
                                  (0.2, "ST", ORANGE, "STi (total)")):
         v = t[col].to_numpy(float)
         err = np.vstack([v - t[f"{col}_lo"].to_numpy(float), t[f"{col}_hi"].to_numpy(float) - v])
         ax.bar(x + off, v, width=0.4, color=color, label=lab,
-               yerr=np.clip(err, 0, None), capsize=3)
+               yerr=np.nan_to_num(np.clip(err, 0, None)), capsize=3)
     ax.axhline(0, color="black", lw=0.5)
     ax.set_xticks(x, t["factor"], rotation=20)
     ax.set_ylabel("share of variance of the mean |rank shift|")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     ax.set_title(title or "Sobol sensitivity indices")
+    return fig
+
+
+def sobol_convergence(conv: pd.DataFrame, title: str = "", dummy: str = "dummy (floor)"):
+    """Sobol indices of the mean |rank shift| against the base sample N (nested designs of the
+    first 1, 2, 4, … independent groups): one line per factor, its interval shaded; S1 left,
+    ST right; the dummy factor dashed (the noise floor). ``conv``: columns n_base, factor, S1,
+    S1_lo, S1_hi, ST, ST_lo, ST_hi."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharex=True)
+    factors = list(dict.fromkeys(conv["factor"]))
+    cmap = plt.get_cmap("tab10")
+    for ax, col, lab in ((axes[0], "S1", "first order Si"), (axes[1], "ST", "total STi")):
+        for i, f in enumerate(factors):
+            d = conv[conv["factor"] == f].sort_values("n_base")
+            color = "black" if f == dummy else cmap(i % 10)
+            ax.plot(d["n_base"], d[col], marker="o", ms=3, color=color,
+                    ls="--" if f == dummy else "-", label=f)
+            ax.fill_between(d["n_base"], d[f"{col}_lo"], d[f"{col}_hi"], color=color,
+                            alpha=0.12, lw=0)
+        ax.axhline(0, color="black", lw=0.5)
+        ax.set_xscale("log", base=2)
+        ns = sorted(conv["n_base"].unique())
+        ax.set_xticks(ns, [f"{int(v):,}" for v in ns])
+        ax.minorticks_off()
+        lo = np.nanmin(conv[f"{col}_lo"].to_numpy(float), initial=0.0)
+        hi = np.nanmax(conv[f"{col}_hi"].to_numpy(float), initial=1.0)
+        ax.set_ylim(max(lo, -0.5) - 0.05, min(hi, 1.2) + 0.05)   # very wide early bands clipped
+        ax.set_xlabel("base sample N")
+        ax.set_title(lab, fontsize=10)
+    axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    fig.suptitle(title or "Convergence of the Sobol indices")
     return fig
 
 

@@ -154,9 +154,10 @@ def headline_sentences(a) -> list[str]:
     if "top_drivers" in h:
         d = "; ".join(f"{esc(x['factor'])} (STi {x['ST']:.2f} [{x['ST_lo']:.2f}, "
                       f"{x['ST_hi']:.2f}])" for x in h["top_drivers"])
-        lvl = a.sensitivity.conf_level if a.sensitivity is not None else 0.95
+        how = (a.sensitivity.interval_text() if a.sensitivity is not None
+               else "95% intervals")
         out.append(f"Largest total Sobol indices of the mean absolute rank shift (one output "
-                   f"of the sensitivity analysis; {lvl:.0%} bootstrap intervals in brackets): "
+                   f"of the sensitivity analysis; {esc(how)} in brackets): "
                    f"<b>{d}</b>.")
     bayes = a.status.get("bayes")
     if h.get("max_rhat") is not None:
@@ -300,11 +301,21 @@ def _index_sections(doc: _Doc, a) -> None:
     if wa is not None:
         wt = a.weights_table()
         lvl = wa.settings.get("level", 0.9)
+        nb = wa.settings.get("n_boot")
         doc.add("<p>Within each parent: nominal weights (<code>nominal_in_parent</code>) vs PCA "
                 "weights vs effective weights (correlation-ratio importance share, Paruolo, "
                 "Saisana &amp; Saltelli 2013, with its "
-                f"{lvl:.0%} bootstrap interval <code>effective_lo</code>–<code>effective_hi</code>"
-                "). <code>nominal_in_index</code> is the nominal "
+                f"{lvl:.0%} BCa bootstrap interval <code>effective_lo</code>–"
+                f"<code>effective_hi</code> from {nb:,} resamples of the units; Efron 1987). "
+                "Nominal weights and correlation ratios are on different scales: under "
+                "independence an element's share would be (w·σ)²/Σ(w·σ)² (its weight times the "
+                "SD of its values, squared; Paruolo et al. 2013, Becker et al. 2017), shown as "
+                "<code>reference</code>. A gap between nominal and effective weight is "
+                "<i>more than scale</i> only where the reference lies outside the interval "
+                "(<code>beyond_scale</code>"
+                + (f": {', '.join(esc(c) for c in wt.loc[wt['beyond_scale'].fillna(False).astype(bool), 'code'])}"
+                   if "beyond_scale" in wt and wt["beyond_scale"].fillna(False).astype(bool).any()
+                   else ": none") + "). <code>nominal_in_index</code> is the nominal "
                 "weight of each indicator in the whole index (on the normalised scale)"
                 + ("; <code>bayes_in_index</code> is the Bayesian implied weight of the "
                    "standardised indicator in the index, to be compared with "
@@ -355,13 +366,20 @@ def _index_sections(doc: _Doc, a) -> None:
     # sensitivity
     doc.add(f'<h3 id="{slug}-sensitivity">Sensitivity analysis</h3>')
     if a.sensitivity is not None:
+        sa = a.sensitivity
         doc.add(f"<p>Sobol indices of the mean absolute rank shift (Saltelli design, base N = "
-                f"{a.sensitivity.n_base}, {a.sensitivity.n_runs} runs; {a.sensitivity.conf_level:.0%} "
-                f"bootstrap intervals).</p>")
-        doc.figure(F.sobol(a.sensitivity.overall, f"{root}: Sobol indices"), f"{slug}_sobol",
-                   "First-order and total Sobol indices with "
-                   f"{a.sensitivity.conf_level:.0%} bootstrap intervals")
-        doc.table(f"{root}_sobol", a.sensitivity.overall, None)
+                f"{sa.n_base}, {sa.n_runs} runs; {esc(sa.interval_text())}). "
+                f"{esc(sa.floor_text())}</p>")
+        doc.figure(F.sobol(sa.overall, f"{root}: Sobol indices"), f"{slug}_sobol",
+                   "First-order and total Sobol indices with their intervals; the dummy factor "
+                   "(ignored by the model) last, its upper bound shading the noise floor")
+        doc.table(f"{root}_sobol", sa.overall, None)
+        if sa.convergence is not None:
+            doc.figure(F.sobol_convergence(sa.convergence, f"{root}: Sobol indices against N"),
+                       f"{slug}_sobol_convergence",
+                       "Convergence: the indices of the mean |rank shift| on the nested designs "
+                       "made of the first 1, 2, 4, … independent groups (no extra runs)")
+            doc.table(f"{root}_sobol_convergence", sa.convergence, None)
         jrc.sobol_units_export(doc, a)
     else:
         doc.add('<p class="note">Sensitivity analysis did not run.</p>')

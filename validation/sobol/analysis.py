@@ -15,8 +15,14 @@ from cityindex.validation.sobol.design import SaltelliDesign
 from cityindex.validation.sobol.estimators import (
     MIN_BASE_ROWS,
     WIDE_CI,
+    _dummy_from_means,
+    _dummy_stats,
     bootstrap_intervals,
     centring_constant,
+    dummy_indices,
+    nan_quantiles,
+    replicate_intervals,
+    resample_counts,
     emit_warnings,
     first_order,
     flag_conditions,
@@ -46,6 +52,7 @@ def analyze(
     chunk_size: int | None = None,
     boot_dtype: type = np.float32,
     warn: bool = True,
+    interval: Literal["auto", "replicates", "bootstrap"] = "auto",
 ) -> SobolResult:
     """First-order (Saltelli 2010) and total-order (Jansen 1999) Sobol' indices of many outputs.
 
@@ -74,6 +81,17 @@ def analyze(
         about 1e-6 relative rounding, far below bootstrap noise). np.float64 makes CIs agree across
         output batchings to ~1e-12 instead of ~1e-6. Point estimates are always float64.
     warn : emit SensitivityWarning(s) (flags are set regardless).
+    interval : "replicates" (the design's ``groups >= 2`` independent randomisations: the
+        pooled estimate +- t_(R-1) times its delete-one-group jackknife SE; Owen 1997, Wolter
+        2007), "bootstrap" (percentile bootstrap of the base rows: exact for method="random"
+        designs, too wide for a scrambled Sobol' net, whose rows are not independent) or "auto"
+        (replicates when the design has groups >= 2, else bootstrap).
+
+    Dummy factor: every result also carries the indices of a dummy input the model ignores,
+    estimated from f(A), f(B) at no extra runs
+    (:func:`~cityindex.validation.sobol.estimators.dummy_indices`), with intervals of the same
+    kind; cells whose lower bound is at or below the dummy's upper bound are flagged
+    ``S1_below_dummy`` / ``ST_below_dummy`` (indistinguishable from zero).
 
     Returns
     -------
@@ -110,11 +128,29 @@ def analyze(
     Vsafe = np.where(constant | (V <= 0), 1.0, V)
     S1, ST = first_order(fB, diff, Vsafe), total_order(diff, Vsafe)
 
-    R = int(n_resamples)
-    ci, boot_zero = bootstrap_intervals(
-        fB, diff, Ad, Bd, constant, n_resamples=R, seed=seed, conf_level=conf_level,
-        chunk_size=chunk_size, dtype=boot_dtype, keep_resamples=keep_resamples,
-    )
+    if interval not in ("auto", "replicates", "bootstrap"):
+        raise ValueError(f"interval must be 'auto', 'replicates' or 'bootstrap', got {interval!r}")
+    groups = int(getattr(design, "groups", 1))
+    kind = ("replicates" if groups >= 2 else "bootstrap") if interval == "auto" else interval
+    if kind == "replicates" and groups < 2:
+        raise ValueError("replicate intervals need a design with groups >= 2 "
+                         "(saltelli_design(..., replicates=R))")
+    dS1, dST = dummy_indices(Ad, Bd)
+    R = int(n_resamples) if kind == "bootstrap" else 0
+    if kind == "replicates":
+        ci, boot_zero = replicate_intervals(fB, diff, Ad, Bd, constant, groups=groups,
+                                            conf_level=conf_level, chunk_size=chunk_size)
+        ci["S1_boot"] = ci["ST_boot"] = None
+    else:
+        ci, boot_zero = bootstrap_intervals(
+            fB, diff, Ad, Bd, constant, n_resamples=R, seed=seed, conf_level=conf_level,
+            chunk_size=chunk_size, dtype=boot_dtype, keep_resamples=keep_resamples,
+        )
+        ci.update(_dummy_bootstrap(Ad, Bd, R, seed, conf_level, constant))
+    dummy = {"dummy_S1": np.where(constant, np.nan, dS1), "dummy_ST": np.where(constant, np.nan, dST)}
+    dummy.update({k: ci.pop(k) for k in list(ci) if k.startswith("dummy_")})
+    dummy = {k: v for k, v in dummy.items() if not k.endswith("_se")}
+    se = {k: ci.pop(k) for k in ("S1_se", "ST_se") if k in ci}
     # zero-variance outputs: explicit fill, flagged
     for arr in (S1, ST, ci["S1_lo"], ci["S1_hi"], ci["ST_lo"], ci["ST_hi"]):
         arr[constant] = constant_fill
@@ -123,17 +159,37 @@ def analyze(
         ci["ST_boot"][:, constant] = np.nan
 
     bounds = (ci["S1_lo"], ci["S1_hi"], ci["ST_lo"], ci["ST_hi"])
-    conds = flag_conditions(S1, ST, *bounds, constant, boot_zero, wide_ci)
+    conds = flag_conditions(S1, ST, *bounds, constant, boot_zero, wide_ci,
+                            dummy.get("dummy_S1_hi"), dummy.get("dummy_ST_hi"))
     small_n = N < min_base
     if warn:
-        emit_warnings(N, d, small_n, min_base, conds, constant, S1, ST, *bounds, wide_ci, R)
+        emit_warnings(N, d, small_n, min_base, conds, constant, S1, ST, *bounds, wide_ci,
+                      R if kind == "bootstrap" else groups)
 
     return SobolResult(
         factors=list(design.problem.names), outputs=outputs, S1=S1, ST=ST, **ci,
         variance=np.where(constant, 0.0, V), mean=mu + c, constant=constant,
         flags=join_flags(conds), n_base=N, n_resamples=R, conf_level=float(conf_level),
-        seed=seed, small_n=small_n, problem=design.problem,
+        seed=seed, small_n=small_n, problem=design.problem, interval=kind,
+        groups=groups if kind == "replicates" else 1, **dummy, **se,
     )
+
+
+def _dummy_bootstrap(Ad, Bd, R, seed, conf_level, constant) -> dict:
+    """Percentile bootstrap bounds (m,) of the dummy's indices, with the base-row resamples of
+    :func:`bootstrap_intervals` (same seed, same counts)."""
+    m = Ad.shape[1]
+    keys = ("dummy_S1_lo", "dummy_S1_hi", "dummy_ST_lo", "dummy_ST_hi")
+    if R == 0:
+        return {k: np.full(m, np.nan) for k in keys}
+    C = resample_counts(Ad.shape[0], R, seed, np.float64)
+    st = _dummy_stats(Ad, Bd)                                  # (N, 5, m)
+    M = (C @ st.reshape(st.shape[0], -1)).reshape(R, 5, m) / Ad.shape[0]
+    s1, stt = _dummy_from_means(M)
+    q = np.array([(1.0 - conf_level) / 2.0, (1.0 + conf_level) / 2.0])
+    a, b = nan_quantiles(s1, q), nan_quantiles(stt, q)
+    out = dict(zip(keys, (a[0], a[1], b[0], b[1])))
+    return {k: np.where(constant, np.nan, v) for k, v in out.items()}
 
 
 def _check_settings(design, conf_level, n_resamples, center) -> None:

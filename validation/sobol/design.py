@@ -241,6 +241,11 @@ class SaltelliDesign:
     A, B : float arrays (N, d) in [0, 1), two independent base samples.
     order : "blocks" or "salib"
         Row order of :meth:`matrix` and of the ``Y`` expected by :func:`analyze`.
+    groups : int >= 1
+        Independent randomisations the base rows come from: base rows ``g * N/groups`` to
+        ``(g + 1) * N/groups - 1`` are one independently scrambled Sobol' point set (Owen 1997;
+        see :func:`saltelli_design`). With ``groups >= 2``, :func:`analyze` takes its intervals
+        from the spread between the groups instead of a bootstrap of the rows.
         "blocks": ``[A; AB_1; ...; AB_d; B]`` as d + 2 consecutive blocks of N rows, i.e. row
         ``k * N + j`` is block k (0 = A, i = AB_i, d + 1 = B) of base row j.
         "salib": the same rows interleaved per base row, row ``j * (d + 2) + k`` (the order of
@@ -255,6 +260,7 @@ class SaltelliDesign:
     A: np.ndarray
     B: np.ndarray
     order: Literal["blocks", "salib"] = "blocks"
+    groups: int = 1
 
     def __post_init__(self) -> None:
         A = self.problem._check_U(self.A)
@@ -265,6 +271,10 @@ class SaltelliDesign:
             raise ValueError("a Saltelli design needs at least 2 base rows")
         if self.order not in ("blocks", "salib"):
             raise ValueError(f"order must be 'blocks' or 'salib', got {self.order!r}")
+        g = self.groups
+        if isinstance(g, bool) or not isinstance(g, (int, np.integer)) or g < 1 or A.shape[0] % g:
+            raise ValueError(f"groups must be an int >= 1 dividing the {A.shape[0]} base rows, "
+                             f"got {g!r}")
         A.setflags(write=False)
         B.setflags(write=False)
         object.__setattr__(self, "A", A)
@@ -349,6 +359,22 @@ class SaltelliDesign:
             Z = Y.reshape(N, d + 2, m).transpose(1, 0, 2)
         return Z[0], Z[d + 1], Z[1 : d + 1]
 
+    def first_groups(self, k: int, Y: np.ndarray) -> tuple["SaltelliDesign", np.ndarray]:
+        """The design made of the first ``k`` independent groups and its outputs.
+
+        ``Y`` (N (d + 2),) or (N (d + 2), m) in this design's row order. Returns the sub-design
+        (N k / groups base rows, ``groups = k``, "blocks" order) and its outputs (2-D) in that
+        order: a smaller design of the same kind at no extra model runs (convergence against N).
+        Raises ValueError if k is not in 1..groups.
+        """
+        if not 1 <= k <= self.groups:
+            raise ValueError(f"k must be in 1..{self.groups}, got {k}")
+        n = self.n_base // self.groups * k
+        fA, fB, fAB = self.split(Y)
+        Z = np.concatenate([fA[None, :n], fAB[:, :n], fB[None, :n]], axis=0)
+        sub = SaltelliDesign(self.problem, self.A[:n], self.B[:n], "blocks", k)
+        return sub, Z.reshape(-1, Z.shape[-1])
+
     # -- constructors --------------------------------------------------------------------------
     @classmethod
     def from_salib(cls, problem: SobolProblem, X: np.ndarray) -> "SaltelliDesign":
@@ -377,6 +403,7 @@ def saltelli_design(
     seed: int | np.random.Generator | None = None,
     method: Literal["sobol", "random"] = "sobol",
     order: Literal["blocks", "salib"] = "blocks",
+    replicates: int = 1,
 ) -> SaltelliDesign:
     """Build the A / B / AB_i design with ``n`` base rows (``n (d + 2)`` runs).
 
@@ -385,6 +412,16 @@ def saltelli_design(
     method="random". Each 1-D projection of a 2^k-point scrambled Sobol' net is exactly
     stratified, so discrete levels ``floor(u * L)`` occur with equal frequency (+-1; case B12).
 
+    With ``replicates = R >= 2`` the n base rows are R independently scrambled Sobol' point sets
+    of n / R points each (R independent randomisations of the design; Owen 1997, "Scrambled net
+    variance for integrals of smooth functions", Ann. Statist. 25:1541-1562; L'Ecuyer & Lemieux
+    2002, "Recent advances in randomized quasi-Monte Carlo methods", §2). The rows of one
+    scrambled net are not independent, so bootstrapping them misstates the error (for smooth
+    models the net's error is far below the bootstrap's); the R sets are independent and
+    identically distributed, so the spread between them estimates the error honestly
+    (:func:`~cityindex.validation.sobol.analyze`). The sets are seeded by
+    ``numpy.random.SeedSequence(seed).spawn(R)``.
+
     Parameters
     ----------
     problem : SobolProblem
@@ -392,19 +429,33 @@ def saltelli_design(
     seed : int, numpy Generator or None; the same int seed gives the same design.
     method : "sobol" or "random"
     order : row order of ``matrix()`` / expected ``Y``; see :class:`SaltelliDesign`.
+    replicates : independent randomisations R >= 1 (n / R rows each; a power of 2 for
+        method="sobol").
 
     Raises
     ------
-    ValueError for n < 2 or an unknown method/order.
+    ValueError for n < 2, an unknown method/order, or R < 1 / R not dividing n.
     """
     n = _check_n(n)
     if n < 2:
         raise ValueError("a Saltelli design needs n >= 2 base rows")
+    R = replicates
+    if isinstance(R, bool) or not isinstance(R, (int, np.integer)) or R < 1 or n % R:
+        raise ValueError(f"replicates must be an int >= 1 dividing n = {n}, got {R!r}")
     d = problem.d
-    if method == "sobol":
-        U = _sobol_points(2 * d, n, seed)
-    elif method == "random":
-        U = np.random.default_rng(seed).random((n, 2 * d))
+    if R == 1:
+        seeds = [seed]
+    elif isinstance(seed, np.random.Generator):
+        seeds = seed.spawn(R)
     else:
-        raise ValueError(f"method must be 'sobol' or 'random', got {method!r}")
-    return SaltelliDesign(problem, U[:, :d], U[:, d:], order=order)
+        seeds = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(R)]
+    parts = []
+    for sd in seeds:
+        if method == "sobol":
+            parts.append(_sobol_points(2 * d, n // R, sd))
+        elif method == "random":
+            parts.append(np.random.default_rng(sd).random((n // R, 2 * d)))
+        else:
+            raise ValueError(f"method must be 'sobol' or 'random', got {method!r}")
+    U = np.concatenate(parts, axis=0)
+    return SaltelliDesign(problem, U[:, :d], U[:, d:], order=order, groups=int(R))

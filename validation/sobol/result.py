@@ -45,6 +45,12 @@ class SobolResult(Result):
     small_n : bool, n_base < ``min_base``
     S1_boot, ST_boot : (n_resamples, m, d) bootstrap replicates if ``keep_resamples`` else None
     problem : the :class:`SobolProblem` analysed (factor levels, shown by :meth:`summary`), or None
+    interval : "replicates" (t intervals from ``groups`` independent randomisations of the
+        design, delete-one-group jackknife SE ``S1_se``, ``ST_se``) or "bootstrap" (percentile
+        bootstrap of the base rows)
+    dummy_S1, dummy_ST, dummy_S1_lo, dummy_S1_hi, dummy_ST_lo, dummy_ST_hi : (m,) indices of a
+        dummy factor the model ignores and their bounds (the noise floor; cells at or below it
+        carry the flags S1_below_dummy / ST_below_dummy)
     """
 
     factors: list[str]
@@ -67,6 +73,19 @@ class SobolResult(Result):
     S1_boot: np.ndarray | None = field(default=None, repr=False)
     ST_boot: np.ndarray | None = field(default=None, repr=False)
     problem: SobolProblem | None = field(default=None, repr=False)
+    interval: str = "bootstrap"
+    groups: int = 1
+    dummy_S1: np.ndarray | None = field(default=None, repr=False)
+    dummy_ST: np.ndarray | None = field(default=None, repr=False)
+    dummy_S1_lo: np.ndarray | None = field(default=None, repr=False)
+    dummy_S1_hi: np.ndarray | None = field(default=None, repr=False)
+    dummy_ST_lo: np.ndarray | None = field(default=None, repr=False)
+    dummy_ST_hi: np.ndarray | None = field(default=None, repr=False)
+    S1_se: np.ndarray | None = field(default=None, repr=False)
+    ST_se: np.ndarray | None = field(default=None, repr=False)
+
+    #: the factor label of the dummy's row in :meth:`output_table` / :meth:`dummy_frame`
+    DUMMY = "dummy (floor)"
 
     @property
     def n_outputs(self) -> int:
@@ -116,6 +135,15 @@ class SobolResult(Result):
             df["ST_clipped"] = np.clip(df["ST"].to_numpy(), 0.0, 1.0)
         return df
 
+    def dummy_frame(self) -> pd.DataFrame:
+        """One row per output: the dummy factor's S1, S1_lo, S1_hi, ST, ST_lo, ST_hi."""
+        m = self.n_outputs
+        get = (lambda a: np.full(m, np.nan) if a is None else np.asarray(a, float))
+        return pd.DataFrame({"output": list(self.outputs), "factor": self.DUMMY,
+                             "S1": get(self.dummy_S1), "S1_lo": get(self.dummy_S1_lo),
+                             "S1_hi": get(self.dummy_S1_hi), "ST": get(self.dummy_ST),
+                             "ST_lo": get(self.dummy_ST_lo), "ST_hi": get(self.dummy_ST_hi)})
+
     def output_frame(self) -> pd.DataFrame:
         """One row per output: output, mean, variance, constant, sum_S1, sum_ST, interaction."""
         return pd.DataFrame(
@@ -140,13 +168,21 @@ class SobolResult(Result):
         return {k: v for k, v in counts.items() if v}
 
     # ------------------------------------------------------------------ results protocol
-    def output_table(self, output: Any = None) -> pd.DataFrame:
+    def output_table(self, output: Any = None, dummy: bool = False) -> pd.DataFrame:
         """S1 and ST with their intervals and flags per factor, for one output.
 
         ``output`` is a label from :attr:`outputs` (default: the first output). Columns: factor,
-        S1, S1_lo, S1_hi, ST, ST_lo, ST_hi, flag. Raises KeyError for an unknown label.
+        S1, S1_lo, S1_hi, ST, ST_lo, ST_hi, flag; with ``dummy=True`` a last row for the dummy
+        factor (the noise floor). Raises KeyError for an unknown label.
         """
         j = 0 if output is None else self._output_index(output)
+        tab = self._output_table(j)
+        if dummy:
+            row = self.dummy_frame().iloc[[j]].drop(columns="output").assign(flag="")
+            tab = pd.concat([tab, row], ignore_index=True)
+        return tab
+
+    def _output_table(self, j: int) -> pd.DataFrame:
         return pd.DataFrame(
             {
                 "factor": list(self.factors),
@@ -189,9 +225,12 @@ class SobolResult(Result):
         return "Factors: " + ", ".join(parts)
 
     def _interval_line(self) -> str:
+        lvl = f"{self.conf_level * 100:g}%"
+        if self.interval == "replicates":
+            return (f"Intervals: {lvl} t intervals from {self.groups} independent randomisations "
+                    "of the design (delete-one-group jackknife; Owen 1997)")
         if self.n_resamples == 0:
             return "No intervals (n_resamples = 0)"
-        lvl = f"{self.conf_level * 100:g}%"
         return (f"Intervals: {lvl} bootstrap percentile intervals, {self.n_resamples} resamples"
                 " of the base rows")
 
@@ -214,8 +253,12 @@ class SobolResult(Result):
         )
         if self.small_n:
             s.add_text(f"WARNING: N = {self.n_base} is small; estimates are unreliable")
-        s.add_table(self.output_table(output), f"Output: {self.outputs[j]}", digits=4,
-                    max_rows=None)
+        s.add_table(self.output_table(output, dummy=self.dummy_S1 is not None),
+                    f"Output: {self.outputs[j]}", digits=4, max_rows=None)
+        if self.dummy_S1 is not None:
+            s.add_text(f"'{self.DUMMY}': a factor the model ignores; an index whose lower bound "
+                       "is at or below the dummy's upper bound is indistinguishable from zero "
+                       "(flags S1_below_dummy, ST_below_dummy).")
         if self.n_outputs > 1 and n_const < self.n_outputs:
             s.add_table(self._median_table(),
                         f"Medians over the {self.n_outputs - n_const} non-constant outputs",
@@ -239,12 +282,15 @@ class SobolResult(Result):
                 "n_base": self.n_base,
                 "n_runs": self.n_runs,
                 "n_resamples": self.n_resamples,
+                "interval": self.interval,
+                "groups": self.groups,
                 "conf_level": self.conf_level,
                 "seed": self.seed,
                 "small_n": self.small_n,
                 "flag_counts": self.flag_counts(),
                 "table": self.to_frame(),
                 "output_table": self.output_frame(),
+                "dummy": self.dummy_frame(),
             }
         )
 
@@ -257,7 +303,9 @@ class SobolResult(Result):
             f"{d} factor(s): {names}",
             f"{self.n_outputs} output(s)" + (f" ({n_const} constant)" if n_const else "")
             + f"; N = {self.n_base} base rows, {self.n_runs} runs",
-            (f"{self.n_resamples} bootstrap resamples, {self.conf_level * 100:g}% intervals"
+            (f"{self.groups} independent randomisations, {self.conf_level * 100:g}% t intervals"
+             if self.interval == "replicates" else
+             f"{self.n_resamples} bootstrap resamples, {self.conf_level * 100:g}% intervals"
              if self.n_resamples else "no bootstrap intervals"),
             "flags: " + (", ".join(f"{k}={v}" for k, v in fc.items()) if fc else "none"),
         )
