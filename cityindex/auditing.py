@@ -144,6 +144,8 @@ class IndexAudit(Result):
     bayes : BayesResult | None
     rank_sets : RankSets | None
     published : DataFrame | None — the published ranking (``code``, ``rank``, …)
+    published_audit : PublishedAudit | None — the published ranks in our rank distribution
+        with the share expected by chance (:func:`~cityindex.validation.compare.published_audit`)
     status : stage → :class:`StageStatus`
     timings : stage → seconds (wall time)
     names : Series unit code → display name (registry name, else the data's own)
@@ -162,6 +164,7 @@ class IndexAudit(Result):
     bayes: object = None
     rank_sets: object = None
     published: pd.DataFrame | None = None
+    published_audit: object = None
     status: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
     names: pd.Series = field(default_factory=lambda: pd.Series(dtype=object))
@@ -365,6 +368,9 @@ class IndexAudit(Result):
                 t[f"our_{col}"] = t["unit"].map(rs[col])
             t["in_band"] = ((t["published_rank"] >= t["our_q5"])
                             & (t["published_rank"] <= t["our_q95"]))
+        if self.published_audit is not None:
+            pa = self.published_audit.table.set_index("unit")["percentile"]
+            t["percentile"] = t["unit"].map(pa)
         t["shift"] = t["our_rank"] - t["published_rank"]
         return t
 
@@ -512,6 +518,17 @@ class IndexAudit(Result):
         pub = self.published_comparison()
         if pub is not None and "in_band" in pub:
             out["published_in_band"] = float(pub["in_band"].mean())
+        if self.published_audit is not None:
+            b = self.published_audit.baseline
+            out["published_in_band_matched"] = b["observed"]
+            out["published_in_band_by_chance"] = b["expected"]
+            out["published_in_band_by_chance_range"] = [b["range_lo"], b["range_hi"]]
+            out["published_in_band_p_value"] = b["p_value"]
+            out["published_in_band_n"] = b["n"]
+            c = self.published_audit.correlations
+            for k in ("spearman", "kendall"):
+                out[f"published_{k}"] = [float(c.loc[k, x]) for x in ("estimate", "lower",
+                                                                        "upper")]
         if self.rank_sets is not None:
             r = self.rank_set_table()
             out["rank_set_median_width"] = float(
@@ -660,6 +677,28 @@ def _rank_sets(a: IndexAudit, s: AuditSettings, seed: int, progress=None):
                                     progress=getattr(progress, "step", None))
     return rank_sets(draws, alpha=s.rank_alpha, seed=seed,
                      not_ranked=a.result.availability.not_ranked()[["unit", "reason"]])
+
+
+def _published(a: IndexAudit, seed: int):
+    """The published ranking in our rank distribution (the methodological band of the
+    uncertainty analysis), with the share inside the band expected by chance."""
+    from cityindex.validation.compare import published_audit
+
+    pub, ua = a.published, a.uncertainty
+    rs = ua.rank_stats
+    hist = getattr(ua, "histograms", {}).get("index")
+    if hist is None and getattr(ua, "ranks", None) is not None:
+        from cityindex.validation.rank_histogram import RankHistogram
+
+        hist = RankHistogram(len(ua.units), capacity=len(ua.ranks))
+        hist.add(ua.ranks)
+    dist = (hist.counts, hist.values, ua.units) if hist is not None else None
+    published = pd.Series(pd.to_numeric(pub["rank"], errors="coerce").to_numpy(float),
+                          index=pub["code"].astype(str).to_numpy())
+    published = published[~published.index.duplicated()]
+    return published_audit(published, a.result.ranks[a.root], rs["q5"], rs["q95"],
+                           distribution=dist, seed=seed,
+                           band="5–95 % methodological band")
 
 
 def _check_sizes(audits: dict, s: AuditSettings) -> None:
@@ -857,6 +896,9 @@ def audit(results, *, space=None, settings: AuditSettings | None = None,
                         if s.quick else "skipped (--no-bayes)")
                 a.rank_sets = st.run(a, "rank_sets", lambda adv: _rank_sets(a, s, seed, adv),
                                      label="rank confidence sets")
+                if a.published is not None and a.uncertainty is not None:
+                    a.published_audit = st.run(a, "published", lambda adv: _published(a, seed),
+                                               label="published ranking")
     finally:
         for job in jobs.values():
             job.stop()

@@ -140,8 +140,10 @@ def measurement_score_draws(result, sd: float | None = None, draws: int = 200,
 
     Returns
     -------
-    ScoreDraws of the ranked units (draws × units), centred on the nominal index scores
-    (``estimates``), covariance by Rubin's rules, ``source="measurement"`` and the assumptions
+    ScoreDraws of the ranked units (draws × units): ``estimates`` are the nominal index
+    scores and the draws are shifted so that their mean is the nominal score
+    (:func:`centre_draws`; the offset before centring is stated in ``note``), covariance by
+    Rubin's rules, ``source="measurement"`` and the assumptions
     stated (error model, imputation, draws, units not ranked).
 
     Raises
@@ -167,7 +169,6 @@ def measurement_score_draws(result, sd: float | None = None, draws: int = 200,
     tick = counted(progress, "alternatives prepared", int(draws))
     S = _index_draws(result, model, sets, mi, seed).reindex(columns=units).to_numpy(float)
     tick(int(draws))
-    frame = pd.DataFrame(S, columns=units).rename_axis("draw")
     estimates = result.index_scores.reindex(units)
     imp = ("imputed cells fixed at the nominal imputation" if mi is None else
            "imputed cells drawn from their imputation distribution ("
@@ -180,8 +181,74 @@ def measurement_score_draws(result, sd: float | None = None, draws: int = 200,
                   + (f"; {len(nr)} unit(s) not ranked (no observed indicator): "
                      f"{', '.join(map(str, nr['unit'][:8]))}" if len(nr) else ""))
     if mi is None or mi.m == int(draws):
-        return ScoreDraws.from_draws(frame, estimates=estimates, source="measurement",
-                                     assumption=assumption)
-    T, adjusted = rubin_draws(S, sets)
-    adj = pd.DataFrame(adjusted, columns=units).rename_axis("draw")
-    return ScoreDraws(estimates, T, adj, source="measurement", assumption=assumption)
+        cov, body = None, S
+    else:
+        cov, body = rubin_draws(S, sets)
+    centred, note = centre_draws(body, estimates.to_numpy(float))
+    frame = pd.DataFrame(centred, columns=units).rename_axis("draw")
+    if cov is None:
+        out = ScoreDraws.from_draws(frame, estimates=estimates, source="measurement",
+                                    assumption=assumption)
+    else:
+        out = ScoreDraws(estimates, cov, frame, source="measurement", assumption=assumption)
+    object.__setattr__(out, "note", note)
+    return out
+
+
+def centre_draws(S: np.ndarray, nominal: np.ndarray) -> tuple[np.ndarray, str]:
+    """Score draws (draws × units) shifted so that each unit's mean is its nominal score.
+
+    The pipeline is nonlinear (normalisation by the sample's own minimum and maximum,
+    winsorisation, geometric means), so the mean of the perturbed scores differs from the
+    nominal score; the rank sets of Mogstad et al. (2024) assume estimates centred on the
+    truth with the draws' spread around them. Shifting keeps every draw's deviation (so the
+    covariance is unchanged) and removes that offset from the rank summaries drawn from the
+    draws. Returns the shifted draws and a note that states the largest offset in units of
+    each unit's score SD.
+    """
+    S = np.asarray(S, float)
+    mean = S.mean(axis=0)
+    offset = mean - nominal
+    sd = S.std(axis=0, ddof=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = np.abs(offset) / np.where(sd > 0, sd, np.nan)
+    rel = rel[np.isfinite(rel)]
+    note = ("draws centred on the nominal scores (mean draw − nominal score: median "
+            f"{np.median(rel) if rel.size else 0:.2f}, largest "
+            f"{rel.max() if rel.size else 0:.2f} score SDs before centring)")
+    return S - offset[None, :], note
+
+
+def rank_set_width_curve(result, sds=(0.02, 0.05, 0.10, 0.20), *, draws: int = 200,
+                         alpha: float = 0.05, seed: int | None = None,
+                         n_boot: int = 1000) -> pd.DataFrame:
+    """Median width of the rank confidence sets against the assumed measurement error.
+
+    For each relative SE in ``sds`` (applied to every indicator) and for the error model of
+    the framework and method (per indicator, :func:`~cityindex.model.measurement_error.
+    error_model`), score draws of :func:`measurement_score_draws` (same seed: common random
+    numbers) and the MRSW sets of :func:`~cityindex.validation.rank_inference.rank_sets`.
+
+    Returns
+    -------
+    DataFrame, one row per error model: ``error_model`` (label), ``relative_se`` (NaN for the
+    per-indicator model), ``median_width_simultaneous``, ``median_width_marginal``,
+    ``mean_width_simultaneous``, ``draws``, ``level``; the per-indicator row last.
+    """
+    from .rank_inference import rank_sets
+
+    seed = result.method.seed if seed is None else int(seed)
+    rows = []
+    for sd in list(sds) + [None]:
+        d = measurement_score_draws(result, sd=sd, draws=draws, seed=seed)
+        rs = rank_sets(d, alpha=alpha, seed=seed, n_boot=n_boot)
+        w = rs.widths()
+        label = (f"{sd:.0%} relative SE, every indicator" if sd is not None else
+                 "error model of the framework and method: "
+                 + error_model(result.framework, result.method).describe())
+        rows.append({"error_model": label, "relative_se": np.nan if sd is None else float(sd),
+                     "median_width_simultaneous": float(w["simultaneous"].median()),
+                     "median_width_marginal": float(w["marginal"].median()),
+                     "mean_width_simultaneous": float(w["simultaneous"].mean()),
+                     "draws": int(draws), "level": 1.0 - float(alpha)})
+    return pd.DataFrame(rows)

@@ -187,9 +187,19 @@ def headline_sentences(a) -> list[str]:
         out.append("Median 5–95 % band width by share of indicators observed (multiple "
                    "imputation in the bands): " + "; ".join(
                        f"{esc(k)}: <b>{v:.0f}</b> places" for k, v in bw.items()) + ".")
-    if "published_in_band" in h:
+    if a.published_audit is not None:
+        pa = a.published_audit
+        b = pa.baseline
         out.append(f"Published rank inside our 5–95 % methodological band for "
-                   f"<b>{h['published_in_band']:.0%}</b> of the published table.")
+                   f"<b>{b['observed']:.0%}</b> of the {b['n']} published {a.unit_noun()[1]} "
+                   f"we rank, against <b>{b['expected']:.0%}</b> expected by chance (published "
+                   f"ranks shuffled among the same {a.unit_noun()[1]}; {b['level']:.0%} range "
+                   f"{b['range_lo']:.0%}–{b['range_hi']:.0%}, P = {b['p_value']:.2g}): the "
+                   f"share mostly measures how wide the bands are. {esc(pa.correlation_text())}.")
+    elif "published_in_band" in h:
+        out.append(f"Published rank inside our 5–95 % methodological band for "
+                   f"<b>{h['published_in_band']:.0%}</b> of the published table (no chance "
+                   f"baseline computed).")
     return out
 
 
@@ -279,7 +289,9 @@ def _index_sections(doc: _Doc, a) -> None:
                "the observed cells (pairwise; imputed cells left out)")
     wa = a.weights
     if wa is not None:
-        doc.add("<p>Cronbach's α, KMO and PCA per parent, on the observed cells (EM "
+        doc.add("<p>Cronbach's α on standardised items (parents of three or more children; "
+                "for two children the inter-item correlation <code>mean_r</code> and its "
+                "Spearman–Brown reliability), KMO and PCA per parent, on the observed cells (EM "
                 "covariance; the imputed-data figures are in the section "
                 f"<a href=\"#{slug}-missing\">{esc('Missing data and ranking')}</a>):</p>")
         doc.table(f"{root}_coherence", wa.groups, None)
@@ -437,7 +449,13 @@ def _index_sections(doc: _Doc, a) -> None:
     if pub is not None:
         doc.add(f'<h3 id="{slug}-published">{esc(a.published_label())}</h3>')
         doc.add("<p>The published ranks beside our nominal rank, median and 5–95 % "
-                "methodological band (<code>our_q5</code>–<code>our_q95</code>).</p>")
+                "methodological band (<code>our_q5</code>–<code>our_q95</code>); "
+                "<code>percentile</code> is where the published rank lies in our rank "
+                "distribution over the uncertainty analysis (0.5 = our median; "
+                "P(rank &lt; published) + ½ P(rank = published)).</p>")
+        if a.published_audit is not None:
+            doc.add(f"<p>{esc(a.published_audit.headline())}. "
+                    f"{esc(a.published_audit.correlation_text())}.</p>")
         try:
             doc.figure(F.published(pub, f"{root}: {a.published_label().lower()} vs ours",
                                    label=a.published_label().lower().replace(" ranking", "")
