@@ -73,7 +73,12 @@ class AuditSettings:
     bayes_timeout: float = 170.0     # seconds from the start of the fit (it runs in parallel)
     rank_sd: float | None = None     # relative SE for every indicator in the rank sets (None:
     #                                  the framework/method error model, model.measurement_error)
-    rank_draws: int | None = None    # measurement-error draws (100 full / 30 quick)
+    rank_draws: int | None = None    # measurement-error draws (400 full / 200 quick: enough
+    #                                  for the 513 × 513 covariance of the rank sets)
+    rank_imputations: int | None = None  # completed data sets of the draws (100 full / 40
+    #                                  quick; fewer than draws: pooled by Rubin's rules)
+    rank_curve: bool | None = None   # width of the rank sets against the assumed error
+    #                                  (default: full runs only; 5 more sets of draws)
     rank_alpha: float = 0.05         # 1 − confidence level of the rank sets
     quantile: str = "inverted_cdf"   # quantile rule of the bands ("linear" = R type 7)
     profiles: list[str] = field(default_factory=list)
@@ -85,7 +90,10 @@ class AuditSettings:
         self.n_ua = (500 if q else 10000) if self.n_ua is None else self.n_ua
         self.n_sa = (64 if q else 1024) if self.n_sa is None else self.n_sa
         self.n_boot = self.n_boot if self.n_boot is not None else (0 if q else 30)
-        self.rank_draws = (30 if q else 100) if self.rank_draws is None else self.rank_draws
+        self.rank_draws = (200 if q else 400) if self.rank_draws is None else self.rank_draws
+        if self.rank_imputations is None:
+            self.rank_imputations = min(40 if q else 100, max(2, self.rank_draws // 2))
+        self.rank_curve = (not q) if self.rank_curve is None else bool(self.rank_curve)
         if self.seed is not None and (not _is_int(self.seed) or self.seed < 0):
             raise MethodError(f"seed must be >= 0, not {self.seed}")
         for name, value, lo, what in (
@@ -93,6 +101,8 @@ class AuditSettings:
                 ("n_sa", self.n_sa, 2, "Sobol base sample (--n-sobol)"),
                 ("n_boot", self.n_boot, 0, "bootstrap resamples"),
                 ("rank_draws", self.rank_draws, 10, "measurement-error draws"),
+                ("rank_imputations", self.rank_imputations, 2,
+                 "completed data sets of the measurement-error draws"),
                 ("bayes_draws", self.bayes_draws, 10, "Bayesian draws"),
                 ("bayes_tune", self.bayes_tune, 0, "Bayesian tuning steps"),
                 ("bayes_chains", self.bayes_chains, 1, "Bayesian chains")):
@@ -108,6 +118,11 @@ class AuditSettings:
                                              and self.rank_sd >= 0):
             raise MethodError(f"measurement error sd must be a finite number ≥ 0, not "
                               f"{self.rank_sd!r}")
+        if self.rank_draws < 2 * self.rank_imputations and self.rank_draws != \
+                self.rank_imputations:
+            raise MethodError(f"{self.rank_draws} measurement-error draws for "
+                              f"{self.rank_imputations} completed data sets: give at least 2 "
+                              "draws per set, or one set per draw")
         if not (_is_real(self.rank_alpha) and 0 < self.rank_alpha <= 0.5):
             raise MethodError(f"rank-set alpha must be in (0, 0.5], not {self.rank_alpha!r}")
 
@@ -144,6 +159,8 @@ class IndexAudit(Result):
     bayes : BayesResult | None
     rank_sets : RankSets | None
     published : DataFrame | None — the published ranking (``code``, ``rank``, …)
+    rank_curve : DataFrame | None — median width of the rank sets against the assumed
+        measurement error (:func:`~cityindex.validation.measurement.rank_set_width_curve`)
     published_audit : PublishedAudit | None — the published ranks in our rank distribution
         with the share expected by chance (:func:`~cityindex.validation.compare.published_audit`)
     status : stage → :class:`StageStatus`
@@ -165,6 +182,7 @@ class IndexAudit(Result):
     rank_sets: object = None
     published: pd.DataFrame | None = None
     published_audit: object = None
+    rank_curve: pd.DataFrame | None = None
     status: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
     names: pd.Series = field(default_factory=lambda: pd.Series(dtype=object))
@@ -349,6 +367,8 @@ class IndexAudit(Result):
         for col in ("simultaneous_lower", "simultaneous_upper", "marginal_lower",
                     "marginal_upper"):
             out[col] = t[col].to_numpy()
+        # the premise of every set, beside it: the error model (first clause of the assumption)
+        out["assumes"] = str(self.rank_sets.assumption).split(";")[0]
         out = out.sort_values(["nominal_rank", "unit"]).reset_index(drop=True)
         return self.with_names(out)
 
@@ -674,9 +694,20 @@ def _rank_sets(a: IndexAudit, s: AuditSettings, seed: int, progress=None):
     from cityindex.validation.rank_inference import rank_sets
 
     draws = measurement_score_draws(a.result, sd=s.rank_sd, draws=s.rank_draws, seed=seed,
+                                    m=s.rank_imputations,
                                     progress=getattr(progress, "step", None))
     return rank_sets(draws, alpha=s.rank_alpha, seed=seed,
                      not_ranked=a.result.availability.not_ranked()[["unit", "reason"]])
+
+
+def _rank_curve(a: IndexAudit, s: AuditSettings, seed: int):
+    """Median width of the rank sets at 2, 5, 10 and 20 % relative error and under the
+    per-indicator error model (:func:`~cityindex.validation.measurement.
+    rank_set_width_curve`)."""
+    from cityindex.validation.measurement import rank_set_width_curve
+
+    return rank_set_width_curve(a.result, draws=s.rank_draws, alpha=s.rank_alpha, seed=seed,
+                                m=s.rank_imputations)
 
 
 def _published(a: IndexAudit, seed: int):
@@ -896,6 +927,13 @@ def audit(results, *, space=None, settings: AuditSettings | None = None,
                         if s.quick else "skipped (--no-bayes)")
                 a.rank_sets = st.run(a, "rank_sets", lambda adv: _rank_sets(a, s, seed, adv),
                                      label="rank confidence sets")
+                if s.rank_curve:
+                    a.rank_curve = st.run(a, "rank_curve", lambda adv: _rank_curve(a, s, seed),
+                                          label="rank-set width vs assumed error")
+                else:
+                    a.status["rank_curve"] = StageStatus(
+                        "skipped", "the width of the rank sets against the assumed measurement "
+                        "error is computed in full runs (run without --quick)")
                 if a.published is not None and a.uncertainty is not None:
                     a.published_audit = st.run(a, "published", lambda adv: _published(a, seed),
                                                label="published ranking")

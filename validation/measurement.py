@@ -11,12 +11,17 @@ score scale, as rank confidence sets need.
 
 By default every draw has its own completed data set (M = D): each draw is then a joint draw of
 imputation and measurement error and the draws' covariance estimates the total variance
-directly. With fewer sets (``m`` < D, cycled) the covariance follows Rubin's rules:
-T = W̄ + (1 + 1/M)·B, with W̄ the mean covariance of the draws within a completed set
-(measurement error) and B the covariance of the sets' mean scores (imputation); the draws are
-then rescaled about their set means so that their covariance is T too (for the rank summaries
-drawn from them). The sets are centred on the nominal scores (Mogstad, Romano, Shaikh & Wilhelm
-2024 assume estimates centred on the truth, which the nonlinear pipeline's draw mean is not).
+W + B directly (W: measurement error within a completed set; B: imputation, between sets).
+With fewer sets (``m`` < D, cycled, K = D/M draws each, to save imputation time) the plain
+covariance of the draws is still used: its expectation is W + B·(D − K)/(D − 1) (one-way
+random-effects sums of squares), 2 % short of B at D = 200, K = 5. Rubin's pooled
+T = W̄ + (1 + 1/M)·B̂ (:func:`rubin_draws`) is not used for the draws: B̂, the covariance of
+the sets' mean scores, carries W/K of measurement noise, which overstated the covariance (the
+median simultaneous GDCI set was 151 places at D = 200, M = 40 and 171 at M = 100, against
+138 with one set per draw). The draws are then shifted so that each unit's mean is its
+nominal score (:func:`centre_draws`; Mogstad, Romano, Shaikh & Wilhelm 2024 assume estimates
+centred on the truth, which the nonlinear pipeline's draw mean is not); the shift leaves the
+covariance unchanged.
 
 Units with no observed indicator are not ranked and have no draws (:mod:`cityindex.model.
 availability`); they are listed in the result's ``note``.
@@ -133,7 +138,7 @@ def measurement_score_draws(result, sd: float | None = None, draws: int = 200,
         them at the nominal single imputation (the behaviour before multiple imputation; also
         what happens when nothing is missing).
     m : completed data sets of the multiple imputation: None (default) = one per draw; fewer
-        are cycled (at least 2 draws per set) and pooled by Rubin's rules.
+        are cycled (at least 2 draws per set; see the module docstring).
 
     progress : ``progress(step, done, total)`` reports the perturbed data sets computed
         (:mod:`cityindex.model.progress`).
@@ -142,8 +147,8 @@ def measurement_score_draws(result, sd: float | None = None, draws: int = 200,
     -------
     ScoreDraws of the ranked units (draws × units): ``estimates`` are the nominal index
     scores and the draws are shifted so that their mean is the nominal score
-    (:func:`centre_draws`; the offset before centring is stated in ``note``), covariance by
-    Rubin's rules, ``source="measurement"`` and the assumptions
+    (:func:`centre_draws`; the offset before centring is stated in ``note``), covariance of
+    the draws, ``source="measurement"`` and the assumptions
     stated (error model, imputation, draws, units not ranked).
 
     Raises
@@ -174,23 +179,17 @@ def measurement_score_draws(result, sd: float | None = None, draws: int = 200,
            "imputed cells drawn from their imputation distribution ("
            + (f"a fresh completed data set of a multiple imputation per draw, M = {mi.m}"
               if mi.m == int(draws) else
-              f"one of M = {mi.m} completed data sets per draw; covariance by Rubin's rules")
+              f"one of M = {mi.m} completed data sets per draw, cycled; covariance of the "
+              "draws")
            + ")")
     nr = av.not_ranked()
     assumption = (f"{model.describe()}; {imp}; {int(draws)} draws"
                   + (f"; {len(nr)} unit(s) not ranked (no observed indicator): "
                      f"{', '.join(map(str, nr['unit'][:8]))}" if len(nr) else ""))
-    if mi is None or mi.m == int(draws):
-        cov, body = None, S
-    else:
-        cov, body = rubin_draws(S, sets)
-    centred, note = centre_draws(body, estimates.to_numpy(float))
+    centred, note = centre_draws(S, estimates.to_numpy(float))
     frame = pd.DataFrame(centred, columns=units).rename_axis("draw")
-    if cov is None:
-        out = ScoreDraws.from_draws(frame, estimates=estimates, source="measurement",
-                                    assumption=assumption)
-    else:
-        out = ScoreDraws(estimates, cov, frame, source="measurement", assumption=assumption)
+    out = ScoreDraws.from_draws(frame, estimates=estimates, source="measurement",
+                                assumption=assumption)
     object.__setattr__(out, "note", note)
     return out
 
@@ -220,14 +219,15 @@ def centre_draws(S: np.ndarray, nominal: np.ndarray) -> tuple[np.ndarray, str]:
 
 
 def rank_set_width_curve(result, sds=(0.02, 0.05, 0.10, 0.20), *, draws: int = 200,
-                         alpha: float = 0.05, seed: int | None = None,
+                         alpha: float = 0.05, seed: int | None = None, m: int | None = None,
                          n_boot: int = 1000) -> pd.DataFrame:
     """Median width of the rank confidence sets against the assumed measurement error.
 
     For each relative SE in ``sds`` (applied to every indicator) and for the error model of
     the framework and method (per indicator, :func:`~cityindex.model.measurement_error.
     error_model`), score draws of :func:`measurement_score_draws` (same seed: common random
-    numbers) and the MRSW sets of :func:`~cityindex.validation.rank_inference.rank_sets`.
+    numbers; ``m`` completed data sets as there) and the MRSW sets of
+    :func:`~cityindex.validation.rank_inference.rank_sets`.
 
     Returns
     -------
@@ -240,7 +240,7 @@ def rank_set_width_curve(result, sds=(0.02, 0.05, 0.10, 0.20), *, draws: int = 2
     seed = result.method.seed if seed is None else int(seed)
     rows = []
     for sd in list(sds) + [None]:
-        d = measurement_score_draws(result, sd=sd, draws=draws, seed=seed)
+        d = measurement_score_draws(result, sd=sd, draws=draws, seed=seed, m=m)
         rs = rank_sets(d, alpha=alpha, seed=seed, n_boot=n_boot)
         w = rs.widths()
         label = (f"{sd:.0%} relative SE, every indicator" if sd is not None else

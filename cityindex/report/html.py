@@ -441,6 +441,26 @@ def _index_sections(doc: _Doc, a) -> None:
         doc.table(f"{root}_rank_sets", rsets, 25,
                   display=_marked(rsets, flag_below=a.flag_below))
         doc.add(_low_note(rsets.head(25), a.flag_below))
+        doc.add(f'<p class="foot">Draws: {a.rank_sets.n_boot:,} bootstrap replications of the '
+                f'score covariance estimated from the measurement-error draws; '
+                f'{esc(a.rank_sets.note)}.</p>' if a.rank_sets.note else "")
+        curve = a.rank_curve
+        if curve is not None and len(curve):
+            doc.add("<p><b>The width of the sets is set by the assumed error.</b> Median width "
+                    "of the sets when every indicator carries the same relative SE, and under "
+                    "the per-indicator error model of the framework and method (same seed, "
+                    "same draws otherwise):</p>")
+            try:
+                doc.figure(F.rank_set_curve(curve, f"{root}: rank-set width vs assumed "
+                                            "measurement error"),
+                           f"{slug}_rank_set_curve", "Median width of the simultaneous and "
+                           "marginal rank confidence sets against the assumed relative SE")
+            except Exception as exc:  # noqa: BLE001 - never let one figure stop the report
+                doc.add(f'<p class="note">Figure not drawn: {esc(exc)}</p>')
+            doc.table(f"{root}_rank_set_curve", curve, None, digits=2)
+        elif a.note("rank_curve"):
+            doc.add(f'<p class="note">Width against the assumed error: '
+                    f'{esc(a.note("rank_curve"))}.</p>')
     else:
         doc.add(f'<p class="note">Not available: {esc(a.note("rank_sets") or "not run")}.</p>')
 

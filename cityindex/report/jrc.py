@@ -56,7 +56,8 @@ input.unit-search{margin:.3em 0 .5em;width:18em}
 STAGE_LABELS = {"weights": "Coherence and weights", "prepare": "Alternatives of the uncertainty "
                 "space", "scenarios": "One-at-a-time scenarios", "uncertainty": "Uncertainty "
                 "analysis", "sensitivity": "Sensitivity analysis", "bayes": "Bayesian model",
-                "rank_sets": "Rank confidence sets", "published": "Published ranking"}
+                "rank_sets": "Rank confidence sets", "rank_curve": "Rank-set width vs assumed error",
+                "published": "Published ranking"}
 STATE_LABELS = {"ok": "note", "skipped": "skipped", "failed": "failed", "timeout": "timed out"}
 
 
@@ -110,7 +111,7 @@ def key_sentences(a) -> list[str]:
         red = c["redundant_pairs"]
         out.append(f"Sibling pairs correlated above {c['redundancy']:g} (redundant): "
                    + (f"<b>{esc(', '.join(red))}</b>" if red else "none")
-                   + (f"; significantly negative correlations ("
+                   + ("; significantly negative correlations ("
                       + {"holm": "Holm-adjusted", "bh": "Benjamini–Hochberg-adjusted"}.get(
                           c.get("p_adjust", "holm"), "unadjusted")
                       + f" p < 0.05): {esc(', '.join(c['negative']))}"
