@@ -387,12 +387,15 @@ def test_measurement_draws_state_the_model_and_draw_imputed_cells(brpci):
     assert ratio[low].median() > 1.5 * ratio[full].median()
     pooled = measurement_score_draws(brpci, draws=20, seed=0, m=5)
     assert "M = 5 completed data sets per draw, cycled" in pooled.assumption
-    # centred on the nominal scores, covariance of the draws themselves
-    np.testing.assert_allclose(pooled.draws.mean().to_numpy(),
-                               brpci.index_scores.reindex(pooled.units).to_numpy(), atol=1e-12)
-    np.testing.assert_allclose(pooled.cov, np.cov(pooled.draws.to_numpy(), rowvar=False),
-                               atol=1e-14)
-    assert pooled.note.startswith("draws centred on the nominal scores")
+    # covariance about the nominal scores: the draws' covariance (divisor D) plus the outer
+    # product of their mean's offset from the nominal scores
+    X = pooled.draws.to_numpy()
+    nominal = brpci.index_scores.reindex(pooled.units).to_numpy()
+    b = X.mean(axis=0) - nominal
+    expected = np.cov(X, rowvar=False, ddof=0) + np.outer(b, b)
+    np.testing.assert_allclose(pooled.cov, expected, atol=1e-12 * np.abs(expected).max())
+    assert np.abs(b).max() > 0      # the draws are not centred on the nominal scores
+    assert pooled.note.startswith("score covariance measured about the nominal scores")
     with pytest.raises(ValueError):
         measurement_score_draws(brpci, draws=6, seed=0, m=5)
 

@@ -56,6 +56,10 @@ def audit(framework: Optional[List[str]] = FrameworksOpt, data: Optional[Path] =
                                                 "quick)."),
           profile: Optional[List[str]] = typer.Option(None, "--profile", help="City to "
                                                       "profile (repeatable)."),
+          rank_curve: Optional[bool] = typer.Option(
+              None, "--rank-curve/--no-rank-curve", help="Width of the rank confidence sets "
+              "against the assumed measurement error (2, 5, 10, 20 % and the per-indicator "
+              "model; default: on in full runs, off with --quick)."),
           quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
           quantile: str = typer.Option("inverted_cdf", "--quantile", help="Quantile rule of "
                                        "the 5–95 % bands: inverted_cdf (whole ranks) or type7 "
@@ -77,7 +81,7 @@ def audit(framework: Optional[List[str]] = FrameworksOpt, data: Optional[Path] =
     out = out or Path("reports") / f"audit-{datetime.now():%Y%m%d-%H%M%S}"
     settings = AuditSettings(quick=quick, bayes=not no_bayes, seed=seed, n_ua=n, n_sa=n_sobol,
                              profiles=list(profile or []), bayes_timeout=bayes_timeout,
-                             quantile=iv["quantile"])
+                             quantile=iv["quantile"], rank_curve=rank_curve)
     inputs, results = _results(framework, data, method, seed, out, sheet, unit_col)
     if settings.profiles:                       # fail early on an unknown city
         resolve_cities(settings.profiles, data=[x.data for x in inputs])
