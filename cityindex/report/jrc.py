@@ -114,7 +114,7 @@ def key_sentences(a) -> list[str]:
                    + ("; significantly negative correlations ("
                       + {"holm": "Holm-adjusted", "bh": "Benjamini–Hochberg-adjusted"}.get(
                           c.get("p_adjust", "holm"), "unadjusted")
-                      + f" p < 0.05): {esc(', '.join(c['negative']))}"
+                      + f" p &lt; 0.05): {esc(', '.join(c['negative']))}"
                       if c["negative"] else "") + ".")
     rs = a.rank_shifts()
     if rs is not None:
