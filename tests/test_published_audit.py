@@ -100,3 +100,21 @@ def test_published_audit_table_and_headline():
     assert t.loc["u9", "percentile"] == 1.0                 # published 10 above all of ours
     assert "expected by chance" in res.headline() and "P = " in res.headline()
     assert res.baseline["observed"] == pytest.approx(t["in_band"].drop("u3").mean())
+
+
+def test_bundled_calibration_table_names_its_version():
+    """The audit report shows the bundled calibration table (benchmarks/bench_calibration.py)
+    with the product version it was run on."""
+    from cityindex.report.html import calibration_table
+
+    cal = calibration_table()
+    assert cal is not None and len(cal) >= 10
+    assert {"interval", "nominal", "coverage", "mc_se", "mean_width", "tolerance", "within",
+            "version", "mode"} <= set(cal.columns)
+    need = ["simultaneous", "marginal", "tau-best", "Bayesian", "effective weight",
+            "first-order", "total-order", "Spearman", "Kendall", "multiple-imputation"]
+    for word in need:
+        assert cal["interval"].str.contains(word).any(), word
+    tol = np.maximum(3 * cal["mc_se"], 0.03)
+    assert np.allclose(cal["tolerance"], tol)
+    assert (cal["within"] == ((cal["coverage"] - cal["nominal"]).abs() <= tol + 1e-12)).all()

@@ -494,6 +494,43 @@ def _index_sections(doc: _Doc, a) -> None:
     doc.tables[f"{root}_rankings"] = a.rankings()
 
 
+def calibration_table() -> pd.DataFrame | None:
+    """The calibration table bundled with the product (``cityindex/data/calibration.csv``,
+    written by ``benchmarks/bench_calibration.py``), or None when there is none."""
+    from importlib import resources
+
+    f = resources.files("cityindex.data").joinpath("calibration.csv")
+    if not f.is_file():
+        return None
+    with f.open("r", encoding="utf-8") as fh:
+        return pd.read_csv(fh)
+
+
+def _calibration_section(doc: _Doc) -> None:
+    """Coverage of every interval type the report prints, from the bundled calibration table
+    (the report computes nothing: it shows the table and the version it was run on)."""
+    import cityindex
+
+    doc.add("<h2 id='calibration'>Calibration of the intervals</h2>")
+    cal = calibration_table()
+    if cal is None or not len(cal):
+        doc.add('<p class="note">No calibration table is bundled: run '
+                "<code>benchmarks/bench_calibration.py</code>.</p>")
+        return
+    ver = str(cal["version"].iloc[0]) if "version" in cal else "?"
+    mode = str(cal["mode"].iloc[0]) if "mode" in cal else "?"
+    now = getattr(cityindex, "__version__", "?")
+    doc.add(f"<p>Coverage of each interval type this report prints, simulated with a known "
+            f"truth by <code>benchmarks/bench_calibration.py</code> (table "
+            f"<code>calibration.csv</code>, run on cityindex {esc(ver)}, {esc(mode)} mode"
+            + ("" if ver == now else f"; this report was made by cityindex {esc(now)}")
+            + "). <code>within</code>: the coverage lies within nominal ± max(3 Monte Carlo "
+            "SE, 0.03); the design of each simulation is in the CSV.</p>")
+    cols = [c for c in ("interval", "nominal", "coverage", "mc_se", "mean_width", "tolerance",
+                        "within", "replications") if c in cal]
+    doc.table("calibration", cal[cols], None)
+
+
 def _profile_html(doc: _Doc, p) -> None:
     key = f"{p.index}_{p.code}"
     doc.add(f'<h3 id="profile-{html_id(key)}">{esc(p.name)} ({esc(p.code)}, '
@@ -546,6 +583,7 @@ def write_report(audit, folder: Path, manifest: dict | None = None,
         for plist in audit.profiles.values():
             for p in plist:
                 _profile_html(doc, p)
+    _calibration_section(doc)
     doc.add("<h2 id='files'>Files</h2><p>Figures (PNG and SVG) in <code>figures/</code>, tables "
             "as CSV in <code>tables/</code> and in <code>tables.xlsx</code> (one sheet per "
             "table), <code>results.json</code>, <code>manifest.json</code> (with the date, "
