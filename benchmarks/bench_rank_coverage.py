@@ -31,6 +31,20 @@ from cityindex.validation.rank_inference import (
 )
 
 
+def replicate(theta: np.ndarray, cov: np.ndarray, rng: np.random.Generator,
+              n_draws: int | None = None) -> ScoreDraws:
+    """One replication of the simulation: estimates theta + N(0, cov); the covariance is the
+    true one, or (``n_draws``) estimated from that many draws of N(0, cov), as the audit
+    estimates it from its measurement-error draws."""
+    p = theta.size
+    root = np.linalg.cholesky(cov)
+    est = theta + root @ rng.standard_normal(p)
+    if n_draws is None:
+        return ScoreDraws.from_estimates(est, cov=cov)
+    draws = rng.standard_normal((int(n_draws), p)) @ root.T
+    return ScoreDraws(est, np.cov(draws, rowvar=False))
+
+
 def coverage(reps: int, n_boot: int, p: int = 50, spacings=(0.0, 0.25, 1.0)) -> None:
     se_mc = np.sqrt(0.95 * 0.05 / reps)
     print(f"coverage, p={p}, reps={reps}, R={n_boot}, nominal 0.95 (MC SE {se_mc:.4f})")
@@ -39,15 +53,14 @@ def coverage(reps: int, n_boot: int, p: int = 50, spacings=(0.0, 0.25, 1.0)) -> 
     for spacing in spacings:
         rng = np.random.default_rng(1000 + int(100 * spacing))
         theta = spacing * np.arange(p)[::-1]
-        se = np.ones(p)
+        cov = np.eye(p)
         true_rank = point_ranks(theta)
         sim_hit = kww_hit = 0
         mar_hit = np.zeros(p)
         w_sim = w_mar = w_kww = 0.0
         t0 = time.perf_counter()
         for rep in range(reps):
-            est = theta + rng.normal(size=p) * se
-            sd = ScoreDraws.from_estimates(est, se=se)
+            sd = replicate(theta, cov, rng)
             sim = rank_confidence_sets(sd, seed=rep, n_boot=n_boot)
             mar = rank_confidence_sets(sd, seed=rep, n_boot=n_boot, simultaneous=False)
             kww = rank_confidence_sets_kww(sd)

@@ -78,7 +78,12 @@ class AuditSettings:
     bayes_timeout: float = 170.0     # seconds from the start of the fit (it runs in parallel)
     rank_sd: float | None = None     # relative SE for every indicator in the rank sets (None:
     #                                  the framework/method error model, model.measurement_error)
-    rank_draws: int | None = None    # measurement-error draws (100 full / 30 quick)
+    rank_draws: int | None = None    # measurement-error draws (400 full / 200 quick: enough
+    #                                  for the 513 × 513 covariance of the rank sets)
+    rank_imputations: int | None = None  # completed data sets of the draws (100 full / 40
+    #                                  quick; fewer than draws: pooled by Rubin's rules)
+    rank_curve: bool | None = None   # width of the rank sets against the assumed error
+    #                                  (default: full runs only; 5 more sets of draws)
     rank_alpha: float = 0.05         # 1 − confidence level of the rank sets
     quantile: str = "inverted_cdf"   # quantile rule of the bands ("linear" = R type 7)
     profiles: list[str] = field(default_factory=list)
@@ -93,7 +98,10 @@ class AuditSettings:
         self.n_boot = self.n_boot if self.n_boot is not None else 1000
         if self.sobol_replicates is None and _is_int(self.n_sa) and self.n_sa >= 1:
             self.sobol_replicates = max(1, min(16, self.n_sa // 4))
-        self.rank_draws = (30 if q else 100) if self.rank_draws is None else self.rank_draws
+        self.rank_draws = (200 if q else 400) if self.rank_draws is None else self.rank_draws
+        if self.rank_imputations is None:
+            self.rank_imputations = min(40 if q else 100, max(2, self.rank_draws // 2))
+        self.rank_curve = (not q) if self.rank_curve is None else bool(self.rank_curve)
         if self.workers is not None and (not _is_int(self.workers) or self.workers < 1):
             raise MethodError(f"workers must be an integer ≥ 1, not {self.workers!r}")
         if self.seed is not None and (not _is_int(self.seed) or self.seed < 0):
@@ -103,6 +111,8 @@ class AuditSettings:
                 ("n_sa", self.n_sa, 2, "Sobol base sample (--n-sobol)"),
                 ("n_boot", self.n_boot, 0, "bootstrap resamples"),
                 ("rank_draws", self.rank_draws, 10, "measurement-error draws"),
+                ("rank_imputations", self.rank_imputations, 2,
+                 "completed data sets of the measurement-error draws"),
                 ("bayes_draws", self.bayes_draws, 10, "Bayesian draws"),
                 ("bayes_tune", self.bayes_tune, 0, "Bayesian tuning steps"),
                 ("bayes_chains", self.bayes_chains, 1, "Bayesian chains")):
@@ -125,6 +135,11 @@ class AuditSettings:
                                              and self.rank_sd >= 0):
             raise MethodError(f"measurement error sd must be a finite number ≥ 0, not "
                               f"{self.rank_sd!r}")
+        if self.rank_draws < 2 * self.rank_imputations and self.rank_draws != \
+                self.rank_imputations:
+            raise MethodError(f"{self.rank_draws} measurement-error draws for "
+                              f"{self.rank_imputations} completed data sets: give at least 2 "
+                              "draws per set, or one set per draw")
         if not (_is_real(self.rank_alpha) and 0 < self.rank_alpha <= 0.5):
             raise MethodError(f"rank-set alpha must be in (0, 0.5], not {self.rank_alpha!r}")
 
@@ -161,6 +176,10 @@ class IndexAudit(Result):
     bayes : BayesResult | None
     rank_sets : RankSets | None
     published : DataFrame | None — the published ranking (``code``, ``rank``, …)
+    rank_curve : DataFrame | None — median width of the rank sets against the assumed
+        measurement error (:func:`~cityindex.validation.measurement.rank_set_width_curve`)
+    published_audit : PublishedAudit | None — the published ranks in our rank distribution
+        with the share expected by chance (:func:`~cityindex.validation.compare.published_audit`)
     status : stage → :class:`StageStatus`
     timings : stage → seconds (wall time)
     names : Series unit code → display name (registry name, else the data's own)
@@ -181,6 +200,8 @@ class IndexAudit(Result):
     bayes: object = None
     rank_sets: object = None
     published: pd.DataFrame | None = None
+    published_audit: object = None
+    rank_curve: pd.DataFrame | None = None
     status: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
     names: pd.Series = field(default_factory=lambda: pd.Series(dtype=object))
@@ -369,6 +390,8 @@ class IndexAudit(Result):
         for col in ("simultaneous_lower", "simultaneous_upper", "marginal_lower",
                     "marginal_upper"):
             out[col] = t[col].to_numpy()
+        # the premise of every set, beside it: the error model (first clause of the assumption)
+        out["assumes"] = str(self.rank_sets.assumption).split(";")[0]
         out = out.sort_values(["nominal_rank", "unit"]).reset_index(drop=True)
         return self.with_names(out)
 
@@ -388,6 +411,9 @@ class IndexAudit(Result):
                 t[f"our_{col}"] = t["unit"].map(rs[col])
             t["in_band"] = ((t["published_rank"] >= t["our_q5"])
                             & (t["published_rank"] <= t["our_q95"]))
+        if self.published_audit is not None:
+            pa = self.published_audit.table.set_index("unit")["percentile"]
+            t["percentile"] = t["unit"].map(pa)
         t["shift"] = t["our_rank"] - t["published_rank"]
         return t
 
@@ -547,6 +573,17 @@ class IndexAudit(Result):
         pub = self.published_comparison()
         if pub is not None and "in_band" in pub:
             out["published_in_band"] = float(pub["in_band"].mean())
+        if self.published_audit is not None:
+            b = self.published_audit.baseline
+            out["published_in_band_matched"] = b["observed"]
+            out["published_in_band_by_chance"] = b["expected"]
+            out["published_in_band_by_chance_range"] = [b["range_lo"], b["range_hi"]]
+            out["published_in_band_p_value"] = b["p_value"]
+            out["published_in_band_n"] = b["n"]
+            c = self.published_audit.correlations
+            for k in ("spearman", "kendall"):
+                out[f"published_{k}"] = [float(c.loc[k, x]) for x in ("estimate", "lower",
+                                                                        "upper")]
         if self.rank_sets is not None:
             r = self.rank_set_table()
             out["rank_set_median_width"] = float(
@@ -694,9 +731,42 @@ def _rank_sets(a: IndexAudit, s: AuditSettings, seed: int, progress=None):
     from cityindex.validation.rank_inference import rank_sets
 
     draws = measurement_score_draws(a.result, sd=s.rank_sd, draws=s.rank_draws, seed=seed,
+                                    m=s.rank_imputations,
                                     progress=getattr(progress, "step", None))
     return rank_sets(draws, alpha=s.rank_alpha, seed=seed,
                      not_ranked=a.result.availability.not_ranked()[["unit", "reason"]])
+
+
+def _rank_curve(a: IndexAudit, s: AuditSettings, seed: int):
+    """Median width of the rank sets at 2, 5, 10 and 20 % relative error and under the
+    per-indicator error model (:func:`~cityindex.validation.measurement.
+    rank_set_width_curve`)."""
+    from cityindex.validation.measurement import rank_set_width_curve
+
+    return rank_set_width_curve(a.result, draws=s.rank_draws, alpha=s.rank_alpha, seed=seed,
+                                m=s.rank_imputations)
+
+
+def _published(a: IndexAudit, seed: int):
+    """The published ranking in our rank distribution (the methodological band of the
+    uncertainty analysis), with the share inside the band expected by chance."""
+    from cityindex.validation.compare import published_audit
+
+    pub, ua = a.published, a.uncertainty
+    rs = ua.rank_stats
+    hist = getattr(ua, "histograms", {}).get("index")
+    if hist is None and getattr(ua, "ranks", None) is not None:
+        from cityindex.validation.rank_histogram import RankHistogram
+
+        hist = RankHistogram(len(ua.units), capacity=len(ua.ranks))
+        hist.add(ua.ranks)
+    dist = (hist.counts, hist.values, ua.units) if hist is not None else None
+    published = pd.Series(pd.to_numeric(pub["rank"], errors="coerce").to_numpy(float),
+                          index=pub["code"].astype(str).to_numpy())
+    published = published[~published.index.duplicated()]
+    return published_audit(published, a.result.ranks[a.root], rs["q5"], rs["q95"],
+                           distribution=dist, seed=seed,
+                           band="5–95 % methodological band")
 
 
 def _check_sizes(audits: dict, s: AuditSettings, together: bool = False) -> None:
@@ -834,6 +904,16 @@ def _run_index(a: IndexAudit, s: AuditSettings, st: "_Stages", panel=None,
     if not s.light:
         a.rank_sets = st.run(a, "rank_sets", lambda adv: _rank_sets(a, s, seed, adv),
                              label="rank confidence sets")
+        if s.rank_curve:
+            a.rank_curve = st.run(a, "rank_curve", lambda adv: _rank_curve(a, s, seed),
+                                  label="rank-set width vs assumed error")
+        else:
+            a.status["rank_curve"] = StageStatus(
+                "skipped", "the width of the rank sets against the assumed measurement "
+                "error is computed in full runs (run without --quick)")
+        if a.published is not None and a.uncertainty is not None:
+            a.published_audit = st.run(a, "published", lambda adv: _published(a, seed),
+                                       label="published ranking")
     return a
 
 

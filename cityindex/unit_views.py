@@ -241,7 +241,8 @@ def bod_table(a) -> pd.DataFrame | None:
 
 def coherence_figures(a) -> dict | None:
     """Coherence in a few figures (OECD/JRC Handbook 2008, Step 4; thresholds of the weight
-    audit): Cronbach's α per parent against its threshold (0.7), and the Pearson correlations
+    audit): standardised Cronbach's α per parent of 3+ children against its threshold (0.7),
+    the Spearman–Brown reliability of 2-child parents (no α there), and the Pearson correlations
     of indicators with their parent and with the index, and of aggregates with the index,
     against the weak (0.3) and redundancy (0.9) thresholds; with the flagged elements."""
     wa = a.weights
@@ -250,6 +251,8 @@ def coherence_figures(a) -> dict | None:
     st = wa.settings
     thr, weak, red = st.get("alpha_threshold", 0.7), st.get("weak", 0.3), st.get("redundancy", 0.9)
     cr = wa.cronbach.dropna(subset=["alpha"])
+    two = (wa.cronbach.dropna(subset=["spearman_brown"]) if "spearman_brown" in wa.cronbach
+           else wa.cronbach.iloc[:0].assign(spearman_brown=[]))
     corr = wa.correlations
     fw = a.framework
     inds = set(fw.indicators)
@@ -273,6 +276,10 @@ def coherence_figures(a) -> dict | None:
         "alpha_min": (float(cr["alpha"].min()) if len(cr) else np.nan),
         "alpha_min_group": (str(cr.loc[cr["alpha"].idxmin(), "group"]) if len(cr) else ""),
         "alpha_below": cr.loc[cr["alpha"] < thr, "group"].astype(str).tolist(),
+        "n_two_item": int(len(two)),
+        "spearman_brown_below": two.loc[two["spearman_brown"] < thr, "group"].astype(
+            str).tolist(),
+        "p_adjust": st.get("p_adjust", "holm"),
         "indicator_parent_range": rng(ind_par),
         "indicator_parent_weak": ind_par.loc[ind_par["pearson"].abs() < weak, "code"].tolist(),
         "indicator_index_range": rng(ind_idx),

@@ -28,23 +28,114 @@ def norm():
 PILLARS = ["Physical", "ConEcFin", "Political", "Instit", "P2P", "Environ", "Social", "SusEcFin"]
 
 
+def _z(df):
+    """Items standardised to mean 0, SD 1 (the oracle of standardised α: pingouin's raw α
+    of z-scores)."""
+    return (df - df.mean()) / df.std(ddof=1)
+
+
 def test_cronbach_alpha_per_pillar_matches_pingouin(fw, agg, norm):
     top, items = cronbach_table(fw, agg)
     top = top.set_index("group")
     for p in PILLARS:
         kids = fw.children(p)
-        expected, _ = pingouin.cronbach_alpha(norm[kids])
+        if len(kids) < 3:
+            continue
+        expected, _ = pingouin.cronbach_alpha(_z(norm[kids]))
         assert top.loc[p, "alpha"] == pytest.approx(expected, abs=1e-10), p
-    # aggregates too (pingouin on the pillar scores)
+        assert top.loc[p, "statistic"] == "standardised alpha"
+    # aggregates too (pingouin on the pillar scores); 2-child groups get Spearman-Brown only
     for p in ("Conn", "Sust", "Index"):
-        expected, _ = pingouin.cronbach_alpha(agg[fw.children(p)])
-        assert top.loc[p, "alpha"] == pytest.approx(expected, abs=1e-10)
-    # alpha if item deleted
+        kids = fw.children(p)
+        if len(kids) >= 3:
+            expected, _ = pingouin.cronbach_alpha(_z(agg[kids]))
+            assert top.loc[p, "alpha"] == pytest.approx(expected, abs=1e-10)
+        else:
+            r = stats.pearsonr(agg[kids[0]], agg[kids[1]])[0]
+            assert np.isnan(top.loc[p, "alpha"])
+            assert top.loc[p, "mean_r"] == pytest.approx(r, abs=1e-12)
+            assert top.loc[p, "spearman_brown"] == pytest.approx(2 * r / (1 + r), abs=1e-12)
+    # alpha if item deleted (standardised)
     kids = fw.children("Physical")
     it = items[items["group"] == "Physical"].set_index("code")
     for k in kids:
-        expected, _ = pingouin.cronbach_alpha(norm[[c for c in kids if c != k]])
+        expected, _ = pingouin.cronbach_alpha(_z(norm[[c for c in kids if c != k]]))
         assert it.loc[k, "alpha_if_deleted"] == pytest.approx(expected, abs=1e-10)
+
+
+def test_standardised_alpha_by_hand():
+    """Three items with correlations 0.5, 0.3, 0.4 (any variances): r̄ = 0.4,
+    α_std = 3·0.4 / (1 + 2·0.4) = 1.2 / 1.8 = 2/3; raw α of the same covariance differs."""
+    from cityindex.validation.coherence import (cronbach_alpha_cov, cronbach_alpha_std,
+                                                mean_inter_item_r)
+
+    R = np.array([[1, .5, .3], [.5, 1, .4], [.3, .4, 1]])
+    sd = np.array([1.0, 10.0, 0.1])
+    S = R * np.outer(sd, sd)
+    assert mean_inter_item_r(S) == pytest.approx(0.4, abs=1e-15)
+    assert cronbach_alpha_std(S) == pytest.approx(2 / 3, abs=1e-15)
+    assert cronbach_alpha_std(R) == pytest.approx(2 / 3, abs=1e-15)
+    assert abs(cronbach_alpha_cov(S) - 2 / 3) > 0.1   # unstandardised α is another figure
+
+
+def test_spearman_brown_formula():
+    from cityindex.validation.coherence import spearman_brown
+
+    assert spearman_brown(0.5) == pytest.approx(2 / 3, abs=1e-15)      # 2·0.5 / 1.5
+    assert spearman_brown(0.6, k=3) == pytest.approx(1.8 / 2.2, abs=1e-15)
+    assert spearman_brown(0.0) == 0.0
+    assert spearman_brown(1.0) == 1.0
+    assert np.isnan(spearman_brown(np.nan))
+
+
+def test_two_item_group_has_no_alpha():
+    rng = np.random.default_rng(5)
+    f = rng.normal(size=200)
+    X = pd.DataFrame({"a": f + rng.normal(size=200), "b": 3 * f + rng.normal(size=200) * 3,
+                      "c": f + rng.normal(size=200)})
+    fw = Framework([Node("I", "I", None, 3), Node("P", "P", "I", 2), Node("Q", "Q", "I", 2),
+                    Node("a", "a", "P", 1), Node("b", "b", "P", 1), Node("c", "c", "Q", 1)])
+    agg = X.assign(P=X[["a", "b"]].mean(axis=1), Q=X["c"], I=X.mean(axis=1))
+    top, _ = cronbach_table(fw, agg)
+    row = top.set_index("group").loc["P"]
+    r = np.corrcoef(X["a"], X["b"])[0, 1]
+    assert np.isnan(row["alpha"]) and row["statistic"].startswith("Spearman-Brown")
+    assert row["spearman_brown"] == pytest.approx(2 * r / (1 + r), abs=1e-12)
+    assert row["low"] == bool(2 * r / (1 + r) < 0.7)
+
+
+def test_holm_and_bh_match_statsmodels():
+    from statsmodels.stats.multitest import multipletests
+
+    from cityindex.validation.coherence import adjust_pvalues
+
+    rng = np.random.default_rng(11)
+    p = np.concatenate([rng.uniform(0, 0.02, 8), rng.uniform(0, 1, 30), [0.01, 0.01, 1.0]])
+    for ours, theirs in (("holm", "holm"), ("bh", "fdr_bh")):
+        expected = multipletests(p, method=theirs)[1]
+        np.testing.assert_allclose(adjust_pvalues(p, ours), expected, rtol=0, atol=1e-15)
+    q = p.copy()
+    q[[3, 17]] = np.nan
+    expected = multipletests(q[np.isfinite(q)], method="holm")[1]
+    got = adjust_pvalues(q, "holm")
+    assert np.isnan(got[[3, 17]]).all()
+    np.testing.assert_allclose(got[np.isfinite(q)], expected, atol=1e-15)
+    np.testing.assert_array_equal(adjust_pvalues(p, "none"), p)
+    with pytest.raises(ValueError, match="holm"):
+        adjust_pvalues(p, "bonf")
+
+
+def test_correlation_significance_is_adjusted(fw, agg):
+    from statsmodels.stats.multitest import multipletests
+
+    c = correlations(fw, agg)
+    expected = multipletests(c["p_pearson"], method="holm")[1]
+    np.testing.assert_allclose(c["p_adjusted"], expected, atol=1e-15)
+    assert (c["significant"] == (expected < 0.05)).all()
+    raw_sig = (c["p_pearson"] < 0.05).sum()
+    assert c["significant"].sum() <= raw_sig
+    bh = correlations(fw, agg, p_adjust="bh")
+    assert bh["significant"].sum() >= c["significant"].sum()   # BH is less strict than Holm
 
 
 def test_cronbach_listwise_with_missing():

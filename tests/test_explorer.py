@@ -195,8 +195,11 @@ def test_unit_views_against_independent_values():
     a.weights = weight_audit(r, loo=True, n_boot=0, bod=True, observed=False)
     c = a.coherence_figures()
     fw, agg = r.framework, r.aggregated
-    alphas = {p: pg.cronbach_alpha(agg[fw.children(p)].dropna())[0]
-              for p in fw.aggregates if len(fw.children(p)) > 1}
+    def z(df):   # standardised α = pingouin's α of z-scored items; not given for 2 items
+        return (df - df.mean()) / df.std(ddof=1)
+
+    alphas = {p: pg.cronbach_alpha(z(agg[fw.children(p)].dropna()))[0]
+              for p in fw.aggregates if len(fw.children(p)) > 2}
     assert c["n_groups"] == len(alphas)
     assert c["n_alpha_ok"] == sum(v >= 0.7 for v in alphas.values())
     assert c["alpha_min"] == pytest.approx(min(alphas.values()), abs=1e-9)

@@ -101,9 +101,10 @@ def test_coherence_claiming_observed_only_runs_on_the_masked_table(brpci, monkey
 
 def test_brpci_observed_vs_imputed_coherence_flags(brpci):
     cmp = ci.coherence(brpci).comparison()
-    alpha = cmp[cmp["statistic"] == "alpha"].set_index("group")
-    # measured on the bundled BRPCI: Cronbach's α of POL is negative on the imputed data and
-    # positive on the observed cells (the imputed group medians break the correlation)
+    alpha = cmp[cmp["statistic"] == "spearman_brown"].set_index("group")
+    # measured on the bundled BRPCI: the Spearman-Brown reliability of POL (two children, so
+    # no Cronbach's α) is negative on the imputed data and positive on the observed cells (the
+    # imputed group medians break the correlation)
     assert alpha.at["POL", "imputed"] < 0 < alpha.at["POL", "observed"]
     assert "sign flip" in alpha.at["POL", "flag"]
     pair = cmp[(cmp["code"] == "twin_partners_crossborder")
@@ -385,7 +386,16 @@ def test_measurement_draws_state_the_model_and_draw_imputed_cells(brpci):
     ratio = S.se / fixed.se
     assert ratio[low].median() > 1.5 * ratio[full].median()
     pooled = measurement_score_draws(brpci, draws=20, seed=0, m=5)
-    assert "Rubin" in pooled.assumption
+    assert "M = 5 completed data sets per draw, cycled" in pooled.assumption
+    # covariance about the nominal scores: the draws' covariance (divisor D) plus the outer
+    # product of their mean's offset from the nominal scores
+    X = pooled.draws.to_numpy()
+    nominal = brpci.index_scores.reindex(pooled.units).to_numpy()
+    b = X.mean(axis=0) - nominal
+    expected = np.cov(X, rowvar=False, ddof=0) + np.outer(b, b)
+    np.testing.assert_allclose(pooled.cov, expected, atol=1e-12 * np.abs(expected).max())
+    assert np.abs(b).max() > 0      # the draws are not centred on the nominal scores
+    assert pooled.note.startswith("score covariance measured about the nominal scores")
     with pytest.raises(ValueError):
         measurement_score_draws(brpci, draws=6, seed=0, m=5)
 

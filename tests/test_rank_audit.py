@@ -5,6 +5,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
+
+import cityindex as ci
 from typer.testing import CliRunner
 
 from cityindex.model import Framework, MethodSpec, compute_index, read_data
@@ -87,3 +90,28 @@ def test_cli_ranks_sources_are_validated(tmp_path):
     res = CliRunner().invoke(app, ["ranks", "--source", "nosuch", "-o", str(tmp_path / "x")])
     assert res.exit_code == 2 and "valid: measurement, uncertainty, bayes" in res.output
     assert not (tmp_path / "x").exists()
+
+
+def test_rank_set_width_grows_with_the_assumed_error():
+    """The width of the rank sets is set by the assumed error: median widths do not shrink
+    as the relative SE grows (same seed, common random numbers), and the per-indicator row of
+    the bundled data (the built-in 10 % for every indicator) equals the 10 % row."""
+    from cityindex.validation.measurement import rank_set_width_curve
+
+    r = ci.compute("brpci")
+    c = rank_set_width_curve(r, sds=(0.02, 0.10, 0.40), draws=20, m=10, seed=0, n_boot=100)
+    w = c["median_width_simultaneous"].to_numpy()
+    assert w[0] <= w[1] <= w[2] and w[0] < w[2]
+    assert np.isnan(c["relative_se"].iloc[-1]) and w[-1] == w[1]
+    assert "error model of the framework and method" in c["error_model"].iloc[-1]
+
+
+def test_audit_settings_rank_draws_defaults():
+    from cityindex.auditing import AuditSettings
+    from cityindex.model.errors import MethodError
+
+    q, f = AuditSettings(quick=True), AuditSettings()
+    assert (q.rank_draws, q.rank_imputations, q.rank_curve) == (200, 40, False)
+    assert (f.rank_draws, f.rank_imputations, f.rank_curve) == (400, 100, True)
+    with pytest.raises(MethodError, match="2 draws per set"):
+        AuditSettings(rank_draws=50, rank_imputations=40)

@@ -8,8 +8,12 @@ level of its framework:
   with the index, and of children with each other inside a parent, with COINr-style flags
   (``get_corr_flags``: |r| > 0.9 between siblings = redundancy; a negative correlation inside a
   parent; a weak correlation, |r| < 0.3, of a node with its own parent);
-* Cronbach's α per parent (Cronbach 1951; ≥ 0.7 by Nunnally's rule) with α-if-item-deleted and
-  the corrected item–rest correlation;
+* Cronbach's α per parent on standardised items (Cronbach 1951; ≥ 0.7 by Nunnally's rule) with
+  α-if-item-deleted and the corrected item–rest correlation; for a parent of two children the
+  inter-item correlation and its Spearman–Brown reliability instead (α is not a useful figure
+  for two items);
+* every correlation's p-value adjusted for multiplicity (Holm by default, or
+  Benjamini–Hochberg) before a pair is called significant;
 * the Kaiser–Meyer–Olkin measure of sampling adequacy (Kaiser 1974) with per-item MSA, and
   Bartlett's (1951) test of sphericity, per parent;
 * PCA of the children of each parent (on their correlation matrix): eigenvalues, explained
@@ -49,7 +53,8 @@ from cityindex.model.summary import Result, Summary, json_safe
 
 __all__ = [
     "Coherence", "coherence", "coherence_tables", "correlations", "cronbach_alpha",
-    "cronbach_alpha_cov", "cronbach_table", "kmo_bartlett", "kmo_bartlett_corr",
+    "cronbach_alpha_cov", "cronbach_alpha_std", "mean_inter_item_r", "spearman_brown",
+    "adjust_pvalues", "cronbach_table", "kmo_bartlett", "kmo_bartlett_corr",
     "kmo_table", "pca_table", "data_availability", "groups",
 ]
 
@@ -112,8 +117,45 @@ def _check_missing(missing: str) -> None:
 
 
 # ------------------------------------------------------------------------------ correlations
+def adjust_pvalues(p, method: str = "holm") -> np.ndarray:
+    """Multiplicity-adjusted p-values of a family of tests (NaN p-values are left out of the
+    family and stay NaN).
+
+    ``holm``: Holm (1979, *Scand. J. Statist.* 6:65) step-down, controls the family-wise error
+    rate: p̃_(i) = max_{j ≤ i} min(1, (m − j + 1) p_(j)). ``bh``: Benjamini & Hochberg (1995,
+    *JRSS-B* 57:289) step-up, controls the false discovery rate: p̃_(i) = min_{j ≥ i}
+    min(1, m p_(j) / j). ``none``: the p-values as given.
+
+    Raises
+    ------
+    ValueError for an unknown method.
+    """
+    p = np.asarray(p, dtype=float)
+    if method not in ("holm", "bh", "none"):
+        raise ValueError(f"p-value adjustment must be 'holm', 'bh' or 'none', got {method!r}")
+    out = np.full(p.shape, np.nan)
+    ok = np.isfinite(p)
+    q = p[ok]
+    m = q.size
+    if m == 0 or method == "none":
+        out[ok] = q
+        return out
+    order = np.argsort(q, kind="stable")
+    qs = q[order]
+    i = np.arange(1, m + 1)
+    if method == "holm":
+        adj = np.maximum.accumulate(np.minimum(1.0, (m - i + 1) * qs))
+    else:
+        adj = np.minimum.accumulate(np.minimum(1.0, m * qs / i)[::-1])[::-1]
+    res = np.empty(m)
+    res[order] = adj
+    out[ok] = res
+    return out
+
+
 def correlations(framework: Framework, aggregated: pd.DataFrame, *, redundancy: float = 0.9,
-                 weak: float = 0.3, negative: float = 0.0, alpha: float = 0.05) -> pd.DataFrame:
+                 weak: float = 0.3, negative: float = 0.0, alpha: float = 0.05,
+                 p_adjust: str = "holm") -> pd.DataFrame:
     """Correlations within and across levels, with flags.
 
     Parameters
@@ -129,9 +171,12 @@ def correlations(framework: Framework, aggregated: pd.DataFrame, *, redundancy: 
         ``weak_parent``.
     negative : float
         Siblings, or a node and its parent/index, with Pearson ``r < negative`` **and**
-        p < ``alpha`` (significantly negative) are flagged ``negative``.
+        adjusted p < ``alpha`` (significantly negative) are flagged ``negative``.
     alpha : float
-        Significance level of the ``significant`` column (Pearson p-value).
+        Significance level of the ``significant`` column (adjusted Pearson p-value).
+    p_adjust : {"holm", "bh", "none"}
+        Multiplicity control over all the pairs of the table (:func:`adjust_pvalues`): Holm's
+        family-wise error rate (default), Benjamini–Hochberg's false discovery rate, or none.
 
     Returns
     -------
@@ -139,14 +184,16 @@ def correlations(framework: Framework, aggregated: pd.DataFrame, *, redundancy: 
         ``code``, ``other``, ``relation`` (``parent`` = ``other`` is the node's parent,
         ``index`` = ``other`` is the root, ``sibling`` = both are children of ``group``),
         ``group`` (the parent the pair belongs to), ``level`` (of ``code``), ``n`` (pairwise
-        complete units), ``pearson``, ``p_pearson``, ``spearman``, ``p_spearman``,
-        ``significant``, ``flags`` (``;``-joined, empty when none).
+        complete units), ``pearson``, ``p_pearson``, ``p_adjusted`` (of ``p_pearson``, by
+        ``p_adjust`` over the whole table), ``spearman``, ``p_spearman``, ``significant``
+        (``p_adjusted < alpha``), ``flags`` (``;``-joined, empty when none).
 
     Raises
     ------
     DataError
         If ``aggregated`` lacks a column of the framework.
     """
+    adjust_pvalues([], p_adjust)  # reject an unknown method before any work
     codes = [c for c in framework.nodes if c in set(framework.indicators) | set(framework.aggregates)]
     X = _columns(aggregated, codes)
     root = framework.root
@@ -158,16 +205,13 @@ def correlations(framework: Framework, aggregated: pd.DataFrame, *, redundancy: 
         rs, ps, _ = _spearman(a, b)
         flags = []
         if np.isfinite(r):
-            if r < negative and p < alpha:
-                flags.append("negative")
             if relation == "sibling" and abs(r) > redundancy:
                 flags.append("redundant")
             if relation == "parent" and abs(r) < weak:
                 flags.append("weak_parent")
         rows.append(dict(code=code, other=other, relation=relation, group=group,
                          level=framework.level(code), n=n, pearson=r, p_pearson=p,
-                         spearman=rs, p_spearman=ps,
-                         significant=bool(np.isfinite(p) and p < alpha), flags=";".join(flags)))
+                         spearman=rs, p_spearman=ps, flags=flags))
 
     for code in codes:
         if code == root:
@@ -179,7 +223,19 @@ def correlations(framework: Framework, aggregated: pd.DataFrame, *, redundancy: 
     for parent, kids in groups(framework).items():
         for a, b in combinations(kids, 2):
             add(a, b, "sibling", parent)
-    return pd.DataFrame(rows)
+    cols = ["code", "other", "relation", "group", "level", "n", "pearson", "p_pearson",
+            "p_adjusted", "spearman", "p_spearman", "significant", "flags"]
+    if not rows:
+        return pd.DataFrame(columns=cols)
+    out = pd.DataFrame(rows)
+    adj = adjust_pvalues(out["p_pearson"].to_numpy(float), p_adjust)
+    out["p_adjusted"] = adj
+    sig = np.isfinite(adj) & (adj < alpha)
+    out["significant"] = sig
+    neg = sig & (out["pearson"].to_numpy(float) < negative)
+    out["flags"] = [";".join((["negative"] if ng else []) + f)
+                    for ng, f in zip(neg, out["flags"])]
+    return out[cols]
 
 
 # ------------------------------------------------------------------------------- Cronbach α
@@ -199,6 +255,54 @@ def cronbach_alpha(items: pd.DataFrame | np.ndarray) -> float:
     if total == 0:
         return np.nan
     return float(k / (k - 1) * (1 - X.var(axis=0, ddof=1).sum() / total))
+
+
+def cronbach_alpha_std(R: np.ndarray) -> float:
+    """Standardised Cronbach's α of items with correlation (or covariance) matrix ``R``
+    (k × k): α_std = k r̄ / (1 + (k − 1) r̄), r̄ the mean inter-item correlation — α of the
+    items scaled to unit variance, so that an item's own spread does not weigh in
+    (Cronbach 1951; Falk & Savalei 2011, *J. Pers. Assess.* 93:445). NaN for k < 2."""
+    r_bar = mean_inter_item_r(R)
+    k = np.asarray(R).shape[0]
+    if k < 2 or not np.isfinite(r_bar):
+        return np.nan
+    return float(k * r_bar / (1 + (k - 1) * r_bar))
+
+
+def mean_inter_item_r(R: np.ndarray) -> float:
+    """Mean off-diagonal correlation of a correlation or covariance matrix (k × k); NaN for
+    k < 2 or an item of zero variance."""
+    R = np.asarray(R, float)
+    k = R.shape[0]
+    d = np.sqrt(np.diag(R))
+    if k < 2 or not np.all(np.isfinite(R)) or (d <= 0).any():
+        return np.nan
+    C = R / np.outer(d, d)
+    return float(C[~np.eye(k, dtype=bool)].mean())
+
+
+def spearman_brown(r: float, k: float = 2) -> float:
+    """Reliability of a sum of ``k`` parallel items whose correlation is ``r``:
+    k r / (1 + (k − 1) r) (Spearman 1910; Brown 1910). For two items this is the reliability
+    figure to give instead of Cronbach's α (Eisinga, te Grotenhuis & Pelzer 2013, *Int. J.
+    Public Health* 58:637)."""
+    r = float(r)
+    return k * r / (1 + (k - 1) * r) if np.isfinite(r) and (1 + (k - 1) * r) != 0 else np.nan
+
+
+def _reliability_row(S, k: int, threshold: float) -> dict:
+    """α (standardised, k ≥ 3) or the inter-item correlation and Spearman–Brown (k = 2)."""
+    r_bar = mean_inter_item_r(S) if S is not None and k >= 2 else np.nan
+    if k >= 3:
+        a = cronbach_alpha_std(S) if S is not None else np.nan
+        sb, stat = np.nan, "standardised alpha"
+    else:
+        a = np.nan
+        sb = spearman_brown(r_bar) if k == 2 else np.nan
+        stat = "Spearman-Brown (2 items)" if k == 2 else "none (1 item)"
+    rel = a if k >= 3 else sb
+    return dict(alpha=a, mean_r=r_bar, spearman_brown=sb, statistic=stat,
+                low=bool(np.isfinite(rel) and rel < threshold))
 
 
 def cronbach_alpha_cov(S: np.ndarray) -> float:
@@ -230,10 +334,10 @@ def _cronbach_em(framework, aggregated, threshold):
     top, items = [], []
     for parent, kids in groups(framework).items():
         S, info = _em_group(aggregated, kids)
-        a = cronbach_alpha_cov(S) if S is not None else np.nan
+        row = _reliability_row(S, len(kids), threshold)
+        a = row["alpha"]
         top.append(dict(group=parent, level=framework.level(parent), k=len(kids),
-                        n=info["n_used"], n_complete=info["n_complete"], alpha=a,
-                        low=bool(np.isfinite(a) and a < threshold)))
+                        n=info["n_used"], n_complete=info["n_complete"], **row))
         if len(kids) < 2:
             continue
         for j, kid in enumerate(kids):
@@ -242,7 +346,7 @@ def _cronbach_em(framework, aggregated, threshold):
                 aid, r = np.nan, np.nan
             else:
                 Sr = S[np.ix_(rest, rest)]
-                aid = cronbach_alpha_cov(Sr) if len(kids) > 2 else np.nan
+                aid = cronbach_alpha_std(Sr) if len(kids) > 3 else np.nan
                 den = np.sqrt(S[j, j] * Sr.sum())
                 r = float(S[j, rest].sum() / den) if den > 0 else np.nan
             items.append(dict(group=parent, code=kid, alpha_if_deleted=aid, item_rest_r=r,
@@ -253,17 +357,22 @@ def _cronbach_em(framework, aggregated, threshold):
 
 def cronbach_table(framework: Framework, aggregated: pd.DataFrame, *, threshold: float = 0.7,
                    missing: str = "listwise") -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Cronbach's α per parent and, per child, α-if-item-deleted.
+    """Reliability per parent: standardised Cronbach's α for 3 or more children, the
+    inter-item correlation and its Spearman–Brown reliability for 2 (α is not given for 2
+    items); per child, α-if-item-deleted (when 3 or more children remain).
 
     Returns
     -------
     (per_parent, per_item) : DataFrames
         ``per_parent``: ``group``, ``level``, ``k`` (children), ``n`` (complete units;
         with ``missing="em"``: units with an observed child, and ``n_complete``),
-        ``alpha``, ``low`` (α < ``threshold``). ``per_item``: ``group``, ``code``,
-        ``alpha_if_deleted``, ``item_rest_r`` (Pearson r of the item with the sum of the other
-        items), ``raises_alpha`` (deleting it raises α). Listwise deletion within each parent,
-        or the EM covariance (``missing="em"``).
+        ``alpha`` (standardised α, :func:`cronbach_alpha_std`; NaN for k < 3), ``mean_r``
+        (mean inter-item correlation), ``spearman_brown`` (k = 2 only,
+        :func:`spearman_brown`), ``statistic`` (which of the two is the group's reliability),
+        ``low`` (that reliability < ``threshold``). ``per_item``: ``group``, ``code``,
+        ``alpha_if_deleted`` (standardised), ``item_rest_r`` (Pearson r of the item with the
+        sum of the other items), ``raises_alpha`` (deleting it raises α). Listwise deletion
+        within each parent, or the EM covariance (``missing="em"``).
     """
     _check_missing(missing)
     if missing == "em":
@@ -271,15 +380,18 @@ def cronbach_table(framework: Framework, aggregated: pd.DataFrame, *, threshold:
     top, items = [], []
     for parent, kids in groups(framework).items():
         X = _columns(aggregated, kids).dropna()
-        a = cronbach_alpha(X)
+        vals = X.to_numpy()
+        S = np.atleast_2d(np.cov(vals, rowvar=False)) if len(X) >= 2 else None
+        row = _reliability_row(S, len(kids), threshold)
+        a = row["alpha"]
         top.append(dict(group=parent, level=framework.level(parent), k=len(kids), n=len(X),
-                        alpha=a, low=bool(np.isfinite(a) and a < threshold)))
+                        **row))
         if len(kids) < 2:
             continue
-        vals = X.to_numpy()
         for j, kid in enumerate(kids):
             rest = np.delete(vals, j, axis=1)
-            aid = cronbach_alpha(rest) if len(kids) > 2 else np.nan
+            aid = (cronbach_alpha_std(np.atleast_2d(np.cov(rest, rowvar=False)))
+                   if len(kids) > 3 and len(X) >= 2 else np.nan)
             r = _pearson(vals[:, j], rest.sum(axis=1))[0]
             items.append(dict(group=parent, code=kid, alpha_if_deleted=aid, item_rest_r=r,
                               raises_alpha=bool(np.isfinite(aid) and np.isfinite(a) and aid > a)))
@@ -489,7 +601,8 @@ class Coherence(Result):
     def comparison(self, threshold: float = 0.1) -> pd.DataFrame:
         """Observed-only statistics beside the imputed-data ones (empty without ``imputed``).
 
-        One row per statistic: ``statistic`` (pearson, alpha, kmo, pc1_ratio), ``group``,
+        One row per statistic: ``statistic`` (pearson, alpha, spearman_brown, kmo,
+        pc1_ratio), ``group``,
         ``code``, ``other`` (the pair of a correlation), ``observed``, ``imputed``,
         ``difference`` (observed − imputed), ``n_observed``, ``flag``: "sign flip" when the
         two have opposite signs (both beyond ±0.01), "difference > 0.1" when
@@ -505,11 +618,17 @@ class Coherence(Result):
         rows = [dict(statistic="pearson", group=r.group, code=r.code, other=r.other,
                      observed=r.pearson, imputed=r.pearson_imp, n_observed=r.n)
                 for r in c.itertuples()]
-        for name, table, col in (("alpha", "cronbach", "alpha"), ("kmo", "kmo", "kmo"),
-                                 ("pc1_ratio", "pca", "pc1_ratio")):
+        for name, table, col in (("alpha", "cronbach", "alpha"),
+                                 ("spearman_brown", "cronbach", "spearman_brown"),
+                                 ("kmo", "kmo", "kmo"), ("pc1_ratio", "pca", "pc1_ratio")):
             o = getattr(self, table).set_index("group")
             i = getattr(self.imputed, table).set_index("group")
+            if col not in o or col not in i:
+                continue
             for g in o.index:
+                if name in ("alpha", "spearman_brown") and np.isnan(o.at[g, col]) and np.isnan(
+                        i[col].get(g, np.nan)):
+                    continue  # α is not given for 2 items, Spearman–Brown only for 2
                 rows.append(dict(statistic=name, group=g, code=g, other="",
                                  observed=o.at[g, col], imputed=i[col].get(g, np.nan),
                                  n_observed=o.at[g, "n"]))
@@ -529,8 +648,11 @@ class Coherence(Result):
         return self.correlations[self.correlations["flags"] != ""]
 
     def per_group(self) -> pd.DataFrame:
-        """One row per parent: α, KMO, Bartlett p, PC1 share, number of eigenvalues > 1."""
-        out = self.cronbach[["group", "level", "k", "n", "alpha"]].merge(
+        """One row per parent: standardised α (3+ children), mean inter-item correlation and
+        Spearman–Brown (2 children), KMO, Bartlett p, PC1 share, number of eigenvalues > 1."""
+        cols = [c for c in ("group", "level", "k", "n", "alpha", "mean_r", "spearman_brown")
+                if c in self.cronbach]
+        out = self.cronbach[cols].merge(
             self.kmo[["group", "kmo", "bartlett_p"]], on="group").merge(
             self.pca[["group", "pc1_ratio", "n_kaiser"]], on="group")
         return out
@@ -552,9 +674,15 @@ class Coherence(Result):
         s = Summary("Coherence")
         thr = self.settings.get("alpha_threshold", 0.7)
         s.add_text(f"Missing values: {self.settings.get('missing', '')}.",
-                   f"Cronbach's α below {thr}: "
-                   + (", ".join(self.cronbach.loc[self.cronbach["alpha"] < thr, "group"])
-                      or "none") + ".")
+                   f"Reliability below {thr} (standardised Cronbach's α for 3+ children, "
+                   f"Spearman–Brown of the inter-item correlation for 2): "
+                   + (", ".join(self.cronbach.loc[self.cronbach["low"], "group"])
+                      or "none") + ".",
+                   "Correlation p-values adjusted for multiplicity ("
+                   + {"holm": "Holm, family-wise error rate", "bh": "Benjamini–Hochberg, false "
+                      "discovery rate", "none": "none"}.get(self.settings.get("p_adjust",
+                                                                               "holm"), "")
+                   + ") over all the pairs.")
         s.add_table(self.per_group(), "Per parent: α, KMO, Bartlett p, PC1 share, "
                     "eigenvalues > 1" + (" (observed cells only)" if self.observed_only
                                          else ""), max_rows=None)
@@ -577,7 +705,8 @@ class Coherence(Result):
 
 
 def coherence(result, *, redundancy: float = 0.9, weak: float = 0.3, negative: float = 0.0,
-              alpha_threshold: float = 0.7, observed: bool = True) -> Coherence:
+              alpha_threshold: float = 0.7, observed: bool = True,
+              p_adjust: str = "holm") -> Coherence:
     """Every coherence check on an index result (see the module docstring).
 
     Parameters
@@ -586,6 +715,7 @@ def coherence(result, *, redundancy: float = 0.9, weak: float = 0.3, negative: f
         indicators and aggregate scores); its raw indicator values (units × indicators, NaN =
         missing) give the availability tables.
     redundancy, weak, negative, alpha_threshold : flag thresholds (see :func:`correlations`).
+    p_adjust : multiplicity control of the correlations' p-values ("holm", "bh", "none").
     observed : True (default): the statistics on the observed cells only
         (:func:`cityindex.model.availability.observed_aggregated`; correlations pairwise, α,
         KMO/Bartlett and PCA from the EM covariance), with the imputed-data statistics in
@@ -599,7 +729,7 @@ def coherence(result, *, redundancy: float = 0.9, weak: float = 0.3, negative: f
 
     raw = result.raw.loc[result.aggregated.index]
     kw = dict(redundancy=redundancy, weak=weak, negative=negative,
-              alpha_threshold=alpha_threshold)
+              alpha_threshold=alpha_threshold, p_adjust=p_adjust)
     imputed = coherence_tables(result.framework, result.aggregated, raw, **kw)
     if not observed:
         return imputed
@@ -613,14 +743,16 @@ def coherence(result, *, redundancy: float = 0.9, weak: float = 0.3, negative: f
 def coherence_tables(framework: Framework, aggregated: pd.DataFrame,
                      data: pd.DataFrame | None = None, *, redundancy: float = 0.9,
                      weak: float = 0.3, negative: float = 0.0, alpha_threshold: float = 0.7,
-                     missing: str = "listwise") -> Coherence:
+                     missing: str = "listwise", p_adjust: str = "holm") -> Coherence:
     """Every coherence check on a framework and an ``aggregated`` table (units × codes).
 
     ``data`` (units × indicators, with NaN for missing) is used for the availability tables; by
     default the indicator columns of ``aggregated``. ``missing``: "listwise" or "em" for α,
-    KMO/Bartlett and PCA (correlations are always pairwise).
+    KMO/Bartlett and PCA (correlations are always pairwise); ``p_adjust``: multiplicity
+    control of the correlations (:func:`adjust_pvalues`).
     """
-    corr = correlations(framework, aggregated, redundancy=redundancy, weak=weak, negative=negative)
+    corr = correlations(framework, aggregated, redundancy=redundancy, weak=weak, negative=negative,
+                        p_adjust=p_adjust)
     cr, cr_items = cronbach_table(framework, aggregated, threshold=alpha_threshold,
                                   missing=missing)
     km, km_items = kmo_table(framework, aggregated, missing=missing)
@@ -631,5 +763,5 @@ def coherence_tables(framework: Framework, aggregated: pd.DataFrame,
            "units)")
     return Coherence(corr, cr, cr_items, km, km_items, pc, pc_comp, av_i, av_u,
                      settings=dict(redundancy=redundancy, weak=weak, negative=negative,
-                                   alpha_threshold=alpha_threshold,
+                                   alpha_threshold=alpha_threshold, p_adjust=p_adjust,
                                    missing=f"pairwise (correlations), {how}"))

@@ -11,12 +11,17 @@ score scale, as rank confidence sets need.
 
 By default every draw has its own completed data set (M = D): each draw is then a joint draw of
 imputation and measurement error and the draws' covariance estimates the total variance
-directly. With fewer sets (``m`` < D, cycled) the covariance follows Rubin's rules:
-T = W̄ + (1 + 1/M)·B, with W̄ the mean covariance of the draws within a completed set
-(measurement error) and B the covariance of the sets' mean scores (imputation); the draws are
-then rescaled about their set means so that their covariance is T too (for the rank summaries
-drawn from them). The sets are centred on the nominal scores (Mogstad, Romano, Shaikh & Wilhelm
-2024 assume estimates centred on the truth, which the nonlinear pipeline's draw mean is not).
+W + B directly (W: measurement error within a completed set; B: imputation, between sets).
+With fewer sets (``m`` < D, cycled, K = D/M draws each, to save imputation time) the plain
+covariance of the draws is still used: its expectation is W + B·(D − K)/(D − 1) (one-way
+random-effects sums of squares), 2 % short of B at D = 200, K = 5. Rubin's pooled
+T = W̄ + (1 + 1/M)·B̂ (:func:`rubin_draws`) is not used for the draws: B̂, the covariance of
+the sets' mean scores, carries W/K of measurement noise, which overstated the covariance (the
+median simultaneous GDCI set was 151 places at D = 200, M = 40 and 171 at M = 100, against
+138 with one set per draw). The covariance is measured about the nominal scores, not about the
+draws' own mean (:func:`covariance_about`): Mogstad, Romano, Shaikh & Wilhelm (2024) centre
+the sets on the estimates and assume the draws are centred there, which the nonlinear pipeline
+and the nominal single imputation do not give; the offset then counts as uncertainty.
 
 Units with no observed indicator are not ranked and have no draws (:mod:`cityindex.model.
 availability`); they are listed in the result's ``note``.
@@ -118,7 +123,7 @@ def _index_draws(result, model, sets: np.ndarray, mi, seed: int) -> pd.DataFrame
 
 def measurement_score_draws(result, sd: float | None = None, draws: int = 200,
                             seed: int | None = None, *, imputation: bool = True,
-                            m: int | None = None, progress=None) -> ScoreDraws:
+                            m: int | None = None, progress=None, _mi=None) -> ScoreDraws:
     """Index scores of ``result`` (an IndexResult) under measurement error of the observed
     values and imputation uncertainty of the imputed ones (see the module docstring).
 
@@ -133,15 +138,17 @@ def measurement_score_draws(result, sd: float | None = None, draws: int = 200,
         them at the nominal single imputation (the behaviour before multiple imputation; also
         what happens when nothing is missing).
     m : completed data sets of the multiple imputation: None (default) = one per draw; fewer
-        are cycled (at least 2 draws per set) and pooled by Rubin's rules.
+        are cycled (at least 2 draws per set; see the module docstring).
 
     progress : ``progress(step, done, total)`` reports the perturbed data sets computed
         (:mod:`cityindex.model.progress`).
 
     Returns
     -------
-    ScoreDraws of the ranked units (draws × units), centred on the nominal index scores
-    (``estimates``), covariance by Rubin's rules, ``source="measurement"`` and the assumptions
+    ScoreDraws of the ranked units (draws × units, as drawn): ``estimates`` are the nominal
+    index scores, ``cov`` the covariance of the draws about them (:func:`covariance_about`;
+    the offset of the draws' mean is stated in ``note``), ``source="measurement"`` and the
+    assumptions
     stated (error model, imputation, draws, units not ranked).
 
     Raises
@@ -162,26 +169,103 @@ def measurement_score_draws(result, sd: float | None = None, draws: int = 200,
         if m < int(draws) and int(draws) < 2 * m:
             raise ValueError(f"{draws} draws for {m} completed data sets: give at least "
                              f"{2 * m} draws (2 per set), one set per draw, or fewer sets")
-        mi = multiple_imputation(result, m, seed=seed)
+        mi = _mi if _mi is not None and _mi.m == m else multiple_imputation(result, m,
+                                                                              seed=seed)
     sets = np.arange(int(draws)) % (mi.m if mi is not None else 1)
     tick = counted(progress, "alternatives prepared", int(draws))
     S = _index_draws(result, model, sets, mi, seed).reindex(columns=units).to_numpy(float)
     tick(int(draws))
-    frame = pd.DataFrame(S, columns=units).rename_axis("draw")
     estimates = result.index_scores.reindex(units)
     imp = ("imputed cells fixed at the nominal imputation" if mi is None else
            "imputed cells drawn from their imputation distribution ("
            + (f"a fresh completed data set of a multiple imputation per draw, M = {mi.m}"
               if mi.m == int(draws) else
-              f"one of M = {mi.m} completed data sets per draw; covariance by Rubin's rules")
+              f"one of M = {mi.m} completed data sets per draw, cycled; covariance of the "
+              "draws")
            + ")")
     nr = av.not_ranked()
     assumption = (f"{model.describe()}; {imp}; {int(draws)} draws"
                   + (f"; {len(nr)} unit(s) not ranked (no observed indicator): "
                      f"{', '.join(map(str, nr['unit'][:8]))}" if len(nr) else ""))
-    if mi is None or mi.m == int(draws):
-        return ScoreDraws.from_draws(frame, estimates=estimates, source="measurement",
-                                     assumption=assumption)
-    T, adjusted = rubin_draws(S, sets)
-    adj = pd.DataFrame(adjusted, columns=units).rename_axis("draw")
-    return ScoreDraws(estimates, T, adj, source="measurement", assumption=assumption)
+    cov, note = covariance_about(S, estimates.to_numpy(float))
+    frame = pd.DataFrame(S, columns=units).rename_axis("draw")
+    out = ScoreDraws(estimates, cov, frame, source="measurement", assumption=assumption,
+                     note=note)
+    return out
+
+
+def covariance_about(S: np.ndarray, nominal: np.ndarray) -> tuple[np.ndarray, str]:
+    """Covariance of score draws (draws × units) about the nominal scores, not about their own
+    mean: Σ̂ = (S − θ̂)ᵀ(S − θ̂) / D = cov(S)·(D − 1)/D + b bᵀ with b = mean(S) − θ̂.
+
+    The rank sets of Mogstad et al. (2024) are centred on θ̂ (the nominal scores) and assume
+    the draws are centred there too. They are not: the pipeline is nonlinear (normalisation by
+    the sample's own minimum and maximum, winsorisation, geometric means) and the nominal
+    single imputation is not the mean of the imputation distribution, so the draws' mean
+    differs from θ̂ (by b). Measuring the spread about θ̂ puts that offset into Σ̂ instead of
+    ignoring it. (Shifting the draws onto θ̂ instead would leave the covariance, hence the sets,
+    unchanged, and it moved the percentile bands of the draws onto the nominal imputation:
+    their coverage of the true rank fell from 0.85 to 0.59 on one BRPCI replication of
+    ``benchmarks/bench_missing_data.py``.) Returns Σ̂ and a note with the offsets in units of
+    each unit's score SD.
+    """
+    S = np.asarray(S, float)
+    D = S.shape[0]
+    dev = S - nominal[None, :]
+    cov = dev.T @ dev / D
+    b = S.mean(axis=0) - nominal
+    sd = S.std(axis=0, ddof=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = np.abs(b) / np.where(sd > 0, sd, np.nan)
+    rel = rel[np.isfinite(rel)]
+    note = ("score covariance measured about the nominal scores, not the draws' mean (mean "
+            f"draw − nominal score: median {np.median(rel) if rel.size else 0:.2f}, largest "
+            f"{rel.max() if rel.size else 0:.2f} score SDs; the offset is counted as "
+            "uncertainty)")
+    return cov, note
+
+
+def rank_set_width_curve(result, sds=(0.02, 0.05, 0.10, 0.20), *, draws: int = 200,
+                         alpha: float = 0.05, seed: int | None = None, m: int | None = None,
+                         n_boot: int = 500) -> pd.DataFrame:
+    """Median width of the rank confidence sets against the assumed measurement error.
+
+    For each relative SE in ``sds`` (applied to every indicator) and for the error model of
+    the framework and method (per indicator, :func:`~cityindex.model.measurement_error.
+    error_model`), score draws of :func:`measurement_score_draws` (same seed: common random
+    numbers; ``m`` completed data sets as there, one multiple imputation shared by all) and
+    the MRSW sets of :func:`~cityindex.validation.rank_inference.rank_sets` (``n_boot``
+    bootstrap replications).
+
+    Returns
+    -------
+    DataFrame, one row per error model: ``error_model`` (label), ``relative_se`` (NaN for the
+    per-indicator model), ``median_width_simultaneous``, ``median_width_marginal``,
+    ``mean_width_simultaneous``, ``draws``, ``level``; the per-indicator row last.
+    """
+    from .rank_inference import rank_sets
+
+    seed = result.method.seed if seed is None else int(seed)
+    mi = None
+    if result.n_imputed > 0:   # one multiple imputation for every error model
+        mi = multiple_imputation(result, int(draws) if m is None else int(m), seed=seed)
+    own = error_model(result.framework, result.method)
+    t = own.table
+    uniform = (t["kind"] == "relative").all() and t["se"].nunique() == 1
+    rows = []
+    for sd in list(sds) + [None]:
+        label = (f"{sd:.0%} relative SE, every indicator" if sd is not None else
+                 "error model of the framework and method: " + own.describe())
+        if sd is None and uniform and float(t["se"].iloc[0]) in [float(x) for x in sds]:
+            same = next(r for r in rows if r["relative_se"] == float(t["se"].iloc[0]))
+            rows.append({**same, "error_model": label, "relative_se": np.nan})
+            continue   # the same draws as that row (same seed): not recomputed
+        d = measurement_score_draws(result, sd=sd, draws=draws, seed=seed, m=m, _mi=mi)
+        rs = rank_sets(d, alpha=alpha, seed=seed, n_boot=n_boot)
+        w = rs.widths()
+        rows.append({"error_model": label, "relative_se": np.nan if sd is None else float(sd),
+                     "median_width_simultaneous": float(w["simultaneous"].median()),
+                     "median_width_marginal": float(w["marginal"].median()),
+                     "mean_width_simultaneous": float(w["simultaneous"].mean()),
+                     "draws": int(draws), "level": 1.0 - float(alpha)})
+    return pd.DataFrame(rows)

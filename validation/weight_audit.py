@@ -231,9 +231,10 @@ class WeightAudit(Result):
                    f"{st.get('n_units')} units (seed {st.get('seed')}, {st.get('n_boot')} "
                    "bootstrap resamples).")
         g = self.groups
-        s.add_table(g[["group", "k", "alpha", "kmo", "pc1_ratio", "n_kaiser", "n_factors_pca",
-                       "n_factors_fa", "divergence"]],
-                    "Per parent: Cronbach α, KMO, PC1 share, eigenvalues > 1, factors (PCA/FA),"
+        s.add_table(g[[c for c in ("group", "k", "alpha", "spearman_brown", "kmo", "pc1_ratio",
+                                   "n_kaiser", "n_factors_pca", "n_factors_fa", "divergence")
+                       if c in g]],
+                    "Per parent: Cronbach α (standardised, 3+ children), Spearman–Brown (2), KMO, PC1 share, eigenvalues > 1, factors (PCA/FA),"
                     " Σ|importance share − nominal|", max_rows=None)
         low = g[g["alpha"] < st.get("alpha_threshold", 0.7)]["group"].tolist()
         if low:

@@ -60,6 +60,10 @@ def audit(framework: Optional[List[str]] = FrameworksOpt, data: Optional[Path] =
                                                 "quick)."),
           profile: Optional[List[str]] = typer.Option(None, "--profile", help="City to "
                                                       "profile (repeatable)."),
+          rank_curve: Optional[bool] = typer.Option(
+              None, "--rank-curve/--no-rank-curve", help="Width of the rank confidence sets "
+              "against the assumed measurement error (2, 5, 10, 20 % and the per-indicator "
+              "model; default: on in full runs, off with --quick)."),
           quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
           workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Indices "
                                                 "audited side by side, one process each "
@@ -92,7 +96,8 @@ def audit(framework: Optional[List[str]] = FrameworksOpt, data: Optional[Path] =
     out = out or Path("reports") / f"audit-{datetime.now():%Y%m%d-%H%M%S}"
     settings = AuditSettings(quick=quick, bayes=not no_bayes, seed=seed, n_ua=n, n_sa=n_sobol,
                              profiles=list(profile or []), bayes_timeout=bayes_timeout,
-                             quantile=iv["quantile"], workers=workers)
+                             quantile=iv["quantile"], workers=workers,
+                             rank_curve=rank_curve)
     panel, years = _panel_years(data, sheet, unit_col, year, year_a, year_b)
     if panel is not None:
         year = year_b

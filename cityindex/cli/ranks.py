@@ -140,6 +140,9 @@ def ranks(framework: str = FrameworkOpt, data: Optional[Path] = DataOpt,
                    f"{len(audit)} published ranks outside our 5–95% methodological band, "
                    f"{int(audit['mrsw_simultaneous_outside'].sum())} outside the simultaneous "
                    "set (open-data proxies: read as 'not supported by open data')")
+        for label, what in (("method_5_95", "5–95% methodological band"),
+                            ("mrsw_simultaneous", "simultaneous rank set")):
+            typer.echo(f"  inside our {what}: {_baseline_line(audit, label, inp.seed)}")
     typer.echo(f"→ {out}")
 
 
@@ -214,6 +217,22 @@ def _table(sets, S, result, tau: int, level: float = 0.90, quantile: str = "inve
                                    not_ranked["unit"]).to_numpy())
         t = pd.concat([t, nr], ignore_index=True)
     return t.sort_values("nominal_rank")
+
+
+def _baseline_line(audit, label: str, seed) -> str:
+    """The share of published ranks inside a band beside the share expected by chance
+    (:func:`~cityindex.validation.compare.permutation_band_baseline`)."""
+    from cityindex.validation.compare import permutation_band_baseline
+
+    m = audit.dropna(subset=["published_rank", f"{label}_lower", f"{label}_upper"])
+    if len(m) < 2:
+        return "too few matched units for a baseline"
+    b = permutation_band_baseline(m["published_rank"].to_numpy(float),
+                                  m[f"{label}_lower"].to_numpy(float),
+                                  m[f"{label}_upper"].to_numpy(float), seed=seed)
+    return (f"{b['observed']:.0%} of {b['n']} matched; {b['expected']:.0%} expected by chance "
+            f"(published ranks shuffled among them; 90% range {b['range_lo']:.0%}–"
+            f"{b['range_hi']:.0%}, P = {b['p_value']:.3g})")
 
 
 def _published_audit(published, result, ua, table):

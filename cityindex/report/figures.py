@@ -235,6 +235,26 @@ def published(comp: pd.DataFrame, title: str = "", label: str = "published 2021 
     return fig
 
 
+def rank_set_curve(curve: pd.DataFrame, title: str = ""):
+    """Median width of the rank confidence sets (simultaneous, marginal) against the assumed
+    relative SE (``relative_se``); the per-indicator error model (``relative_se`` NaN) as a
+    horizontal line."""
+    c = curve.dropna(subset=["relative_se"]).sort_values("relative_se")
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    x = 100 * c["relative_se"].to_numpy(float)
+    ax.plot(x, c["median_width_simultaneous"], "o-", color=BLUE, label="simultaneous")
+    ax.plot(x, c["median_width_marginal"], "s--", color=GREEN, label="marginal")
+    own = curve[curve["relative_se"].isna()]
+    if len(own):
+        ax.axhline(float(own["median_width_simultaneous"].iloc[0]), color=GREY, lw=1,
+                   ls=":", label="per-indicator error model (simultaneous)")
+    ax.set_xlabel("assumed relative SE of every indicator value (%)")
+    ax.set_ylabel("median set width (places)")
+    ax.legend(loc="upper left", fontsize=8)
+    ax.set_title(title or "Rank-set width vs assumed measurement error")
+    return fig
+
+
 def bayes_weights(implied: pd.DataFrame, title: str = ""):
     """Bayesian implied indicator weights in the index (mean, 90 % interval) vs the nominal
     weights on the same z-scale (``nominal_z``: nominal effective weight × SD of the normalised

@@ -188,9 +188,19 @@ def headline_sentences(a) -> list[str]:
         out.append("Median 5–95 % band width by share of indicators observed (multiple "
                    "imputation in the bands): " + "; ".join(
                        f"{esc(k)}: <b>{v:.0f}</b> places" for k, v in bw.items()) + ".")
-    if "published_in_band" in h:
+    if a.published_audit is not None:
+        pa = a.published_audit
+        b = pa.baseline
         out.append(f"Published rank inside our 5–95 % methodological band for "
-                   f"<b>{h['published_in_band']:.0%}</b> of the published table.")
+                   f"<b>{b['observed']:.0%}</b> of the {b['n']} published {a.unit_noun()[1]} "
+                   f"we rank, against <b>{b['expected']:.0%}</b> expected by chance (published "
+                   f"ranks shuffled among the same {a.unit_noun()[1]}; {b['level']:.0%} range "
+                   f"{b['range_lo']:.0%}–{b['range_hi']:.0%}, P = {b['p_value']:.2g}): the "
+                   f"share mostly measures how wide the bands are. {esc(pa.correlation_text())}.")
+    elif "published_in_band" in h:
+        out.append(f"Published rank inside our 5–95 % methodological band for "
+                   f"<b>{h['published_in_band']:.0%}</b> of the published table (no chance "
+                   f"baseline computed).")
     return out
 
 
@@ -289,7 +299,9 @@ def _index_sections(doc: _Doc, a) -> None:
                "the observed cells (pairwise; imputed cells left out)")
     wa = a.weights
     if wa is not None:
-        doc.add("<p>Cronbach's α, KMO and PCA per parent, on the observed cells (EM "
+        doc.add("<p>Cronbach's α on standardised items (parents of three or more children; "
+                "for two children the inter-item correlation <code>mean_r</code> and its "
+                "Spearman–Brown reliability), KMO and PCA per parent, on the observed cells (EM "
                 "covariance; the imputed-data figures are in the section "
                 f"<a href=\"#{slug}-missing\">{esc('Missing data and ranking')}</a>):</p>")
         doc.table(f"{root}_coherence", wa.groups, None)
@@ -434,9 +446,10 @@ def _index_sections(doc: _Doc, a) -> None:
         doc.add(f"<p>Rank confidence sets (Mogstad, Romano, Shaikh &amp; Wilhelm 2024) under "
                 f"<b>{esc(a.rank_sets.assumption)}</b>: the index is recomputed with the nominal "
                 f"method on each perturbed data set, so all draws share one score scale; the "
-                f"sets are centred on our nominal scores, with the draws giving their "
-                f"covariance (imputed cells are drawn from their imputation distribution, "
-                f"the covariance pooled by Rubin's rules). <i>If that error model holds</i>, "
+                f"sets are centred on our nominal scores, and the covariance of the draws is "
+                f"measured about those scores, so that the draws' own offset from them "
+                f"counts as uncertainty (imputed cells are drawn from their imputation "
+                f"distribution). <i>If that error model holds</i>, "
                 f"with probability at least "
                 f"{conf:.0%} every unit's true rank lies inside its <b>simultaneous</b> set "
                 f"[<code>simultaneous_lower</code>, <code>simultaneous_upper</code>] jointly; "
@@ -456,6 +469,26 @@ def _index_sections(doc: _Doc, a) -> None:
         doc.table(f"{root}_rank_sets", rsets, 25,
                   display=_marked(rsets, flag_below=a.flag_below))
         doc.add(_low_note(rsets.head(25), a.flag_below))
+        doc.add(f'<p class="foot">Draws: {a.rank_sets.n_boot:,} bootstrap replications of the '
+                f'score covariance estimated from the measurement-error draws; '
+                f'{esc(a.rank_sets.note)}.</p>' if a.rank_sets.note else "")
+        curve = a.rank_curve
+        if curve is not None and len(curve):
+            doc.add("<p><b>The width of the sets is set by the assumed error.</b> Median width "
+                    "of the sets when every indicator carries the same relative SE, and under "
+                    "the per-indicator error model of the framework and method (same seed, "
+                    "same draws otherwise):</p>")
+            try:
+                doc.figure(F.rank_set_curve(curve, f"{root}: rank-set width vs assumed "
+                                            "measurement error"),
+                           f"{slug}_rank_set_curve", "Median width of the simultaneous and "
+                           "marginal rank confidence sets against the assumed relative SE")
+            except Exception as exc:  # noqa: BLE001 - never let one figure stop the report
+                doc.add(f'<p class="note">Figure not drawn: {esc(exc)}</p>')
+            doc.table(f"{root}_rank_set_curve", curve, None, digits=2)
+        elif a.note("rank_curve"):
+            doc.add(f'<p class="note">Width against the assumed error: '
+                    f'{esc(a.note("rank_curve"))}.</p>')
     else:
         doc.add(f'<p class="note">Not available: {esc(a.note("rank_sets") or "not run")}.</p>')
 
@@ -464,7 +497,13 @@ def _index_sections(doc: _Doc, a) -> None:
     if pub is not None:
         doc.add(f'<h3 id="{slug}-published">{esc(a.published_label())}</h3>')
         doc.add("<p>The published ranks beside our nominal rank, median and 5–95 % "
-                "methodological band (<code>our_q5</code>–<code>our_q95</code>).</p>")
+                "methodological band (<code>our_q5</code>–<code>our_q95</code>); "
+                "<code>percentile</code> is where the published rank lies in our rank "
+                "distribution over the uncertainty analysis (0.5 = our median; "
+                "P(rank &lt; published) + ½ P(rank = published)).</p>")
+        if a.published_audit is not None:
+            doc.add(f"<p>{esc(a.published_audit.headline())}. "
+                    f"{esc(a.published_audit.correlation_text())}.</p>")
         try:
             doc.figure(F.published(pub, f"{root}: {a.published_label().lower()} vs ours",
                                    label=a.published_label().lower().replace(" ranking", "")
@@ -538,6 +577,43 @@ def _years_html(doc: _Doc, a, slug: str) -> None:
         doc.tables[f"{root}_history"] = a.history
 
 
+def calibration_table() -> pd.DataFrame | None:
+    """The calibration table bundled with the product (``cityindex/data/calibration.csv``,
+    written by ``benchmarks/bench_calibration.py``), or None when there is none."""
+    from importlib import resources
+
+    f = resources.files("cityindex.data").joinpath("calibration.csv")
+    if not f.is_file():
+        return None
+    with f.open("r", encoding="utf-8") as fh:
+        return pd.read_csv(fh)
+
+
+def _calibration_section(doc: _Doc) -> None:
+    """Coverage of every interval type the report prints, from the bundled calibration table
+    (the report computes nothing: it shows the table and the version it was run on)."""
+    import cityindex
+
+    doc.add("<h2 id='calibration'>Calibration of the intervals</h2>")
+    cal = calibration_table()
+    if cal is None or not len(cal):
+        doc.add('<p class="note">No calibration table is bundled: run '
+                "<code>benchmarks/bench_calibration.py</code>.</p>")
+        return
+    ver = str(cal["version"].iloc[0]) if "version" in cal else "?"
+    mode = str(cal["mode"].iloc[0]) if "mode" in cal else "?"
+    now = getattr(cityindex, "__version__", "?")
+    doc.add(f"<p>Coverage of each interval type this report prints, simulated with a known "
+            f"truth by <code>benchmarks/bench_calibration.py</code> (table "
+            f"<code>calibration.csv</code>, run on cityindex {esc(ver)}, {esc(mode)} mode"
+            + ("" if ver == now else f"; this report was made by cityindex {esc(now)}")
+            + "). <code>within</code>: the coverage lies within nominal ± max(3 Monte Carlo "
+            "SE, 0.03); the design of each simulation is in the CSV.</p>")
+    cols = [c for c in ("interval", "nominal", "coverage", "mc_se", "mean_width", "tolerance",
+                        "within", "replications") if c in cal]
+    doc.table("calibration", cal[cols], None)
+
+
 def _profile_html(doc: _Doc, p) -> None:
     key = f"{p.index}_{p.code}"
     doc.add(f'<h3 id="profile-{html_id(key)}">{esc(p.name)} ({esc(p.code)}, '
@@ -592,6 +668,7 @@ def write_report(audit, folder: Path, manifest: dict | None = None,
         for plist in audit.profiles.values():
             for p in plist:
                 _profile_html(doc, p)
+    _calibration_section(doc)
     doc.add("<h2 id='files'>Files</h2><p>Figures (PNG and SVG) in <code>figures/</code>, tables "
             "as CSV in <code>tables/</code> and in <code>tables.xlsx</code> (one sheet per "
             "table), <code>results.json</code>, <code>manifest.json</code> (with the date, "

@@ -56,7 +56,8 @@ input.unit-search{margin:.3em 0 .5em;width:18em}
 STAGE_LABELS = {"weights": "Coherence and weights", "prepare": "Alternatives of the uncertainty "
                 "space", "scenarios": "One-at-a-time scenarios", "uncertainty": "Uncertainty "
                 "analysis", "sensitivity": "Sensitivity analysis", "bayes": "Bayesian model",
-                "rank_sets": "Rank confidence sets", "published": "Published ranking"}
+                "rank_sets": "Rank confidence sets", "rank_curve": "Rank-set width vs assumed error",
+                "published": "Published ranking"}
 STATE_LABELS = {"ok": "note", "skipped": "skipped", "failed": "failed", "timeout": "timed out"}
 
 
@@ -82,11 +83,17 @@ def key_sentences(a) -> list[str]:
     if c is not None:
         thr = c["alpha_threshold"]
         below = c["alpha_below"]
-        out.append(f"Cronbach's α (internal consistency of each group's children; threshold "
-                   f"{thr:g}): at or above in <b>{c['n_alpha_ok']} of {c['n_groups']}</b> "
-                   "groups" + (f"; below: {esc(', '.join(below))} (lowest "
-                               f"{esc(c['alpha_min_group'])}, α = {c['alpha_min']:.2f})"
-                               if below else "") + ".")
+        out.append(f"Cronbach's α on standardised items (internal consistency of each "
+                   f"group of three or more children; threshold {thr:g}): at or above in "
+                   f"<b>{c['n_alpha_ok']} of {c['n_groups']}</b> groups"
+                   + (f"; below: {esc(', '.join(below))} (lowest "
+                      f"{esc(c['alpha_min_group'])}, α = {c['alpha_min']:.2f})"
+                      if below else "") + "."
+                   + (f" Groups of two children ({c.get('n_two_item', 0)}) get the "
+                      "inter-item correlation and its Spearman–Brown reliability instead of α"
+                      + (f"; below {thr:g}: {esc(', '.join(c['spearman_brown_below']))}"
+                         if c.get("spearman_brown_below") else "") + "."
+                      if c.get("n_two_item") else ""))
         parts = []
         for key, label in (("indicator_parent", "indicator–parent"),
                            ("indicator_index", "indicator–index"),
@@ -104,7 +111,10 @@ def key_sentences(a) -> list[str]:
         red = c["redundant_pairs"]
         out.append(f"Sibling pairs correlated above {c['redundancy']:g} (redundant): "
                    + (f"<b>{esc(', '.join(red))}</b>" if red else "none")
-                   + (f"; significantly negative correlations: {esc(', '.join(c['negative']))}"
+                   + ("; significantly negative correlations ("
+                      + {"holm": "Holm-adjusted", "bh": "Benjamini–Hochberg-adjusted"}.get(
+                          c.get("p_adjust", "holm"), "unadjusted")
+                      + f" p &lt; 0.05): {esc(', '.join(c['negative']))}"
                       if c["negative"] else "") + ".")
     rs = a.rank_shifts()
     if rs is not None:

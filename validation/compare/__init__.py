@@ -11,7 +11,10 @@ of B with a published ranking (:mod:`.published`). Figures live in
 * :mod:`.attribution` — :func:`diff_specs`, :func:`hybrid_spec`, :func:`shared_inputs`,
   :func:`attribute_stages`, :class:`Attribution`;
 * :mod:`.published` — :func:`read_published`, :func:`compare_published`,
-  :class:`PublishedComparison`, :func:`published_rank_audit`.
+  :class:`PublishedComparison`, :func:`published_rank_audit`, :func:`published_audit`
+  (the published ranking in our rank distribution with its permutation baseline,
+  :func:`permutation_band_baseline`, and bootstrap intervals of Spearman and Kendall,
+  :func:`rank_correlation_intervals`).
 """
 
 from __future__ import annotations
@@ -22,14 +25,16 @@ from cityindex.model.errors import CityIndexError, DataError, FrameworkError
 
 from .attribution import (ALL_VALID, Attribution, attribute_stages, diff_specs, hybrid_spec,
                           shared_inputs)
-from .published import (PublishedComparison, compare_published, published_rank_audit,
-                        read_published)
+from .published import (PublishedAudit, PublishedComparison, compare_published,
+                        permutation_band_baseline, published_audit, published_rank_audit,
+                        rank_correlation_intervals, read_published)
 from .shifts import ARROWS, Comparison, arrows, band_limits, band_name, compare_results
 
 __all__ = ["compare", "Comparison", "compare_results", "arrows", "band_limits", "band_name",
            "ARROWS", "Attribution", "attribute_stages", "diff_specs", "hybrid_spec",
            "shared_inputs", "PublishedComparison", "compare_published", "read_published",
-           "published_rank_audit"]
+           "published_rank_audit", "PublishedAudit", "published_audit",
+           "permutation_band_baseline", "rank_correlation_intervals"]
 
 
 def compare(result_a, result_b, *, band: Any = None, top_k: int = 10,
