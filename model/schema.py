@@ -613,6 +613,13 @@ PARAM_DOCS: dict[str, str] = {
                         "observed for it to be kept / aggregated.",
     "direction": "1 or −1 for every indicator, replacing the framework's directions.",
     "force": "Treat every indicator, skewed or not.",
+    "interpolation": "Temporal imputation between a unit's own observed years (linear, the "
+                     "previous or the nearest observed value, or none); filled cells are "
+                     "flagged.",
+    "carry": "Carry a unit's first/last observed value beyond its observed years (both, "
+             "forward only, none); carried cells are flagged.",
+    "reference": "year: treat and normalise each year on its own; panel: one reference over "
+                 "all years, so a score change is a change in the unit's own data.",
     "log_fallback": "Log-transform an indicator that winsorisation leaves skewed.",
     "truncate": "Cut normalised values at the goalposts.",
     "cap": "Cap distances at the reference/target.",
@@ -654,6 +661,8 @@ METHOD_TOP = {
 
 #: one sentence per section of the method spec
 STAGE_DOCS = {
+    "panel": "Panel data (a data file with a year column, --year): temporal imputation within "
+             "each unit's series, and the reference of treatment and normalisation.",
     "denomination": "Divide indicators by their denominator column (framework key "
                     "denominator).",
     "screening": "Which units are kept, by the share of their indicators observed.",
