@@ -31,7 +31,7 @@ h1{color:#1f4e79;margin-bottom:.2em} h2{color:#1f4e79;border-bottom:2px solid #1
 table{border-collapse:collapse;font-size:12.5px;margin:.6em 0 1.2em;background:#fff}
 th,td{border:1px solid #d8dee4;padding:3px 7px;text-align:left}
 .wrap{overflow-x:auto;max-width:100%}
-th{background:#eef2f6} td:first-child,th:first-child{text-align:left}
+th{background:#eef2f6;overflow-wrap:anywhere} td:first-child,th:first-child{text-align:left}
 .tree td.l4{font-weight:700}.tree td.l3{padding-left:1.5em;font-weight:600}
 .tree td.l2{padding-left:3em}.tree td.l1{padding-left:4.5em;color:#44515e}
 .empty{color:#b22222;font-style:italic}
