@@ -131,7 +131,8 @@ def bayes_rows(reps: int, seed: int, n_units: int = 100):
 
 
 # ------------------------------------------------------------------------------ effective weights
-def effective_weight_rows(reps: int, seed: int, n: int = 200, n_boot: int = 200):
+def effective_weight_rows(reps: int, seed: int, n: int = 513, n_boot: int = 1000):
+    # the product's interval as the audit prints it: 1,000 BCa resamples, the bundled 513 units
     from cityindex.validation.effective_weights import correlation_ratio
 
     truth = 0.5
