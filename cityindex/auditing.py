@@ -1162,8 +1162,13 @@ def audit(results, *, space=None, settings: AuditSettings | None = None,
             if parallel:
                 audits = _run_forked(audits, s, st, panel, years)
             else:
-                for a in audits.values():
-                    _run_index(a, s, st, panel, years)
+                from threadpoolctl import threadpool_limits
+
+                # one BLAS thread, as in the forked workers: BLAS sums in another order with
+                # more threads, and a knife-edge rank-set bound can follow the last bit
+                with threadpool_limits(1):
+                    for a in audits.values():
+                        _run_index(a, s, st, panel, years)
             for k, a in audits.items():
                 if s.light:
                     continue

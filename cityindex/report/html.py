@@ -680,11 +680,11 @@ def write_report(audit, folder: Path, manifest: dict | None = None,
             + "\n".join(doc.parts) + "</main>" + jrc.SEARCH_SCRIPT + "</body></html>")
     index = folder / "index.html"
     index.write_text(page, encoding="utf-8")
+    join_tables = _write_tables(doc, folder, workers=getattr(s, "workers", None))
     if explorer:
         from .explorer import write_explorer
 
         write_explorer(audit, folder)
-    _write_tables(doc, folder)
     results = audit.to_dict()
     timings = strip_timings(results)
     results["figures"] = doc.figures
@@ -694,6 +694,7 @@ def write_report(audit, folder: Path, manifest: dict | None = None,
         manifest = dict(manifest)
         manifest["timings"] = timings
         write_json(folder / "manifest.json", manifest)
+    join_tables()
     return index
 
 
@@ -737,15 +738,22 @@ def _sheet_name(name: str, used: set) -> str:
     return out
 
 
-def _write_tables(doc: _Doc, folder: Path) -> None:
+def _write_tables(doc: _Doc, folder: Path, workers: int | None = None):
     """Each table as ``tables/<safe name>.csv`` and as one sheet of ``tables.xlsx``; text
-    cells that a spreadsheet would read as formulas are neutralised in both."""
+    cells that a spreadsheet would read as formulas are neutralised in both. Returns
+    ``join()``: the workbook may still be being written (:func:`.parallel.in_background`)."""
     tdir = inside(folder, folder / "tables")
     tdir.mkdir(exist_ok=True)
     used: set = set()
     sheets = {}
     for name, df in doc.tables.items():
-        safe = neutralise_frame(df if df is not None else pd.DataFrame(), index=False)
+        sheets[_sheet_name(name, used)] = neutralise_frame(
+            df if df is not None else pd.DataFrame(), index=False)
+    book = inside(folder, folder / "tables.xlsx")
+    from .parallel import in_background
+
+    # the workbook (the slowest file) is written beside the CSVs
+    join = in_background(lambda: write_workbook(book, sheets), workers)
+    for (name, _), safe in zip(doc.tables.items(), sheets.values()):
         safe.to_csv(inside(folder, folder / doc.table_file(name)), index=False)
-        sheets[_sheet_name(name, used)] = safe
-    write_workbook(inside(folder, folder / "tables.xlsx"), sheets)
+    return join

@@ -114,3 +114,36 @@ def _join(doc, parts) -> bool:
         doc.figures.extend(p["figures"])
     doc.table_names, doc.figure_names = tn, fn
     return True
+
+
+def in_background(task, workers: int | None = None):
+    """Start ``task()`` (writing files, returning nothing) in a forked process when there are
+    two or more CPUs, ``workers`` is not 1 and ``fork`` exists; return ``join()``, which waits
+    for it — and runs ``task()`` here instead when the child did not end cleanly, so that an
+    error shows as usual. Without a child ``task()`` runs at once."""
+    import multiprocessing as mp
+
+    if (os.cpu_count() or 1) < 2 or workers == 1 or "fork" not in mp.get_all_start_methods():
+        task()
+        return lambda: None
+    ctx = mp.get_context("fork")
+    proc = ctx.Process(target=_run_task, args=(task,), daemon=True)
+    with warnings.catch_warnings():   # as in _forked: the child takes no lock of other threads
+        warnings.simplefilter("ignore", DeprecationWarning)
+        proc.start()
+
+    def join():
+        proc.join()
+        if proc.exitcode != 0:
+            task()
+    return join
+
+
+def _run_task(task) -> None:
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+    try:
+        task()
+    except BaseException:  # noqa: BLE001 - the parent runs it again and shows the error
+        os._exit(1)
