@@ -122,6 +122,8 @@ def check_jumps(table: pd.DataFrame, indicators, unit_col: str = "unit",
         if code not in t.columns:
             continue
         x = pd.to_numeric(t[code], errors="coerce")
+        if x.dropna().nunique() <= 2:    # a flag (0/1) changes by a whole step, never "jumps"
+            continue
         prev = x.groupby(t[unit_col]).shift(1)
         prev_year = t[year_col].groupby(t[unit_col]).shift(1)
         d = (x - prev).dropna()
@@ -183,14 +185,18 @@ def check_duplicates(values: pd.DataFrame) -> pd.DataFrame:
 def check_data(data, framework, method=None, long_table: pd.DataFrame | None = None,
                unit_col: str = "unit", year_col: str = "year") -> pd.DataFrame:
     """Every check on validated data (:class:`~cityindex.model.data.IndicatorData`): range,
-    zero (grouped by :func:`group_column`), duplicate; and jump on ``long_table`` when given
-    (or when the data's metadata hold a ``year_col``, which a one-row-per-unit table cannot
-    jump in). Returns the rows of :data:`COLUMNS`, sorted by check, indicator, unit."""
+    zero (grouped by :func:`group_column`), duplicate; and jump on ``long_table`` when given,
+    else on the whole panel (every year, values as read) when ``data`` was read for one year of
+    panel data (``read_data(..., year=)``, ``--year``). Returns the rows of :data:`COLUMNS`, sorted by check, indicator, unit."""
     values = data.values[[c for c in framework.indicators if c in data.values]]
     g = group_column(data.meta, method)
     parts = [check_range(values, framework),
              check_zeros(values, data.meta[g] if g else None),
              check_duplicates(values)]
+    panel = getattr(data, "panel", None)
+    if long_table is None and panel is not None:   # data read for one year of a panel
+        long_table = panel.values.reset_index()
+        unit_col, year_col = long_table.columns[0], long_table.columns[1]
     if long_table is not None:
         parts.append(check_jumps(long_table, framework.indicators, unit_col, year_col))
     parts = [p for p in parts if len(p)]

@@ -234,3 +234,30 @@ def test_user_panel_temporal_then_cross_sectional_fallback(tmp_path):
     r = compute_index(fw, d0, spec)
     assert r.imputed.at["A", "x"] == pytest.approx((4 + 5) / 2)  # B and C in 2020
     assert not r.observed.at["A", "x"]
+
+
+def test_data_checks_of_a_panel_year_look_at_every_year(tmp_path):
+    """validate --year on panel data runs the jump check over the panel's years (issue 19's
+    check wired to issue 17's reader): a unit whose value jumps tenfold in one year is named
+    with that year; steady series are not; no value is changed."""
+    from cityindex.model.datachecks import check_data
+
+    fw = _fw()
+    rng = np.random.default_rng(4)
+    rows = []
+    for i in range(12):
+        base = 10 + i
+        for k, y in enumerate((2018, 2019, 2020, 2021)):
+            x = base + k * 0.3 + rng.normal(0, 0.05)
+            if i == 5 and y == 2020:
+                x = base * 10
+            rows += [(f"U{i}", y, "x", round(x, 3)), (f"U{i}", y, "y", 20 + i + k)]
+    path = tmp_path / "long.csv"
+    pd.DataFrame(rows, columns=["unit", "year", "indicator", "value"]).to_csv(path, index=False)
+    d = read_data(path, fw, year=2021)
+    before = d.values.copy()
+    found = check_data(d, fw)
+    jumps = found[found["check"] == "jump"]
+    assert set(jumps["unit"]) == {"U5"} and set(jumps["indicator"]) == {"x"}
+    assert jumps["detail"].str.contains("2020").any()
+    pd.testing.assert_frame_equal(d.values, before)
