@@ -291,11 +291,17 @@ def _kendall_tau_b_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     iu, ju = np.triu_indices(n, 1)
     out = np.empty(x.shape[0])
     step = max(1, 4_000_000 // max(iu.size, 1))
+    def signs(v):  # sgn(v_i − v_j) over the pairs as int8 (exact; 8× less memory traffic)
+        a, b = v[:, iu], v[:, ju]
+        return (a > b).view(np.int8) - (a < b).view(np.int8)
+
     for s in range(0, x.shape[0], step):
-        sx = np.sign(x[s:s + step, iu] - x[s:s + step, ju])
-        sy = np.sign(y[s:s + step, iu] - y[s:s + step, ju])
+        sx, sy = signs(x[s:s + step]), signs(y[s:s + step])
+        num = np.einsum("ij,ij->i", sx, sy, dtype=np.int64)
+        tx = np.count_nonzero(sx, axis=1)
+        ty = np.count_nonzero(sy, axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            out[s:s + step] = (sx * sy).sum(1) / np.sqrt((sx * sx).sum(1) * (sy * sy).sum(1))
+            out[s:s + step] = num / np.sqrt(tx.astype(float) * ty)
     return out
 
 
