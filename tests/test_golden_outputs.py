@@ -29,7 +29,7 @@ def _read(path) -> pd.DataFrame:
     return pd.read_csv(path, keep_default_na=False, na_values=[""])
 
 
-def _same(new: pd.DataFrame, old: pd.DataFrame, what: str, tol: float = 1e-12) -> None:
+def check_same(new: pd.DataFrame, old: pd.DataFrame, what: str, tol: float = 1e-12) -> None:
     assert list(new.columns) == list(old.columns), what
     pd.testing.assert_frame_equal(new, old, check_exact=False, rtol=tol, atol=tol,
                                   check_dtype=False, obj=what)
@@ -54,7 +54,7 @@ def runs(request, tmp_path_factory):
 def test_compute_tables_unchanged(runs):
     fw, out = runs
     for name in TABLES:
-        _same(_read(out / "compute" / f"{name}.csv"),
+        check_same(_read(out / "compute" / f"{name}.csv"),
               _read(GOLDEN / fw / f"compute_{name}.csv.gz"), f"{fw} {name}.csv")
 
 
@@ -63,14 +63,14 @@ def test_screened_is_the_screening_basis(runs):
     screened = _read(out / "compute" / "screened.csv").set_index("unit")
     denominated = _read(out / "compute" / "denominated.csv").set_index("unit")
     kept = _read(out / "compute" / "screening.csv").set_index("unit")["kept"]
-    _same(screened.reset_index(), denominated.loc[kept[kept].index].reset_index(),
+    check_same(screened.reset_index(), denominated.loc[kept[kept].index].reset_index(),
           f"{fw} screened.csv")
     assert screened.isna().to_numpy().sum() > 0  # the missing cells are visible again
 
 
 def test_uncertainty_unchanged(runs):
     fw, out = runs
-    _same(_read(out / "uncertainty" / "rank_stats.csv"),
+    check_same(_read(out / "uncertainty" / "rank_stats.csv"),
           _read(GOLDEN / fw / "uncertainty_rank_stats.csv.gz"), f"{fw} rank_stats.csv")
     old = json.loads((GOLDEN / fw / "uncertainty_summary.json").read_text())
     new = json.loads((out / "uncertainty" / "summary.json").read_text())
@@ -83,5 +83,5 @@ def test_sensitivity_unchanged(runs):
     # Sobol indices and their interval bounds are sums over thousands of runs' rank
     # statistics: between CPUs (numpy's SIMD summation order) they differ in the 9th digit
     # (seen: 1.4e-9 in a BRPCI S1_lo); a method change moves them in the 2nd or 3rd
-    _same(_read(out / "sensitivity" / "sensitivity.csv"),
+    check_same(_read(out / "sensitivity" / "sensitivity.csv"),
           _read(GOLDEN / fw / "sensitivity.csv.gz"), f"{fw} sensitivity.csv", tol=1e-7)

@@ -121,7 +121,7 @@ def _tree(root: Path) -> dict[str, tuple]:
     return out
 
 
-def fails_cleanly(inp: Inputs, argv: list[str], *needles: str) -> str:
+def check_fails_cleanly(inp: Inputs, argv: list[str], *needles: str) -> str:
     """Run the CLI; assert exit 2, one line naming the place, no traceback, nothing written."""
     before = _tree(inp.tmp)
     res = CliRunner().invoke(app, argv)
@@ -260,7 +260,7 @@ def _out_is_file(inp):
     inp.out.parent.mkdir(parents=True)
     inp.out.write_text("precious")
     argv = inp.argv()
-    inp.out = inp.tmp / "never" / "x"  # what fails_cleanly checks for absence
+    inp.out = inp.tmp / "never" / "x"  # what check_fails_cleanly checks for absence
     return argv, "exists and is not a folder"
 
 
@@ -544,7 +544,7 @@ def test_hostile_input(tmp_path, name):
     inp = Inputs(tmp_path)
     argv, *needles = CASES[name](inp)
     try:
-        fails_cleanly(inp, argv, *needles)
+        check_fails_cleanly(inp, argv, *needles)
     finally:
         lock = getattr(inp, "_lock", None)
         if lock is not None:
