@@ -921,15 +921,12 @@ def _run_index(a: IndexAudit, s: AuditSettings, st: "_Stages", panel=None,
 
 
 def _parallel_ok(audits: dict, s: AuditSettings) -> bool:
-    """Whether the indices run side by side, one forked process each: more than one index, at
-    least two CPUs, the ``fork`` start method (POSIX), ``s.workers`` not 1, and the memory of
-    all indices at once within the limit (:func:`_check_sizes` has checked one at a time)."""
-    import multiprocessing as mp
-    import os
+    """Whether the indices run side by side, one forked process each (:func:`~cityindex.
+    forking.can_fork`), numba's thread pool has not started here, and the memory of all
+    indices at once is within the limit (:func:`_check_sizes` has checked one at a time)."""
+    from .forking import can_fork
 
-    if len(audits) < 2 or s.workers == 1 or (os.cpu_count() or 1) < 2:
-        return False
-    if "fork" not in mp.get_all_start_methods() or _numba_threads_started():
+    if not can_fork(len(audits), s.workers) or _numba_threads_started():
         return False
     try:
         _check_sizes(audits, s, together=True)
@@ -965,9 +962,10 @@ def _run_forked(audits: dict, s: AuditSettings, st: "_Stages", panel=None,
     import pickle
     import threading
 
-    ctx = mp.get_context("fork")
+    from .forking import pipe, process, start
+
     n_workers = max(1, min(len(audits), s.workers or (os.cpu_count() or 1)))
-    queue = ctx.Queue()
+    queue = mp.get_context("fork").Queue()
     tasks: dict = {}
 
     def relay():                       # child progress → this process's bars
@@ -989,14 +987,9 @@ def _run_forked(audits: dict, s: AuditSettings, st: "_Stages", panel=None,
         while pending or running:
             while pending and len(running) < n_workers:
                 k, a = pending.pop(0)
-                recv, send = ctx.Pipe(duplex=False)
-                proc = ctx.Process(target=_forked_index,
-                                   args=(a, s, queue, k, send, panel, years), daemon=True)
-                # Python ≥ 3.12 warns on fork() beside other threads (BLAS workers, the progress
-                # relay); the child takes none of their locks: it computes and sends bytes
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", DeprecationWarning)
-                    proc.start()
+                recv, send = pipe()
+                proc = process(_forked_index, (a, s, queue, k, send, panel, years))
+                start(proc)
                 send.close()
                 running.append((k, proc, recv))
             k, proc, recv = running.pop(0)
@@ -1051,12 +1044,9 @@ def _forked_index(a: IndexAudit, s: AuditSettings, queue, key: str, send, panel=
     """Child-process body of :func:`_run_forked`."""
     import pickle
 
-    from threadpoolctl import threadpool_limits
+    from .forking import one_blas_thread
 
-    # one BLAS thread per worker: the workers (and a Bayesian fit) already share the CPUs, and
-    # BLAS threads spinning beside them cost more than they give (a 511 × 511 eigen-
-    # decomposition took seconds under load)
-    threadpool_limits(1)
+    one_blas_thread()   # the workers and a Bayesian fit already share the CPUs
     st = _Stages.__new__(_Stages)
     st.progress = _QueueProgress(queue, key)
     try:
@@ -1162,11 +1152,9 @@ def audit(results, *, space=None, settings: AuditSettings | None = None,
             if parallel:
                 audits = _run_forked(audits, s, st, panel, years)
             else:
-                from threadpoolctl import threadpool_limits
+                from .forking import one_blas_thread
 
-                # one BLAS thread, as in the forked workers: BLAS sums in another order with
-                # more threads, and a knife-edge rank-set bound can follow the last bit
-                with threadpool_limits(1):
+                with one_blas_thread():   # as the forked workers: the same bytes either way
                     for a in audits.values():
                         _run_index(a, s, st, panel, years)
             for k, a in audits.items():

@@ -50,11 +50,9 @@ def _child(in_path: str, out_path: str, parent: int | None = None) -> None:
     if parent is not None:
         _watch_parent(parent)
     try:
-        from threadpoolctl import threadpool_limits
+        from cityindex.forking import one_blas_thread
 
-        # the sampler's chains are the parallelism; BLAS threads would only compete with them
-        # and with the audit's workers
-        threadpool_limits(1)
+        one_blas_thread()   # the sampler's chains are the parallelism
         result, s = pickle.loads(Path(in_path).read_bytes())
         from cityindex.model.bayes import fit_bayes
 

@@ -17,8 +17,9 @@ import os
 import pickle
 import shutil
 import tempfile
-import warnings
 from pathlib import Path
+
+from ..forking import can_fork, one_blas_thread, pipe, process, start
 
 
 def render_sections(doc, indices, draw, workers: int | None = None) -> None:
@@ -26,10 +27,7 @@ def render_sections(doc, indices, draw, workers: int | None = None) -> None:
     processes when there are two or more indices, two or more CPUs, ``workers`` is not 1 and
     the ``fork`` start method exists; else (or when the names would differ from a serial
     rendering) one after the other."""
-    import multiprocessing as mp
-
-    if (len(indices) < 2 or (os.cpu_count() or 1) < 2 or workers == 1
-            or "fork" not in mp.get_all_start_methods()):
+    if not can_fork(len(indices), workers):
         for a in indices:
             draw(doc, a)
         return
@@ -41,16 +39,11 @@ def render_sections(doc, indices, draw, workers: int | None = None) -> None:
 
 
 def _forked(doc, indices, draw, tmp: Path):
-    ctx = __import__("multiprocessing").get_context("fork")
     running = []
     for i, a in enumerate(indices):
-        recv, send = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_child, args=(doc, a, draw, tmp / str(i), send), daemon=True)
-        # Python ≥ 3.12 warns on fork() beside other threads (BLAS workers, the progress
-        # relay); the child takes none of their locks: it computes and sends bytes
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            proc.start()
+        recv, send = pipe()
+        proc = process(_child, (doc, a, draw, tmp / str(i), send))
+        start(proc)
         send.close()
         running.append((proc, recv))
     out = []
@@ -71,9 +64,7 @@ def _forked(doc, indices, draw, tmp: Path):
 
 
 def _child(doc, a, draw, folder: Path, send) -> None:
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1)      # the children share the CPUs: no BLAS threads beside them
+    one_blas_thread()
     try:
         d = copy.copy(doc)
         d.folder = folder
@@ -121,16 +112,11 @@ def in_background(task, workers: int | None = None):
     two or more CPUs, ``workers`` is not 1 and ``fork`` exists; return ``join()``, which waits
     for it — and runs ``task()`` here instead when the child did not end cleanly, so that an
     error shows as usual. Without a child ``task()`` runs at once."""
-    import multiprocessing as mp
-
-    if (os.cpu_count() or 1) < 2 or workers == 1 or "fork" not in mp.get_all_start_methods():
+    if not can_fork(2, workers):   # two tasks: the child's and what this process does meanwhile
         task()
         return lambda: None
-    ctx = mp.get_context("fork")
-    proc = ctx.Process(target=_run_task, args=(task,), daemon=True)
-    with warnings.catch_warnings():   # as in _forked: the child takes no lock of other threads
-        warnings.simplefilter("ignore", DeprecationWarning)
-        proc.start()
+    proc = process(_run_task, (task,))
+    start(proc)
 
     def join():
         proc.join()
@@ -140,9 +126,7 @@ def in_background(task, workers: int | None = None):
 
 
 def _run_task(task) -> None:
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1)
+    one_blas_thread()
     try:
         task()
     except BaseException:  # noqa: BLE001 - the parent runs it again and shows the error

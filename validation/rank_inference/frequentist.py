@@ -16,8 +16,9 @@
 Every routine takes a :class:`~cityindex.validation.rank_inference.draws.ScoreDraws` (theta_hat,
 Sigma_hat and what they assume).  Higher score = better; rank 1 = best, ties share the smallest
 rank.  Every random result takes a ``seed``; the same seed gives the same result.  Everything is
-vectorised over bootstrap draws; memory is bounded by processing pairs of units in chunks
-(``max_chunk_bytes``).
+vectorised over bootstrap draws; the compiled kernels (:mod:`.kernels`) pass over the pairs of
+units without a (pairs × draws) array, and the numpy version of the marginal sets works in
+chunks of ``max_chunk_bytes``.
 """
 
 from __future__ import annotations
@@ -133,7 +134,6 @@ def _stepdown_pairs(
     alpha: float,
     stepdown: bool,
     symmetric: bool,
-    max_chunk_bytes: int,
 ) -> _StepdownResult:
     """Romano-Wolf max-t stepdown for H_ab: theta_a <= theta_b over the given ordered pairs.
 
@@ -218,8 +218,10 @@ def _pairs_for(p: int, J: np.ndarray, kind: str, theta: np.ndarray):
 def _simultaneous_rejections(theta, sigma, z, J, kind, alpha, stepdown, max_chunk_bytes):
     p = theta.size
     a, b, symmetric = _pairs_for(p, J, kind, theta)
+    # the compiled kernels keep no (pairs × draws) array: max_chunk_bytes bounds only the
+    # numpy oracle of the marginal sets (_marginal_counts_numpy)
     res = _stepdown_pairs(np.ascontiguousarray(z.T), theta, sigma, a, b, alpha, stepdown,
-                          symmetric, max_chunk_bytes)
+                          symmetric)
     rej = np.zeros((p, p), dtype=bool)
     m = res.n_rejected
     rej[res.a[:m], res.b[:m]] = True
@@ -362,7 +364,8 @@ def rank_confidence_sets(
         Use these draws of N(0, Sigma_hat) instead of simulating (e.g. to reproduce other
         software exactly).
     max_chunk_bytes : int
-        Memory bound for each working array (pairs are processed in chunks).
+        Memory bound for each working array of the numpy version of the marginal sets (the
+        compiled kernels used by default keep no array over pairs × draws).
 
     Returns
     -------
