@@ -147,7 +147,7 @@ def framework_text(info: dict, index: str = "INDEX", flat: bool = False,
 def method_text(info: dict, group: str | None) -> str:
     """The starter method: the built-in defaults written out, alternatives in comments."""
     grp = (f"# or {{method: group_median, group: {_q(group)}, fallback: median}}  "
-           f"(the data has a group column '{group}')" if group else
+           f"(the data has a group column {_q(group)})" if group else
            "# group_median / group_mean need a group column in the data (none found)")
     return "\n".join([
         "# Starter method written by `cityindex init` (format: docs/formats.md#method): the",

@@ -9,6 +9,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from cityindex.cli import app
@@ -263,3 +264,17 @@ def test_validate_prints_data_checks(tmp_path, cmd):
     out = invoke(cmd, "-f", fw, "-d", data)
     assert "range: U05, soc_internet_pct = 120" in out
     assert pd.read_csv(data)["soc_internet_pct"].iloc[5] == 120.0
+
+
+def test_starter_comments_cannot_inject_yaml(tmp_path):
+    """A group column or note text holding a line break stays inside its comment: the written
+    method and space read back with only the keys the starter wrote."""
+    from cityindex.starter import method_text
+    from cityindex.validation.space import space_yaml
+
+    hostile = "region\nimputation: {method: mean}"
+    m = yaml.safe_load(method_text({}, hostile))
+    assert m["imputation"] == {"method": "none"}
+    text = space_yaml({"name": "s", "assumptions": {}}, [f"group column {hostile}"])
+    assert all(line.startswith("#") for line in text.splitlines()[:3])
+    assert "imputation" not in yaml.safe_load(text)

@@ -272,7 +272,8 @@ def space_yaml(spec: Mapping, notes: list[str] = ()) -> str:
     ``cityindex init``: the file can be edited and passed back with ``--space``."""
     head = ["# Uncertainty space (format: docs/formats.md#uncertainty-space). Edit it and pass",
             "# it back with --space to change the audit's assumptions."]
-    head += [f"#   {n}" for n in notes]
+    # a note may name a column of the user's data: one comment line each, whatever it holds
+    head += ["#   " + " ".join(str(n).splitlines()) for n in notes]
     body = yaml.safe_dump({"name": spec.get("name", ""), "assumptions": {
         k: v for k, v in spec["assumptions"].items()}}, sort_keys=False, allow_unicode=True,
         default_flow_style=None, width=100)
